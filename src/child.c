@@ -1,0 +1,310 @@
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "log.h"
+#include "sandbox.h"
+
+static struct child		*child_self;
+static volatile sig_atomic_t	 child_quit;
+static struct msg		 child_msg;	/* 16 KiB: not on the stack */
+
+static void
+child_signal(int sig)
+{
+	if (sig == SIGTERM)
+		child_quit = 1;
+}
+
+/* The log sink of a child: each line becomes a MSG_LOG to the parent. */
+static void
+child_log_sink(int pri, const char *line)
+{
+	unsigned char	 buf[sizeof(struct msg_log) + LOG_LINE_MAX];
+	struct msg_log	 hdr = { (uint32_t)pri };
+	size_t		 len = strnlen(line, LOG_LINE_MAX - 1);
+
+	memcpy(buf, &hdr, sizeof(hdr));
+	memcpy(buf + sizeof(hdr), line, len);
+	if (len == 0)
+		buf[sizeof(hdr) + len++] = ' ';
+	if (msgchan_compose(&child_self->ctl, MSG_LOG, 0, -1, buf,
+	    sizeof(hdr) + len) == -1)
+		log_emit(pri, role_name(child_self->role), line);
+}
+
+static void
+child_log_flush(void)
+{
+	msgchan_flush_wait(&child_self->ctl, 1000);
+}
+
+/*
+ * First steps of every child, still privileged: find the control
+ * socket on its fixed descriptor, shake hands, receive the
+ * configuration, and from then on log through the parent.
+ */
+void
+child_init(struct child *c, enum role role)
+{
+	struct sigaction	 sa;
+	sigset_t		 block;
+	struct pollfd		 pfd;
+	socklen_t		 sl;
+	int			 type, n;
+
+	memset(c, 0, sizeof(*c));
+	c->role = role;
+	child_self = c;
+	log_init(1, role_name(role));
+	for (n = 0; n < ROLE_COUNT; n++)
+		msgchan_init(&c->peer[n], -1, role, n);
+
+	sl = sizeof(type);
+	if (getsockopt(CHILD_FD_CONTROL, SOL_SOCKET, SO_TYPE, &type, &sl) == -1
+	    || type != SOCK_SEQPACKET)
+		fatalx("--role is only for the daemon's own children: "
+		    "descriptor %d is not a control channel", CHILD_FD_CONTROL);
+	msgchan_init(&c->ctl, CHILD_FD_CONTROL, role, ROLE_PARENT);
+
+	/* The parent stops the daemon; a terminal's ^C reaches us too. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = child_signal;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) == -1)
+		fatal("sigaction");
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &block, NULL) == -1)
+		fatal("sigprocmask");
+
+	if (msgchan_hello(&c->ctl) == -1)
+		fatal("control channel: sending HELLO");
+	for (;;) {
+		pfd.fd = c->ctl.fd;
+		pfd.events = POLLIN;
+		if ((n = poll(&pfd, 1, 10000)) == -1 && errno != EINTR)
+			fatal("poll");
+		if (n == 0)
+			fatalx("no configuration from the parent in 10 s");
+		switch (msgchan_recv(&c->ctl, &child_msg)) {
+		case MSGCHAN_CLOSED:
+			fatalx("the parent closed the control channel");
+		case MSGCHAN_NONE:
+		case MSGCHAN_SKIP:
+			continue;
+		case MSGCHAN_MSG:
+			break;
+		}
+		if (child_msg.hdr.type == MSG_CONFIG)
+			break;
+		log_warnx("unexpected %u message before the configuration",
+		    child_msg.hdr.type);
+	}
+	memcpy(&c->conf, child_msg.data, sizeof(c->conf));
+	log_setverbose(c->conf.verbose);
+	log_setsink(child_log_sink);
+	log_setexit(child_log_flush);
+}
+
+/* A channel to a peer on the descriptor the parent placed it on. */
+void
+child_peer(struct child *c, enum role peer, int fd)
+{
+	if (fcntl(fd, F_GETFD) == -1)
+		fatalx("no %s channel on descriptor %d", role_name(peer), fd);
+	c->want |= ROLE_BIT(peer);
+	msgchan_init(&c->peer[peer], fd, c->role, peer);
+}
+
+void
+child_confine(struct child *c)
+{
+	sandbox_child(c->role, &c->conf, &c->root);
+	log_debug("confined: uid %u, chroot %s, seccomp %s", c->conf.uid,
+	    c->conf.chroot, c->conf.seccomp == SECCOMP_MODE_LOG ? "log" :
+	    "kill");
+	if (c->conf.violate)
+		sandbox_violate();
+}
+
+static void
+child_new_channel(struct child *c, struct msg *m)
+{
+	struct msg_channel	 mc;
+
+	memcpy(&mc, m->data, sizeof(mc));
+	if (mc.peer >= ROLE_COUNT || (c->want & ROLE_BIT(mc.peer)) == 0) {
+		log_warnx("refusing a channel to %s: not a peer of the %s",
+		    role_name(mc.peer), role_name(c->role));
+		close(m->fd);
+		return;
+	}
+	msgchan_close(&c->peer[mc.peer]);
+	msgchan_init(&c->peer[mc.peer], m->fd, c->role, mc.peer);
+	if (msgchan_hello(&c->peer[mc.peer]) == -1) {
+		log_warn("%s channel: sending HELLO", role_name(mc.peer));
+		msgchan_close(&c->peer[mc.peer]);
+	}
+	log_info("new %s channel from the parent", role_name(mc.peer));
+}
+
+static void
+child_reconfigure(struct child *c, struct msg *m)
+{
+	struct kn_config	 conf;
+
+	memcpy(&conf, m->data, sizeof(conf));
+	if (conf.verbose != c->conf.verbose)
+		log_info("log verbosity %d", conf.verbose);
+	/* The parent refuses changes that need a restart. */
+	c->conf.verbose = conf.verbose;
+	c->conf.sync_period_ms = conf.sync_period_ms;
+	log_setverbose(conf.verbose);
+}
+
+static void
+child_control(struct child *c)
+{
+	for (;;) {
+		switch (msgchan_recv(&c->ctl, &child_msg)) {
+		case MSGCHAN_CLOSED:
+			log_setsink(NULL);
+			log_setexit(NULL);
+			log_warnx("the parent went away; exiting");
+			exit(1);
+		case MSGCHAN_NONE:
+			return;
+		case MSGCHAN_SKIP:
+			continue;
+		case MSGCHAN_MSG:
+			break;
+		}
+		switch (child_msg.hdr.type) {
+		case MSG_CONFIG:
+			child_reconfigure(c, &child_msg);
+			break;
+		case MSG_CHANNEL:
+			child_new_channel(c, &child_msg);
+			break;
+		default:
+			log_warnx("unexpected message %u from the parent",
+			    child_msg.hdr.type);
+			break;
+		}
+	}
+}
+
+static void
+child_peer_input(struct child *c, enum role peer)
+{
+	for (;;) {
+		switch (msgchan_recv(&c->peer[peer], &child_msg)) {
+		case MSGCHAN_CLOSED:
+			log_info("%s channel closed; waiting for a new one",
+			    role_name(peer));
+			return;
+		case MSGCHAN_NONE:
+			return;
+		case MSGCHAN_SKIP:
+			continue;
+		case MSGCHAN_MSG:
+			/* The rule table admits nothing more from peers yet. */
+			log_warnx("unexpected message %u from the %s",
+			    child_msg.hdr.type, role_name(peer));
+			break;
+		}
+	}
+}
+
+/* Tell the parent once every channel of this role has shaken hands. */
+static void
+child_report(struct child *c)
+{
+	struct msg_ready	 r;
+	uint32_t		 up = 0;
+	int			 p;
+
+	for (p = 0; p < ROLE_COUNT; p++)
+		if ((c->want & ROLE_BIT(p)) && msgchan_up(&c->peer[p]))
+			up |= ROLE_BIT(p);
+	if (up == c->want && c->reported != up && msgchan_up(&c->ctl)) {
+		memset(&r, 0, sizeof(r));
+		r.channels = up;
+		r.root_dev = c->root.st_dev;
+		r.root_ino = c->root.st_ino;
+		if (msgchan_compose(&c->ctl, MSG_READY, 0, -1, &r,
+		    sizeof(r)) == -1)
+			log_warn("control channel: sending READY");
+	}
+	c->reported = up;
+}
+
+void
+child_loop(struct child *c)
+{
+	struct pollfd	 pfd[1 + ROLE_COUNT];
+	enum role	 who[1 + ROLE_COUNT];
+	sigset_t	 empty;
+	int		 p, n, i;
+
+	sigemptyset(&empty);
+	for (p = 0; p < ROLE_COUNT; p++)
+		if (msgchan_open(&c->peer[p]) &&
+		    msgchan_hello(&c->peer[p]) == -1) {
+			log_warn("%s channel: sending HELLO", role_name(p));
+			msgchan_close(&c->peer[p]);
+		}
+	while (!child_quit) {
+		child_report(c);
+		n = 0;
+		pfd[n].fd = c->ctl.fd;
+		pfd[n].events = POLLIN | (c->ctl.queued ? POLLOUT : 0);
+		who[n++] = ROLE_PARENT;
+		for (p = 0; p < ROLE_COUNT; p++) {
+			if (!msgchan_open(&c->peer[p]))
+				continue;
+			pfd[n].fd = c->peer[p].fd;
+			pfd[n].events = POLLIN |
+			    (c->peer[p].queued ? POLLOUT : 0);
+			who[n++] = p;
+		}
+		if (ppoll(pfd, n, NULL, &empty) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("ppoll");
+		}
+		for (i = 0; i < n; i++) {
+			struct msgchan	*ch = who[i] == ROLE_PARENT ?
+			    &c->ctl : &c->peer[who[i]];
+
+			if ((pfd[i].revents & POLLOUT) &&
+			    msgchan_flush(ch) == -1) {
+				log_warn("%s channel: send",
+				    role_name(who[i]));
+				msgchan_close(ch);
+			}
+			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			if (who[i] == ROLE_PARENT)
+				child_control(c);
+			else
+				child_peer_input(c, who[i]);
+		}
+	}
+	log_debug("stopping");
+	child_log_flush();
+	exit(0);
+}

@@ -1,0 +1,39 @@
+/*
+ * What the three children share: the start-up handshake with the
+ * parent, the confinement, the channels to their peers, the event
+ * loop.  Each role's file supplies its peers and its message handler.
+ */
+#ifndef KN_CHILD_H
+#define KN_CHILD_H
+
+#include <sys/stat.h>
+
+#include "config.h"
+#include "msg.h"
+
+/* Descriptors a child finds open when the parent executes it. */
+#define CHILD_FD_CONTROL	3
+#define CHILD_FD_PEER		4	/* executor or arp-helper: the watcher;
+					   watcher: the executor */
+#define CHILD_FD_PEER2		5	/* watcher: the arp-helper */
+
+struct child {
+	enum role		 role;
+	struct kn_config	 conf;
+	struct msgchan		 ctl;
+	struct msgchan		 peer[ROLE_COUNT];	/* by peer role */
+	uint32_t		 want;		/* ROLE_BIT() of expected peers */
+	uint32_t		 reported;	/* channels last sent in READY */
+	struct stat		 root;
+};
+
+void	child_init(struct child *, enum role);
+void	child_peer(struct child *, enum role peer, int fd);
+void	child_confine(struct child *);
+void	child_loop(struct child *) __attribute__((__noreturn__));
+
+void	watcher_main(void) __attribute__((__noreturn__));
+void	executor_main(void) __attribute__((__noreturn__));
+void	arp_main(void) __attribute__((__noreturn__));
+
+#endif

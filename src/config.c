@@ -1,0 +1,852 @@
+#include <sys/socket.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "config.h"
+#include "log.h"
+
+static const char *const mode_names[] = {
+	[MODE_LAYER2] = "layer2",
+	[MODE_VXLAN] = "vxlan",
+	[MODE_VXLAN_LEGACY] = "vxlan-legacy",
+	[MODE_IPSEC] = "ipsec",
+	[MODE_GRE] = "gre",
+};
+static const char *const seccomp_names[] = { "kill", "log" };
+static const char *const encryption_names[] = { "aes", "none" };
+static const char *const authentication_names[] = { "sha1", "none" };
+static const char *const encapsulation_names[] = { "udp", "esp" };
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+enum {
+	OPT_PROVIDER = 256,
+	OPT_TARGET,
+	OPT_POD_CIDR,
+	OPT_NODE_NAME,
+	OPT_MACHINE_ID,
+	OPT_SYSTEM_UUID,
+	OPT_BOOT_ID,
+	OPT_IPSEC_ENCRYPTION,
+	OPT_IPSEC_AUTHENTICATION,
+	OPT_IPSEC_ENCAPSULATION,
+	OPT_CNI_CONFIG,
+	OPT_SYNC_PERIOD,
+	OPT_GLOG_V,
+	OPT_CHROOT,
+	OPT_SECCOMP,
+	OPT_SELFTEST,
+	OPT_ROLE,
+};
+
+static const struct option long_options[] = {
+	{ "check",		no_argument,		NULL, 'n' },
+	{ "config",		required_argument,	NULL, 'f' },
+	{ "debug",		no_argument,		NULL, 'd' },
+	{ "help",		no_argument,		NULL, 'h' },
+	{ "user",		required_argument,	NULL, 'u' },
+	{ "verbose",		no_argument,		NULL, 'v' },
+	{ "version",		no_argument,		NULL, 'V' },
+	{ "chroot",		required_argument,	NULL, OPT_CHROOT },
+	{ "seccomp",		required_argument,	NULL, OPT_SECCOMP },
+	{ "self-test",		no_argument,		NULL, OPT_SELFTEST },
+	{ "role",		required_argument,	NULL, OPT_ROLE },
+	{ "provider",		required_argument,	NULL, OPT_PROVIDER },
+	{ "target",		required_argument,	NULL, OPT_TARGET },
+	{ "pod-cidr",		required_argument,	NULL, OPT_POD_CIDR },
+	{ "node-name",		required_argument,	NULL, OPT_NODE_NAME },
+	{ "machine-id",		required_argument,	NULL, OPT_MACHINE_ID },
+	{ "system-uuid",	required_argument,	NULL, OPT_SYSTEM_UUID },
+	{ "boot-id",		required_argument,	NULL, OPT_BOOT_ID },
+	{ "ipsec-encryption",	required_argument,	NULL, OPT_IPSEC_ENCRYPTION },
+	{ "ipsec-authentication", required_argument,	NULL, OPT_IPSEC_AUTHENTICATION },
+	{ "ipsec-encapsulation", required_argument,	NULL, OPT_IPSEC_ENCAPSULATION },
+	{ "cni-config",		required_argument,	NULL, OPT_CNI_CONFIG },
+	{ "sync-period",	required_argument,	NULL, OPT_SYNC_PERIOD },
+	{ "v",			required_argument,	NULL, OPT_GLOG_V },
+	{ NULL,			0,			NULL, 0 },
+};
+
+static const char usage_text[] =
+"usage: kopeio-networkd [-dhnVv] [-f file] [-u user] [--chroot dir]\n"
+"       [--seccomp kill|log] [--self-test] [--provider mode] [--target ifname]\n"
+"       [--pod-cidr cidr] [--node-name name] [--machine-id file]\n"
+"       [--system-uuid file] [--boot-id file] [--cni-config file]\n"
+"       [--sync-period duration] [--ipsec-encryption aes|none]\n"
+"       [--ipsec-authentication sha1|none] [--ipsec-encapsulation udp|esp]\n"
+"       [--v level]\n"
+"\n"
+"  -d, --debug                log to standard error instead of syslog\n"
+"  -f, --config file          configuration file (default " KN_DEFAULT_CONFIG
+" if present)\n"
+"  -h, --help                 show this help and exit\n"
+"  -n, --check                check the configuration and exit\n"
+"  -u, --user user            unprivileged account for the children\n"
+"                             (default " KN_DEFAULT_USER ", else uid 65534)\n"
+"  -V, --version              show the version and exit\n"
+"  -v, --verbose              log debug messages too\n"
+"      --chroot dir           empty root-owned directory for the children\n"
+"                             (default " KN_DEFAULT_CHROOT ")\n"
+"      --seccomp kill|log     what a disallowed system call does (default kill)\n"
+"      --self-test            start the children, verify their confinement,\n"
+"                             report and exit\n"
+"      --role role            internal: run as one of the daemon's children\n"
+"      --provider mode        layer2, vxlan, vxlan-legacy, ipsec or gre\n"
+"                             (default vxlan)\n"
+"      --target ifname        underlay interface (default: found by route)\n"
+"      --pod-cidr cidr        cluster pod range (default 100.96.0.0/12)\n"
+"      --node-name name       this node's Kubernetes name\n"
+"      --machine-id file      find this node by its machine ID\n"
+"      --system-uuid file     find this node by its system UUID\n"
+"                             (default /sys/class/dmi/id/product_uuid)\n"
+"      --boot-id file         find this node by its boot ID\n"
+"      --cni-config file      write a CNI configuration here\n"
+"      --sync-period duration full re-sync interval (default 30s)\n"
+"      --ipsec-encryption aes|none     ipsec mode cipher (default aes)\n"
+"      --ipsec-authentication sha1|none ipsec compatibility (default sha1)\n"
+"      --ipsec-encapsulation udp|esp   ipsec mode transport (default udp)\n"
+"      --v level              original agent's log level 0-10: sets the\n"
+"                             verbosity to level - 1 (--v=2 is -v)\n";
+
+void
+config_usage(int fd)
+{
+	/* Nothing useful can be done when the write fails. */
+	if (write(fd, usage_text, sizeof(usage_text) - 1) == -1)
+		return;
+}
+
+const char *
+mode_name(uint32_t m)
+{
+	return m < NELEM(mode_names) ? mode_names[m] : "unknown";
+}
+
+static int
+lookup(const char *const *names, size_t n, const char *s, uint32_t *out)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(names[i], s) == 0) {
+			*out = i;
+			return 0;
+		}
+	return -1;
+}
+
+static int
+set_choice(const char *what, const char *const *names, size_t n,
+    const char *s, uint32_t *out, char *err, size_t errlen)
+{
+	char	 list[128] = "";
+	size_t	 i;
+
+	if (lookup(names, n, s, out) == 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		strncat(list, names[i], sizeof(list) - strlen(list) - 1);
+		if (i + 1 < n)
+			strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+	}
+	return errset(err, errlen, "%s: unknown value \"%s\" (one of: %s)",
+	    what, s, list);
+}
+
+int
+prefix_parse(const char *s, struct kn_prefix *p, char *err, size_t errlen)
+{
+	char		 buf[INET6_ADDRSTRLEN + 5], *slash, *end;
+	unsigned long	 len;
+	unsigned	 i, max;
+
+	memset(p, 0, sizeof(*p));
+	if (strlen(s) >= sizeof(buf))
+		return errset(err, errlen, "\"%s\" is not a CIDR", s);
+	strcpy(buf, s);
+	if ((slash = strchr(buf, '/')) == NULL)
+		return errset(err, errlen,
+		    "\"%s\" is not a CIDR (no /prefix length)", s);
+	*slash++ = '\0';
+	if (inet_pton(AF_INET, buf, p->addr) == 1) {
+		p->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, p->addr) == 1) {
+		p->family = AF_INET6;
+		max = 128;
+	} else
+		return errset(err, errlen, "\"%s\": \"%s\" is not an address",
+		    s, buf);
+	errno = 0;
+	len = strtoul(slash, &end, 10);
+	if (*slash == '\0' || *end != '\0' || errno != 0 || len > max ||
+	    !isdigit((unsigned char)*slash))
+		return errset(err, errlen, "\"%s\": bad prefix length", s);
+	p->len = len;
+	for (i = len; i < max; i++)
+		if (p->addr[i / 8] & (0x80 >> (i % 8)))
+			return errset(err, errlen,
+			    "\"%s\": host bits set past /%lu", s, len);
+	return 0;
+}
+
+void
+prefix_format(const struct kn_prefix *p, char *buf, size_t len)
+{
+	char	 a[INET6_ADDRSTRLEN];
+
+	if (inet_ntop(p->family, p->addr, a, sizeof(a)) == NULL)
+		strcpy(a, "?");
+	snprintf(buf, len, "%s/%u", a, p->len);
+}
+
+/*
+ * A Go time.Duration string ("30s", "1m30s", "500ms", "1h"), as the
+ * original agent's --sync-period took.  Whole milliseconds, at most a
+ * day, more than zero.
+ */
+int
+duration_parse(const char *s, uint32_t *ms)
+{
+	static const struct { const char *unit; uint64_t ms; } units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+	};
+	uint64_t	 total = 0, v;
+	const char	*p = s;
+	size_t		 i, ulen;
+
+	if (*p == '\0')
+		return -1;
+	while (*p != '\0') {
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		for (v = 0; isdigit((unsigned char)*p); p++) {
+			v = v * 10 + (*p - '0');
+			if (v > 86400000)
+				return -1;
+		}
+		ulen = 0;
+		for (i = 0; i < NELEM(units); i++) {
+			ulen = strlen(units[i].unit);
+			if (strncmp(p, units[i].unit, ulen) == 0 &&
+			    !isalpha((unsigned char)p[ulen]))
+				break;
+		}
+		if (i == NELEM(units))
+			return -1;
+		total += v * units[i].ms;
+		if (total > 86400000)
+			return -1;
+		p += ulen;
+	}
+	if (total == 0)
+		return -1;
+	*ms = (uint32_t)total;
+	return 0;
+}
+
+static int
+set_string(char *dst, size_t dstlen, const char *what, const char *s,
+    char *err, size_t errlen)
+{
+	if (strlen(s) >= dstlen)
+		return errset(err, errlen, "%s: longer than %zu bytes", what,
+		    dstlen - 1);
+	strcpy(dst, s);
+	return 0;
+}
+
+static int
+set_path(char *dst, const char *what, const char *s, char *err, size_t errlen)
+{
+	if (*s != '\0' && *s != '/')
+		return errset(err, errlen, "%s: \"%s\" is not an absolute path",
+		    what, s);
+	return set_string(dst, KN_PATH_MAX, what, s, err, errlen);
+}
+
+static int
+set_ifname(char *dst, const char *what, const char *s, char *err,
+    size_t errlen)
+{
+	const char	*p;
+
+	if (set_string(dst, IF_NAMESIZE, what, s, err, errlen) == -1)
+		return -1;
+	for (p = s; *p != '\0'; p++)
+		if (*p == '/' || *p == ':' || isspace((unsigned char)*p) ||
+		    !isprint((unsigned char)*p))
+			break;
+	if (*p != '\0' || strcmp(s, ".") == 0 || strcmp(s, "..") == 0) {
+		*dst = '\0';
+		return errset(err, errlen, "%s: \"%s\" is not an interface "
+		    "name", what, s);
+	}
+	return 0;
+}
+
+/*
+ * A Kubernetes node name is a DNS-1123 subdomain as the API server
+ * validates it: dot-separated labels of lower-case letters, digits and
+ * '-', each starting and ending with a letter or digit, 253 bytes in
+ * all.  It ends up in API paths, so nothing else passes.
+ */
+static int
+set_node_name(char *dst, const char *what, const char *s, char *err,
+    size_t errlen)
+{
+	const char	*p, *label = s;
+
+	if (set_string(dst, KN_NAME_MAX, what, s, err, errlen) == -1)
+		return -1;
+	for (p = s;; p++) {
+		if (*p == '.' || *p == '\0') {
+			if (p == label || label[0] == '-' || p[-1] == '-')
+				break;
+			if (*p == '\0')
+				return 0;
+			label = p + 1;
+		} else if (!islower((unsigned char)*p) &&
+		    !isdigit((unsigned char)*p) && *p != '-')
+			break;
+	}
+	*dst = '\0';
+	return errset(err, errlen, "%s: \"%s\" is not a Kubernetes node "
+	    "name (lower-case DNS labels separated by dots)", what, s);
+}
+
+/* glog's --v=N: 1 is the original's default, 2 and above add debug. */
+static int
+set_glog_level(struct kn_config *c, const char *what, long v, char *err,
+    size_t errlen)
+{
+	if (v < 0 || v > 10)
+		return errset(err, errlen, "%s: %ld is not a level from 0 "
+		    "to 10", what, v);
+	c->verbose = v >= 2 ? (int32_t)v - 1 : 0;
+	return 0;
+}
+
+static int
+set_sync_period(struct kn_config *c, const char *what, const char *s,
+    char *err, size_t errlen)
+{
+	if (duration_parse(s, &c->sync_period_ms) == -1)
+		return errset(err, errlen, "%s: \"%s\" is not a duration "
+		    "from 1ms to 24h (like 30s or 1m30s)", what, s);
+	return 0;
+}
+
+static void
+config_defaults(struct kn_config *c)
+{
+	char	 err[64];
+
+	memset(c, 0, sizeof(*c));
+	c->mode = MODE_VXLAN;
+	prefix_parse("100.96.0.0/12", &c->cluster, err, sizeof(err));
+	c->sync_period_ms = 30000;
+	strcpy(c->system_uuid, "/sys/class/dmi/id/product_uuid");
+	c->ipsec_encryption = IPSEC_ENC_AES;
+	c->ipsec_authentication = IPSEC_AUTH_SHA1;
+	c->ipsec_encapsulation = IPSEC_ENCAP_UDP;
+	strcpy(c->user, KN_DEFAULT_USER);
+	strcpy(c->chroot, KN_DEFAULT_CHROOT);
+	c->seccomp = SECCOMP_MODE_KILL;
+	/* In a pod, the container runtime collects standard error. */
+	c->log_stderr = getenv("KUBERNETES_SERVICE_HOST") != NULL;
+	strcpy(c->config_file, KN_DEFAULT_CONFIG);
+}
+
+/* Apply one option; shared by the command line pass. */
+static int
+config_option(struct kn_config *c, struct kn_cmdline *cl, int ch,
+    const char *arg, char *err, size_t errlen)
+{
+	char	*end, msg[192];
+	long	 v;
+
+	switch (ch) {
+	case 'd':
+		c->log_stderr = 1;
+		return 0;
+	case 'f':
+		c->config_file_given = 1;
+		return set_path(c->config_file, "--config", arg, err, errlen);
+	case 'h':
+		cl->action = ACTION_HELP;
+		return 0;
+	case 'n':
+		cl->action = ACTION_CHECK;
+		return 0;
+	case 'u':
+		return set_string(c->user, sizeof(c->user), "--user", arg, err,
+		    errlen);
+	case 'V':
+		cl->action = ACTION_VERSION;
+		return 0;
+	case 'v':
+		c->verbose++;
+		return 0;
+	case OPT_CHROOT:
+		if (*arg == '\0')
+			return errset(err, errlen, "--chroot: empty path");
+		return set_path(c->chroot, "--chroot", arg, err, errlen);
+	case OPT_SECCOMP:
+		return set_choice("--seccomp", seccomp_names,
+		    NELEM(seccomp_names), arg, &c->seccomp, err, errlen);
+	case OPT_SELFTEST:
+		cl->action = ACTION_SELFTEST;
+		return 0;
+	case OPT_ROLE:
+		cl->action = ACTION_ROLE;
+		return set_string(cl->role, sizeof(cl->role), "--role", arg,
+		    err, errlen);
+	case OPT_PROVIDER:
+		return set_choice("--provider", mode_names, NELEM(mode_names),
+		    arg, &c->mode, err, errlen);
+	case OPT_TARGET:
+		return set_ifname(c->target, "--target", arg, err, errlen);
+	case OPT_POD_CIDR:
+		if (prefix_parse(arg, &c->cluster, msg, sizeof(msg)) == -1)
+			return errset(err, errlen, "--pod-cidr: %s", msg);
+		return 0;
+	case OPT_NODE_NAME:
+		return set_node_name(c->node_name, "--node-name", arg, err,
+		    errlen);
+	case OPT_MACHINE_ID:
+		return set_path(c->machine_id, "--machine-id", arg, err,
+		    errlen);
+	case OPT_SYSTEM_UUID:
+		return set_path(c->system_uuid, "--system-uuid", arg, err,
+		    errlen);
+	case OPT_BOOT_ID:
+		return set_path(c->boot_id, "--boot-id", arg, err, errlen);
+	case OPT_CNI_CONFIG:
+		return set_path(c->cni_config, "--cni-config", arg, err,
+		    errlen);
+	case OPT_SYNC_PERIOD:
+		return set_sync_period(c, "--sync-period", arg, err, errlen);
+	case OPT_IPSEC_ENCRYPTION:
+		return set_choice("--ipsec-encryption", encryption_names,
+		    NELEM(encryption_names), arg, &c->ipsec_encryption, err,
+		    errlen);
+	case OPT_IPSEC_AUTHENTICATION:
+		return set_choice("--ipsec-authentication",
+		    authentication_names, NELEM(authentication_names), arg,
+		    &c->ipsec_authentication, err, errlen);
+	case OPT_IPSEC_ENCAPSULATION:
+		return set_choice("--ipsec-encapsulation", encapsulation_names,
+		    NELEM(encapsulation_names), arg, &c->ipsec_encapsulation,
+		    err, errlen);
+	case OPT_GLOG_V:
+		errno = 0;
+		v = strtol(arg, &end, 10);
+		if (*arg == '\0' || *end != '\0' || errno != 0)
+			return errset(err, errlen, "--v: \"%s\" is not a "
+			    "number", arg);
+		return set_glog_level(c, "--v", v, err, errlen);
+	default:
+		return errset(err, errlen, "unknown option (see --help)");
+	}
+}
+
+/*
+ * The option getopt_long() complained about: a long one is the word
+ * itself, a short one is in optopt (the word may be a cluster like
+ * "-xd").
+ */
+static void
+option_name(int opt, const char *word, char *name, size_t len)
+{
+	if (strncmp(word, "--", 2) == 0)
+		snprintf(name, len, "%.*s", (int)strcspn(word, "="), word);
+	else
+		snprintf(name, len, "-%c", opt);
+}
+
+static int
+parse_args(struct kn_config *c, struct kn_cmdline *cl, int argc, char **argv,
+    int pass, char *err, size_t errlen)
+{
+	char	 name[64];
+	int	 ch;
+
+	optind = 0;	/* glibc: rescan from the start */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":df:hnu:Vv", long_options,
+	    NULL)) != -1) {
+		if (ch == '?' || ch == ':') {
+			option_name(optopt, argv[optind - 1], name,
+			    sizeof(name));
+			if (ch == ':')
+				return errset(err, errlen, "option \"%s\" needs "
+				    "a value", name);
+			if (optopt != 0 && strchr(argv[optind - 1], '='))
+				return errset(err, errlen, "option \"%s\" "
+				    "takes no value", name);
+			return errset(err, errlen, "unknown option \"%s\" "
+			    "(see --help)", name);
+		}
+		/* The first pass only finds the file and the role. */
+		if (pass == 0 && ch != 'f' && ch != OPT_ROLE)
+			continue;
+		if (config_option(c, cl, ch, optarg, err, errlen) == -1)
+			return -1;
+	}
+	if (optind < argc)
+		return errset(err, errlen, "unexpected argument \"%s\"",
+		    argv[optind]);
+	return 0;
+}
+
+/*
+ * Defaults, then the configuration file, then the command line, which
+ * wins.  Run again on reload with the same argv.
+ */
+int
+config_load(struct kn_config *c, struct kn_cmdline *cl, int argc, char **argv,
+    char *err, size_t errlen)
+{
+	memset(cl, 0, sizeof(*cl));
+	config_defaults(c);
+	if (parse_args(c, cl, argc, argv, 0, err, errlen) == -1)
+		return -1;
+	/* A child gets its configuration from the parent, not the file. */
+	if (cl->action != ACTION_ROLE &&
+	    config_parse_file(c, c->config_file, err, errlen) == -1)
+		return -1;
+	return parse_args(c, cl, argc, argv, 1, err, errlen);
+}
+
+int
+config_parse_file(struct kn_config *c, const char *path, char *err,
+    size_t errlen)
+{
+	char	*text = NULL;
+	size_t	 len = 0, cap = 0;
+	ssize_t	 n;
+	int	 fd, rv;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT && !c->config_file_given)
+			return 0;
+		return errset(err, errlen, "%s: %s", path, strerror(errno));
+	}
+	for (;;) {
+		if (len == cap) {
+			if (cap >= (1u << 20)) {
+				free(text);
+				close(fd);
+				return errset(err, errlen, "%s: larger than "
+				    "1 MiB", path);
+			}
+			cap = cap ? cap * 2 : 4096;
+			if ((text = realloc(text, cap)) == NULL) {
+				close(fd);
+				return errset(err, errlen, "%s: out of memory",
+				    path);
+			}
+		}
+		if ((n = read(fd, text + len, cap - len)) == -1) {
+			free(text);
+			close(fd);
+			return errset(err, errlen, "%s: %s", path,
+			    strerror(errno));
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	rv = config_parse_yaml(c, text, len, path, err, errlen);
+	free(text);
+	return rv;
+}
+
+/*
+ * The original agent's ConfigMap keys.  Its resyncPeriod was a Go
+ * time.Duration decoded from JSON, so an integer of nanoseconds; a
+ * duration string is accepted too.
+ */
+enum key_kind { K_STRING, K_PATH, K_INT, K_MAP };
+
+struct yaml_ctx {
+	yaml_parser_t	 parser;
+	const char	*name;
+	char		*err;
+	size_t		 errlen;
+};
+
+static int
+yaml_fail(struct yaml_ctx *y, const yaml_event_t *ev, const char *fmt,
+    const char *arg)
+{
+	char	 msg[320];
+
+	snprintf(msg, sizeof(msg), fmt, arg);
+	return errset(y->err, y->errlen, "%s:%zu: %s", y->name,
+	    ev->start_mark.line + 1, msg);
+}
+
+static int
+yaml_next(struct yaml_ctx *y, yaml_event_t *ev)
+{
+	if (!yaml_parser_parse(&y->parser, ev))
+		return errset(y->err, y->errlen, "%s:%zu: %s", y->name,
+		    y->parser.problem_mark.line + 1,
+		    y->parser.problem ? y->parser.problem : "YAML error");
+	return 0;
+}
+
+/* C strings from here on: a scalar with "\0" in it would be cut short. */
+static int
+scalar_has_nul(const yaml_event_t *ev)
+{
+	return strlen((const char *)ev->data.scalar.value) !=
+	    ev->data.scalar.length;
+}
+
+static int
+yaml_scalar_value(struct yaml_ctx *y, struct kn_config *c, const char *sect,
+    const char *key, const yaml_event_t *ev)
+{
+	const char	*v = (const char *)ev->data.scalar.value;
+	char		 what[160], msg[256], *end;
+	long		 n;
+	int		 plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+	int		 rv = -1;
+
+	snprintf(what, sizeof(what), "%s%s%s", sect, *sect ? "." : "", key);
+	if (scalar_has_nul(ev))
+		return yaml_fail(y, ev, "%s: the value holds a NUL byte", what);
+	if (strcmp(sect, "ipsec") == 0) {
+		if (strcmp(key, "encryption") == 0)
+			rv = set_choice(what, encryption_names,
+			    NELEM(encryption_names), v, &c->ipsec_encryption,
+			    msg, sizeof(msg));
+		else if (strcmp(key, "authentication") == 0)
+			rv = set_choice(what, authentication_names,
+			    NELEM(authentication_names), v,
+			    &c->ipsec_authentication, msg, sizeof(msg));
+		else if (strcmp(key, "encapsulation") == 0)
+			rv = set_choice(what, encapsulation_names,
+			    NELEM(encapsulation_names), v,
+			    &c->ipsec_encapsulation, msg, sizeof(msg));
+		else
+			return yaml_fail(y, ev, "unknown key \"ipsec.%s\"", key);
+	} else if (strcmp(key, "provider") == 0)
+		rv = set_choice(what, mode_names, NELEM(mode_names), v,
+		    &c->mode, msg, sizeof(msg));
+	else if (strcmp(key, "targetLinkName") == 0)
+		rv = set_ifname(c->target, what, v, msg, sizeof(msg));
+	else if (strcmp(key, "podCIDR") == 0) {
+		if (prefix_parse(v, &c->cluster, msg, sizeof(msg)) == -1)
+			return yaml_fail(y, ev, "podCIDR: %s", msg);
+		return 0;
+	} else if (strcmp(key, "nodeName") == 0)
+		rv = set_node_name(c->node_name, what, v, msg, sizeof(msg));
+	else if (strcmp(key, "machineIDPath") == 0)
+		rv = set_path(c->machine_id, what, v, msg, sizeof(msg));
+	else if (strcmp(key, "systemUUIDPath") == 0)
+		rv = set_path(c->system_uuid, what, v, msg, sizeof(msg));
+	else if (strcmp(key, "bootIDPath") == 0)
+		rv = set_path(c->boot_id, what, v, msg, sizeof(msg));
+	else if (strcmp(key, "cniConfigPath") == 0)
+		rv = set_path(c->cni_config, what, v, msg, sizeof(msg));
+	else if (strcmp(key, "logLevel") == 0) {
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (!plain || *v == '\0' || *end != '\0' || errno != 0)
+			return yaml_fail(y, ev, "logLevel: \"%s\" is not an "
+			    "integer", v);
+		rv = set_glog_level(c, "logLevel", n, msg, sizeof(msg));
+	} else if (strcmp(key, "resyncPeriod") == 0) {
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (plain && *v != '\0' && *end == '\0' && errno == 0) {
+			if (n < 1000000 || n > 86400000000000L)
+				return yaml_fail(y, ev, "resyncPeriod: %s "
+				    "nanoseconds is not from 1ms to 24h", v);
+			c->sync_period_ms = n / 1000000;
+			return 0;
+		}
+		rv = set_sync_period(c, what, v, msg, sizeof(msg));
+	} else if (strcmp(key, "ipsec") == 0)
+		return yaml_fail(y, ev, "ipsec: expected a mapping, got \"%s\"",
+		    v);
+	else
+		return yaml_fail(y, ev, "unknown key \"%s\"", key);
+	if (rv == -1)
+		return yaml_fail(y, ev, "%s", msg);
+	return 0;
+}
+
+/* A block mapping of scalars; "ipsec" nests one level. */
+static int
+yaml_mapping(struct yaml_ctx *y, struct kn_config *c, const char *sect)
+{
+	yaml_event_t	 kev, vev;
+	char		 key[64];
+	int		 rv;
+
+	for (;;) {
+		if (yaml_next(y, &kev) == -1)
+			return -1;
+		if (kev.type == YAML_MAPPING_END_EVENT) {
+			yaml_event_delete(&kev);
+			return 0;
+		}
+		if (kev.type != YAML_SCALAR_EVENT) {
+			rv = yaml_fail(y, &kev, "expected a key%s", "");
+			yaml_event_delete(&kev);
+			return rv;
+		}
+		if (scalar_has_nul(&kev)) {
+			rv = yaml_fail(y, &kev, "a key holds a NUL byte%s", "");
+			yaml_event_delete(&kev);
+			return rv;
+		}
+		if (kev.data.scalar.length >= sizeof(key)) {
+			rv = yaml_fail(y, &kev, "unknown key \"%.40s...\"",
+			    (const char *)kev.data.scalar.value);
+			yaml_event_delete(&kev);
+			return rv;
+		}
+		memcpy(key, kev.data.scalar.value, kev.data.scalar.length + 1);
+		if (yaml_next(y, &vev) == -1) {
+			yaml_event_delete(&kev);
+			return -1;
+		}
+		if (vev.type == YAML_SCALAR_EVENT)
+			rv = yaml_scalar_value(y, c, sect, key, &vev);
+		else if (vev.type == YAML_MAPPING_START_EVENT && *sect == '\0'
+		    && strcmp(key, "ipsec") == 0)
+			rv = yaml_mapping(y, c, "ipsec");
+		else
+			rv = yaml_fail(y, &vev, "%s: expected a single value",
+			    key);
+		yaml_event_delete(&kev);
+		yaml_event_delete(&vev);
+		if (rv == -1)
+			return -1;
+	}
+}
+
+int
+config_parse_yaml(struct kn_config *c, const char *text, size_t len,
+    const char *name, char *err, size_t errlen)
+{
+	struct yaml_ctx	 y = { .name = name, .err = err, .errlen = errlen };
+	yaml_event_t	 ev;
+	int		 rv = 0, done = 0;
+
+	if (!yaml_parser_initialize(&y.parser))
+		return errset(err, errlen, "%s: out of memory", name);
+	yaml_parser_set_input_string(&y.parser, (const unsigned char *)text,
+	    len);
+	while (!done && rv == 0) {
+		if ((rv = yaml_next(&y, &ev)) == -1)
+			break;
+		switch (ev.type) {
+		case YAML_STREAM_START_EVENT:
+		case YAML_DOCUMENT_START_EVENT:
+		case YAML_DOCUMENT_END_EVENT:
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = 1;
+			break;
+		case YAML_MAPPING_START_EVENT:
+			rv = yaml_mapping(&y, c, "");
+			break;
+		case YAML_SCALAR_EVENT:
+			/* An empty document is an empty configuration. */
+			if (ev.data.scalar.length == 0)
+				break;
+			/* FALLTHROUGH */
+		default:
+			rv = yaml_fail(&y, &ev, "expected a mapping of "
+			    "keys%s", "");
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&y.parser);
+	return rv;
+}
+
+int
+config_resolve_user(struct kn_config *c, char *err, size_t errlen)
+{
+	struct passwd	*pw;
+	char		*end;
+	unsigned long	 id;
+
+	errno = 0;
+	if ((pw = getpwnam(c->user)) != NULL) {
+		c->uid = pw->pw_uid;
+		c->gid = pw->pw_gid;
+	} else if (strcmp(c->user, KN_DEFAULT_USER) == 0) {
+		c->uid = c->gid = KN_NOBODY_ID;
+	} else {
+		id = strtoul(c->user, &end, 10);
+		if (*c->user == '\0' || *end != '\0' || id >= UINT32_MAX)
+			return errset(err, errlen, "--user: no account \"%s\"",
+			    c->user);
+		c->uid = c->gid = id;
+	}
+	if (c->uid == 0 || c->gid == 0)
+		return errset(err, errlen, "--user: \"%s\" is root; the "
+		    "children must run unprivileged", c->user);
+	return 0;
+}
+
+void
+config_print(const struct kn_config *c, int fd)
+{
+	char	 cidr[INET6_ADDRSTRLEN + 5];
+
+	prefix_format(&c->cluster, cidr, sizeof(cidr));
+	dprintf(fd,
+	    "provider %s\n"
+	    "pod-cidr %s\n"
+	    "target %s\n"
+	    "node-name %s\n"
+	    "machine-id %s\n"
+	    "system-uuid %s\n"
+	    "boot-id %s\n"
+	    "cni-config %s\n"
+	    "sync-period %ums\n"
+	    "ipsec-encryption %s\n"
+	    "ipsec-authentication %s\n"
+	    "ipsec-encapsulation %s\n"
+	    "user %s (uid %u, gid %u)\n"
+	    "chroot %s\n"
+	    "seccomp %s\n"
+	    "verbose %d\n",
+	    mode_name(c->mode), cidr,
+	    *c->target ? c->target : "(found by route)",
+	    *c->node_name ? c->node_name : "(not set)",
+	    *c->machine_id ? c->machine_id : "(not set)",
+	    *c->system_uuid ? c->system_uuid : "(not set)",
+	    *c->boot_id ? c->boot_id : "(not set)",
+	    *c->cni_config ? c->cni_config : "(not written)",
+	    c->sync_period_ms,
+	    encryption_names[c->ipsec_encryption],
+	    authentication_names[c->ipsec_authentication],
+	    encapsulation_names[c->ipsec_encapsulation],
+	    c->user, c->uid, c->gid, c->chroot, seccomp_names[c->seccomp],
+	    c->verbose);
+}

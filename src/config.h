@@ -1,0 +1,98 @@
+/*
+ * The daemon's configuration: defaults, the command line (including
+ * the original Go agent's flag names), the YAML configuration file
+ * with the original agent's ConfigMap keys.  Fixed-size so the parent
+ * can hand it to each child in one MSG_CONFIG.
+ */
+#ifndef KN_CONFIG_H
+#define KN_CONFIG_H
+
+#include <net/if.h>
+#include <stdint.h>
+
+#define KN_PATH_MAX	256
+#define KN_NAME_MAX	254	/* a Kubernetes object name, 253 bytes + NUL */
+#define KN_DEFAULT_CONFIG	"/config/config.yaml"
+#define KN_DEFAULT_CHROOT	"/var/empty"
+#define KN_DEFAULT_USER		"nobody"
+#define KN_NOBODY_ID		65534
+
+enum kn_mode {
+	MODE_LAYER2,
+	MODE_VXLAN,
+	MODE_VXLAN_LEGACY,
+	MODE_IPSEC,
+	MODE_GRE,
+};
+
+enum kn_seccomp {
+	SECCOMP_MODE_KILL,
+	SECCOMP_MODE_LOG,
+};
+
+enum kn_ipsec_encryption { IPSEC_ENC_AES, IPSEC_ENC_NONE };
+enum kn_ipsec_authentication { IPSEC_AUTH_SHA1, IPSEC_AUTH_NONE };
+enum kn_ipsec_encapsulation { IPSEC_ENCAP_UDP, IPSEC_ENCAP_ESP };
+
+struct kn_prefix {
+	uint8_t		family;		/* AF_INET or AF_INET6 */
+	uint8_t		len;
+	uint8_t		addr[16];
+};
+
+struct kn_config {
+	uint32_t	mode;
+	struct kn_prefix cluster;		/* --pod-cidr */
+	char		target[IF_NAMESIZE];
+	uint32_t	sync_period_ms;
+	char		node_name[KN_NAME_MAX];
+	char		machine_id[KN_PATH_MAX];
+	char		system_uuid[KN_PATH_MAX];
+	char		boot_id[KN_PATH_MAX];
+	char		cni_config[KN_PATH_MAX];
+	uint32_t	ipsec_encryption;
+	uint32_t	ipsec_authentication;
+	uint32_t	ipsec_encapsulation;
+	char		user[KN_NAME_MAX];
+	uint32_t	uid;
+	uint32_t	gid;
+	char		chroot[KN_PATH_MAX];
+	uint32_t	seccomp;
+	int32_t		verbose;
+	uint32_t	log_stderr;
+	char		config_file[KN_PATH_MAX];
+	uint32_t	config_file_given;	/* -f: a missing file is an error */
+	/* Self-test only: the child makes a call its filter forbids. */
+	uint32_t	violate;
+};
+
+/* What the command line asks the program to do. */
+enum kn_action {
+	ACTION_RUN,
+	ACTION_CHECK,		/* -n */
+	ACTION_SELFTEST,	/* --self-test */
+	ACTION_HELP,
+	ACTION_VERSION,
+	ACTION_ROLE,		/* --role: a child started by the parent */
+};
+
+struct kn_cmdline {
+	enum kn_action	action;
+	char		role[16];
+};
+
+int	 config_load(struct kn_config *, struct kn_cmdline *, int argc,
+	    char **argv, char *err, size_t errlen);
+int	 config_parse_file(struct kn_config *, const char *path, char *err,
+	    size_t errlen);
+int	 config_parse_yaml(struct kn_config *, const char *text, size_t len,
+	    const char *name, char *err, size_t errlen);
+int	 config_resolve_user(struct kn_config *, char *err, size_t errlen);
+void	 config_print(const struct kn_config *, int fd);
+void	 config_usage(int fd);
+const char *mode_name(uint32_t);
+int	 prefix_parse(const char *, struct kn_prefix *, char *err, size_t);
+void	 prefix_format(const struct kn_prefix *, char *buf, size_t);
+int	 duration_parse(const char *, uint32_t *ms);
+
+#endif

@@ -1,0 +1,790 @@
+/*
+ * kopeio-networkd: the parent.  Reads the configuration, starts the
+ * confined children (watcher, executor, and in vxlan-legacy mode the
+ * ARP helper) by re-executing itself, wires their channels, restarts
+ * a child that dies, and stops them all in order.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "config.h"
+#include "log.h"
+#include "msg.h"
+#include "sandbox.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION	"unknown"
+#endif
+
+#define BACKOFF_MIN_MS		100
+#define BACKOFF_MAX_MS		10000
+#define RESTART_WINDOW_MS	60000
+#define RESTART_LIMIT		5
+#define STOP_GRACE_MS		5000
+#define SELFTEST_TIMEOUT_MS	15000
+
+struct proc {
+	enum role	 role;
+	pid_t		 pid;		/* 0: not running */
+	struct msgchan	 ctl;
+	int		 wanted;	/* this mode runs the role */
+	int		 ready;
+	struct msg_ready readyinfo;
+	int64_t		 started;
+	int64_t		 restart_at;	/* 0: none pending */
+	int		 backoff;
+	int64_t		 restarts[RESTART_LIMIT];
+	int		 nrestarts;
+	int		 violate;	/* self-test: expected to die of SIGSYS */
+	int		 status;	/* last wait status */
+};
+
+static struct proc		 procs[ROLE_COUNT];
+static struct proc		 violator;
+static struct kn_config		 conf;
+static int			 exe_fd = -1;
+static int			 saved_argc;
+static char			**saved_argv;
+static volatile sig_atomic_t	 sig_quit, sig_hup, sig_chld;
+static int			 stopping;
+static int			 exit_status;
+static struct msg		 parent_msg;
+
+static void	 proc_start(struct proc *);
+static int	 selftest(void);
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+parent_signal(int sig)
+{
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		sig_quit = 1;
+		break;
+	case SIGHUP:
+		sig_hup = 1;
+		break;
+	case SIGCHLD:
+		sig_chld = 1;
+		break;
+	}
+}
+
+static void
+parent_signals(void)
+{
+	struct sigaction	 sa;
+	sigset_t		 block;
+	const int		 sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
+	size_t			 i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = parent_signal;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&block);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		if (sigaction(sigs[i], &sa, NULL) == -1)
+			fatal("sigaction");
+		sigaddset(&block, sigs[i]);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	/* Delivered only inside ppoll(), so the flags are never missed. */
+	if (sigprocmask(SIG_BLOCK, &block, NULL) == -1)
+		fatal("sigprocmask");
+}
+
+static struct proc *
+proc_by_pid(pid_t pid)
+{
+	int	 r;
+
+	for (r = ROLE_WATCHER; r < ROLE_COUNT; r++)
+		if (procs[r].pid == pid)
+			return &procs[r];
+	if (violator.pid == pid)
+		return &violator;
+	return NULL;
+}
+
+/* Hand one end of a new channel to a running child. */
+static void
+proc_send_channel(enum role to, enum role peer, int fd)
+{
+	struct proc		*p = &procs[to];
+	struct msg_channel	 mc = { peer };
+
+	if (p->pid == 0 || !msgchan_open(&p->ctl)) {
+		/* It gets a fresh channel when it starts. */
+		close(fd);
+		return;
+	}
+	if (msgchan_compose(&p->ctl, MSG_CHANNEL, 0, fd, &mc, sizeof(mc)) ==
+	    -1)
+		log_warn("sending the new %s channel to the %s",
+		    role_name(peer), role_name(to));
+}
+
+/*
+ * The environment of a child: nothing from ours but the sanitizer
+ * settings, so tests can tune them.
+ */
+static char **
+child_env(void)
+{
+	static char	*env[8];
+	extern char	**environ;
+	char		**e;
+	int		 n = 0;
+
+	for (e = environ; *e != NULL && n < 7; e++)
+		if (strncmp(*e, "ASAN_OPTIONS=", 13) == 0 ||
+		    strncmp(*e, "UBSAN_OPTIONS=", 14) == 0 ||
+		    strncmp(*e, "LSAN_OPTIONS=", 13) == 0)
+			env[n++] = *e;
+	env[n] = NULL;
+	return env;
+}
+
+/* In the forked child: put the channels on their fixed descriptors. */
+static void __attribute__((__noreturn__))
+proc_exec(enum role role, int fds[3])
+{
+	char		*argv[] = { "kopeio-networkd", "--role",
+			    (char *)role_name(role), NULL };
+	sigset_t	 empty;
+	int		 tmp[3], i;
+
+	for (i = 0; i < 3; i++) {
+		tmp[i] = -1;
+		if (fds[i] != -1 &&
+		    (tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10)) == -1)
+			_exit(127);
+	}
+	for (i = 0; i < 3; i++)
+		if (tmp[i] != -1 && dup2(tmp[i], CHILD_FD_CONTROL + i) == -1)
+			_exit(127);
+	/* All else is close-on-exec: closefrom() ran at start. */
+	sigemptyset(&empty);
+	sigprocmask(SIG_SETMASK, &empty, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	fexecve(exe_fd, argv, child_env());
+	_exit(127);
+}
+
+static void
+new_pair(int sv[2])
+{
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
+		fatal("socketpair");
+}
+
+/*
+ * Fork and execute one child with its control channel and the given
+ * peer channel ends, which the parent then closes; queue its HELLO and
+ * configuration.
+ */
+static void
+proc_spawn(struct proc *p, int peer, int peer2)
+{
+	struct kn_config	 pc;
+	int			 ctl[2], fds[3];
+	pid_t			 pid;
+
+	new_pair(ctl);
+	fds[0] = ctl[1];
+	fds[1] = peer;
+	fds[2] = peer2;
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid == 0)
+		proc_exec(p->role, fds);
+	close(ctl[1]);
+	close(peer);
+	if (peer2 != -1)
+		close(peer2);
+	p->pid = pid;
+	p->ready = 0;
+	p->restart_at = 0;
+	p->started = now_ms();
+	msgchan_init(&p->ctl, ctl[0], ROLE_PARENT, p->role);
+	pc = conf;
+	pc.violate = p->violate;
+	if (msgchan_hello(&p->ctl) == -1 ||
+	    msgchan_compose(&p->ctl, MSG_CONFIG, 0, -1, &pc, sizeof(pc)) == -1)
+		log_warn("%s control channel", role_name(p->role));
+	log_debug("started the %s (pid %d)", role_name(p->role), pid);
+}
+
+/* First start: every channel end goes to its child on exec. */
+static void
+start_all(void)
+{
+	int	 we[2], wa[2] = { -1, -1 };
+
+	new_pair(we);
+	proc_spawn(&procs[ROLE_EXECUTOR], we[1], -1);
+	if (procs[ROLE_ARP].wanted) {
+		new_pair(wa);
+		proc_spawn(&procs[ROLE_ARP], wa[1], -1);
+	}
+	proc_spawn(&procs[ROLE_WATCHER], we[0], wa[0]);
+}
+
+/*
+ * Restart one child with fresh channels; the running peers get their
+ * ends by descriptor passing and keep their state.
+ */
+static void
+proc_start(struct proc *p)
+{
+	int	 we[2], wa[2] = { -1, -1 };
+
+	new_pair(we);
+	if (p->role != ROLE_WATCHER) {
+		proc_spawn(p, we[1], -1);
+		if (p->violate)
+			close(we[0]);
+		else
+			proc_send_channel(ROLE_WATCHER, p->role, we[0]);
+		return;
+	}
+	if (procs[ROLE_ARP].wanted)
+		new_pair(wa);
+	proc_spawn(p, we[0], wa[0]);
+	proc_send_channel(ROLE_EXECUTOR, ROLE_WATCHER, we[1]);
+	if (wa[1] != -1)
+		proc_send_channel(ROLE_ARP, ROLE_WATCHER, wa[1]);
+}
+
+static const char *
+signame(int sig)
+{
+	switch (sig) {
+	case SIGSYS:
+		return "SIGSYS (a system call its seccomp filter forbids)";
+	case SIGKILL:
+		return "SIGKILL";
+	case SIGTERM:
+		return "SIGTERM";
+	case SIGSEGV:
+		return "SIGSEGV";
+	case SIGABRT:
+		return "SIGABRT";
+	default:
+		return strsignal(sig);
+	}
+}
+
+/* Read what a child left on its control channel: its last words. */
+static void
+proc_input(struct proc *p)
+{
+	struct msg_log	 ml;
+	char		 text[LOG_LINE_MAX];
+	size_t		 len;
+	int		 pri;
+
+	for (;;) {
+		switch (msgchan_recv(&p->ctl, &parent_msg)) {
+		case MSGCHAN_CLOSED:
+		case MSGCHAN_NONE:
+			return;
+		case MSGCHAN_SKIP:
+			continue;
+		case MSGCHAN_MSG:
+			break;
+		}
+		switch (parent_msg.hdr.type) {
+		case MSG_LOG:
+			memcpy(&ml, parent_msg.data, sizeof(ml));
+			len = parent_msg.len - sizeof(ml);
+			memcpy(text, (const char *)parent_msg.data + sizeof(ml),
+			    len);
+			text[len] = '\0';
+			log_sanitize(text, len);
+			pri = ml.pri <= LOG_DEBUG ? (int)ml.pri : LOG_ERR;
+			if (pri < LOG_CRIT)
+				pri = LOG_CRIT;
+			log_emit(pri, role_name(p->role), text);
+			break;
+		case MSG_READY:
+			memcpy(&p->readyinfo, parent_msg.data,
+			    sizeof(p->readyinfo));
+			p->ready = 1;
+			log_info("%s ready (pid %d)", role_name(p->role),
+			    p->pid);
+			break;
+		default:
+			log_warnx("unexpected message %u from the %s",
+			    parent_msg.hdr.type, role_name(p->role));
+			break;
+		}
+	}
+}
+
+/*
+ * A child died: say how, and start it again after a backoff that
+ * doubles from 100 ms to 10 s.  Too many deaths in a minute mean a
+ * problem a restart will not fix: the daemon ends with status 1 so
+ * its own supervisor (the kubelet, systemd) sees it.
+ */
+static void
+proc_died(struct proc *p, int status)
+{
+	int64_t	 now = now_ms();
+	int	 i, n;
+
+	proc_input(p);
+	msgchan_close(&p->ctl);
+	p->status = status;
+	if (stopping && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		log_debug("%s (pid %d) stopped", role_name(p->role), p->pid);
+	else if (WIFSIGNALED(status))
+		log_warnx("%s (pid %d) killed by %s", role_name(p->role),
+		    p->pid, signame(WTERMSIG(status)));
+	else
+		log_warnx("%s (pid %d) exited with status %d",
+		    role_name(p->role), p->pid, WEXITSTATUS(status));
+	p->pid = 0;
+	p->ready = 0;
+	if (stopping || p->violate)
+		return;
+
+	for (i = 0, n = 0; i < p->nrestarts; i++)
+		if (now - p->restarts[i] < RESTART_WINDOW_MS)
+			p->restarts[n++] = p->restarts[i];
+	p->nrestarts = n;
+	if (n >= RESTART_LIMIT) {
+		log_warnx("the %s was restarted %d times in %d s and died "
+		    "again; giving up", role_name(p->role), RESTART_LIMIT,
+		    RESTART_WINDOW_MS / 1000);
+		exit_status = 1;
+		sig_quit = 1;
+		return;
+	}
+	p->restarts[p->nrestarts++] = now;
+	if (now - p->started >= RESTART_WINDOW_MS || p->backoff == 0)
+		p->backoff = BACKOFF_MIN_MS;
+	else if ((p->backoff *= 2) > BACKOFF_MAX_MS)
+		p->backoff = BACKOFF_MAX_MS;
+	p->restart_at = now + p->backoff;
+	log_info("restarting the %s in %d ms", role_name(p->role), p->backoff);
+}
+
+static void
+reap(void)
+{
+	struct proc	*p;
+	pid_t		 pid;
+	int		 status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		if ((p = proc_by_pid(pid)) != NULL)
+			proc_died(p, status);
+}
+
+static void
+proc_send_config(void)
+{
+	int	 r;
+
+	for (r = ROLE_WATCHER; r < ROLE_COUNT; r++)
+		if (procs[r].pid != 0 && msgchan_compose(&procs[r].ctl,
+		    MSG_CONFIG, 0, -1, &conf, sizeof(conf)) == -1)
+			log_warn("sending the configuration to the %s",
+			    role_name(r));
+}
+
+/*
+ * SIGHUP: read the configuration again.  Verbosity and the sync period
+ * change at once; anything else would need new processes or a new
+ * kernel layout, so a change to it is refused and logged.
+ */
+static void
+reload(void)
+{
+	static const struct {
+		const char	*name;
+		size_t		 off, len;
+	} fixed[] = {
+#define F(n, f)	{ n, offsetof(struct kn_config, f), \
+		    sizeof(((struct kn_config *)0)->f) }
+		F("provider", mode), F("pod-cidr", cluster),
+		F("target", target), F("node-name", node_name),
+		F("machine-id", machine_id), F("system-uuid", system_uuid),
+		F("boot-id", boot_id), F("cni-config", cni_config),
+		F("ipsec-encryption", ipsec_encryption),
+		F("ipsec-authentication", ipsec_authentication),
+		F("ipsec-encapsulation", ipsec_encapsulation),
+		F("user", user), F("chroot", chroot), F("seccomp", seccomp),
+#undef F
+	};
+	struct kn_config	 nc;
+	struct kn_cmdline	 cl;
+	char			 err[512];
+	size_t			 i;
+
+	if (config_load(&nc, &cl, saved_argc, saved_argv, err,
+	    sizeof(err)) == -1) {
+		log_warnx("reload failed, keeping the running configuration: "
+		    "%s", err);
+		return;
+	}
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (memcmp((char *)&nc + fixed[i].off,
+		    (char *)&conf + fixed[i].off, fixed[i].len) != 0)
+			log_warnx("reload: %s cannot change while the daemon "
+			    "runs; restart it to apply", fixed[i].name);
+	conf.verbose = nc.verbose;
+	conf.sync_period_ms = nc.sync_period_ms;
+	log_setverbose(conf.verbose);
+	proc_send_config();
+	if (access(conf.config_file, F_OK) == 0)
+		log_info("configuration reloaded from %s", conf.config_file);
+	else
+		log_info("configuration reloaded (no file %s; command line "
+		    "only)", conf.config_file);
+}
+
+/* SIGTERM to every child, SIGKILL to any still there after 5 s. */
+static void
+stop_children(void)
+{
+	int64_t		 deadline = now_ms() + STOP_GRACE_MS;
+	struct timespec	 ts = { 0, 50 * 1000 * 1000 };
+	int		 r, left;
+
+	stopping = 1;
+	for (r = ROLE_WATCHER; r < ROLE_COUNT; r++)
+		if (procs[r].pid != 0)
+			kill(procs[r].pid, SIGTERM);
+	for (;;) {
+		reap();
+		for (r = ROLE_WATCHER, left = 0; r < ROLE_COUNT; r++)
+			if (procs[r].pid != 0) {
+				proc_input(&procs[r]);
+				left++;
+			}
+		if (left == 0)
+			return;
+		if (now_ms() >= deadline)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	for (r = ROLE_WATCHER; r < ROLE_COUNT; r++)
+		if (procs[r].pid != 0) {
+			log_warnx("the %s (pid %d) did not stop; killing it",
+			    role_name(r), procs[r].pid);
+			kill(procs[r].pid, SIGKILL);
+			waitpid(procs[r].pid, NULL, 0);
+			procs[r].pid = 0;
+		}
+}
+
+static int
+parent_poll(int64_t timeout_ms)
+{
+	struct pollfd	 pfd[ROLE_COUNT + 1];
+	struct proc	*who[ROLE_COUNT + 1];
+	struct timespec	 ts, *tsp = NULL;
+	sigset_t	 empty;
+	int64_t		 now = now_ms(), t;
+	int		 r, n = 0, i;
+
+	for (r = ROLE_WATCHER; r < ROLE_COUNT; r++) {
+		if (procs[r].restart_at != 0) {
+			t = procs[r].restart_at - now;
+			if (timeout_ms < 0 || t < timeout_ms)
+				timeout_ms = t < 0 ? 0 : t;
+		}
+		if (!msgchan_open(&procs[r].ctl))
+			continue;
+		pfd[n].fd = procs[r].ctl.fd;
+		pfd[n].events = POLLIN | (procs[r].ctl.queued ? POLLOUT : 0);
+		who[n++] = &procs[r];
+	}
+	if (msgchan_open(&violator.ctl)) {
+		pfd[n].fd = violator.ctl.fd;
+		pfd[n].events = POLLIN | (violator.ctl.queued ? POLLOUT : 0);
+		who[n++] = &violator;
+	}
+	if (timeout_ms >= 0) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (timeout_ms % 1000) * 1000000;
+		tsp = &ts;
+	}
+	sigemptyset(&empty);
+	if (ppoll(pfd, n, tsp, &empty) == -1) {
+		if (errno == EINTR)
+			return 0;
+		fatal("ppoll");
+	}
+	for (i = 0; i < n; i++) {
+		if ((pfd[i].revents & POLLOUT) &&
+		    msgchan_flush(&who[i]->ctl) == -1) {
+			log_warn("%s control channel: send",
+			    role_name(who[i]->role));
+			msgchan_close(&who[i]->ctl);
+		}
+		if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+			proc_input(who[i]);
+	}
+	return 0;
+}
+
+/* One turn of the supervisor: signals, due restarts, channel input. */
+static void
+parent_step(int64_t timeout_ms)
+{
+	int64_t	 now;
+	int	 r;
+
+	if (sig_chld) {
+		sig_chld = 0;
+		reap();
+	}
+	if (sig_hup) {
+		sig_hup = 0;
+		reload();
+	}
+	now = now_ms();
+	for (r = ROLE_WATCHER; r < ROLE_COUNT && !sig_quit; r++)
+		if (procs[r].restart_at != 0 && now >= procs[r].restart_at)
+			proc_start(&procs[r]);
+	if (!sig_quit)
+		parent_poll(timeout_ms);
+}
+
+static int
+check_config(void)
+{
+	char		 err[512];
+	struct stat	 st;
+
+	if (config_resolve_user(&conf, err, sizeof(err)) == -1) {
+		fprintf(stderr, "kopeio-networkd: %s\n", err);
+		return 1;
+	}
+	if (lstat(conf.chroot, &st) == -1 && errno == ENOENT)
+		printf("chroot %s does not exist yet; the daemon creates it\n",
+		    conf.chroot);
+	else if (sandbox_check_root(conf.chroot, 0, err, sizeof(err)) == -1) {
+		fprintf(stderr, "kopeio-networkd: %s\n", err);
+		return 1;
+	}
+	if (conf.verbose > 0) {
+		fflush(stdout);
+		config_print(&conf, STDOUT_FILENO);
+	}
+	printf("configuration OK\n");
+	return 0;
+}
+
+static int
+run_role(const char *name)
+{
+	enum role	 r;
+
+	if (role_from_name(name, &r) == -1) {
+		fprintf(stderr, "kopeio-networkd: --role: unknown role "
+		    "\"%s\"\n", name);
+		return 1;
+	}
+	switch (r) {
+	case ROLE_WATCHER:
+		watcher_main();
+	case ROLE_EXECUTOR:
+		executor_main();
+	case ROLE_ARP:
+		arp_main();
+	default:
+		return 1;
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct kn_cmdline	 cl;
+	char			 err[512];
+	int			 r, rv = 0;
+
+	if (config_load(&conf, &cl, argc, argv, err, sizeof(err)) == -1) {
+		fprintf(stderr, "kopeio-networkd: %s\n", err);
+		return 1;
+	}
+	switch (cl.action) {
+	case ACTION_HELP:
+		config_usage(STDOUT_FILENO);
+		return 0;
+	case ACTION_VERSION:
+		printf("kopeio-networkd %s\n", PACKAGE_VERSION);
+		return 0;
+	case ACTION_ROLE:
+		return run_role(cl.role);
+	case ACTION_CHECK:
+		return check_config();
+	case ACTION_RUN:
+	case ACTION_SELFTEST:
+		break;
+	}
+	if (cl.action == ACTION_SELFTEST)
+		conf.log_stderr = 1;
+	/* Nothing we did not open ourselves reaches a child. */
+	closefrom(STDERR_FILENO + 1);
+	if (geteuid() != 0) {
+		fprintf(stderr, "kopeio-networkd: must be started as root: it "
+		    "confines each of its processes itself\n");
+		return 1;
+	}
+	if (config_resolve_user(&conf, err, sizeof(err)) == -1 ||
+	    sandbox_check_root(conf.chroot, 1, err, sizeof(err)) == -1) {
+		fprintf(stderr, "kopeio-networkd: %s\n", err);
+		return 1;
+	}
+	saved_argc = argc;
+	saved_argv = argv;
+	log_init(conf.log_stderr, role_name(ROLE_PARENT));
+	log_setverbose(conf.verbose);
+	/* Above the descriptors a child's channels are moved to. */
+	if ((r = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) == -1 ||
+	    (exe_fd = fcntl(r, F_DUPFD_CLOEXEC, CHILD_FD_CONTROL + 7)) == -1)
+		fatal("open /proc/self/exe");
+	close(r);
+	sandbox_parent();
+	parent_signals();
+
+	for (r = ROLE_WATCHER; r < ROLE_COUNT; r++) {
+		procs[r].role = r;
+		msgchan_init(&procs[r].ctl, -1, ROLE_PARENT, r);
+		procs[r].wanted = r != ROLE_ARP ||
+		    conf.mode == MODE_VXLAN_LEGACY ||
+		    cl.action == ACTION_SELFTEST;
+	}
+	msgchan_init(&violator.ctl, -1, ROLE_PARENT, ROLE_EXECUTOR);
+	log_info("starting, version %s, provider %s", PACKAGE_VERSION,
+	    mode_name(conf.mode));
+	start_all();
+
+	if (cl.action == ACTION_SELFTEST)
+		rv = selftest();
+	else
+		while (!sig_quit)
+			parent_step(-1);
+	log_info("stopping");
+	stop_children();
+	log_info("stopped");
+	return rv ? rv : exit_status;
+}
+
+/*
+ * --self-test: what the kernel says about each child, against what
+ * its role should have, and proof that the seccomp filter kills.
+ */
+static int
+selftest_proc(const struct proc *p, const struct stat *root)
+{
+	struct proc_status	 ps;
+	uint64_t		 caps;
+	int			 fails = 0;
+
+	caps = p->role == ROLE_WATCHER ? 0 : sandbox_role_caps();
+	if (proc_status_read(p->pid, &ps) == -1) {
+		printf("%-10s %-7d cannot read /proc/%d/status\n",
+		    role_name(p->role), p->pid, p->pid);
+		return 1;
+	}
+#define CHECK(cond)	do { if (!(cond)) fails++; } while (0)
+	CHECK(ps.uid[0] == conf.uid && ps.uid[1] == conf.uid &&
+	    ps.uid[2] == conf.uid && ps.uid[3] == conf.uid);
+	CHECK(ps.gid[0] == conf.gid && ps.gid[1] == conf.gid &&
+	    ps.gid[2] == conf.gid && ps.gid[3] == conf.gid);
+	CHECK(ps.cap_eff == caps && ps.cap_prm == caps && ps.cap_bnd == caps &&
+	    ps.cap_inh == 0 && ps.cap_amb == 0);
+	CHECK(ps.no_new_privs == 1);
+	CHECK(ps.seccomp == 2);
+	CHECK(p->readyinfo.root_dev == (uint64_t)root->st_dev &&
+	    p->readyinfo.root_ino == (uint64_t)root->st_ino);
+#undef CHECK
+	printf("%-10s %-7d %-6u %-6u %016llx %016llx %016llx %-3d %-3d %-4s "
+	    "%s\n", role_name(p->role), p->pid, ps.uid[0], ps.gid[0],
+	    (unsigned long long)ps.cap_eff, (unsigned long long)ps.cap_prm,
+	    (unsigned long long)ps.cap_bnd, ps.no_new_privs, ps.seccomp,
+	    p->readyinfo.root_ino == (uint64_t)root->st_ino ? conf.chroot :
+	    "?", fails ? "FAILED" : "ok");
+	return fails;
+}
+
+static int
+selftest(void)
+{
+	struct stat	 root;
+	int64_t		 deadline = now_ms() + SELFTEST_TIMEOUT_MS;
+	int		 r, ready, fails = 0;
+
+	do {
+		parent_step(100);
+		for (r = ROLE_WATCHER, ready = 1; r < ROLE_COUNT; r++)
+			if (procs[r].wanted && !procs[r].ready)
+				ready = 0;
+	} while (!ready && !sig_quit && now_ms() < deadline);
+	if (!ready) {
+		printf("self-test: the children did not all become ready\n");
+		return 1;
+	}
+	if (stat(conf.chroot, &root) == -1)
+		fatal("stat %s", conf.chroot);
+	printf("%-10s %-7s %-6s %-6s %-16s %-16s %-16s %-3s %-3s %-4s\n",
+	    "role", "pid", "uid", "gid", "CapEff", "CapPrm", "CapBnd", "NNP",
+	    "Sec", "root");
+	for (r = ROLE_WATCHER; r < ROLE_COUNT; r++)
+		fails += selftest_proc(&procs[r], &root);
+
+	violator.role = ROLE_EXECUTOR;
+	violator.violate = 1;
+	proc_start(&violator);
+	deadline = now_ms() + SELFTEST_TIMEOUT_MS;
+	while (violator.pid != 0 && !sig_quit && now_ms() < deadline)
+		parent_step(100);
+	if (violator.pid == 0 && WIFSIGNALED(violator.status) &&
+	    WTERMSIG(violator.status) == SIGSYS)
+		printf("seccomp: a confined child calling ptrace(2) was killed "
+		    "by SIGSYS: ok\n");
+	else {
+		printf("seccomp: a confined child calling ptrace(2) was not "
+		    "killed: FAILED%s\n", conf.seccomp == SECCOMP_MODE_LOG ?
+		    " (--seccomp=log only logs)" : "");
+		fails++;
+		if (violator.pid != 0)
+			kill(violator.pid, SIGKILL);
+	}
+	if (fails)
+		printf("self-test: FAILED (%d problems)\n", fails);
+	else
+		printf("self-test: confinement verified\n");
+	fflush(stdout);
+	return fails ? 1 : 0;
+}

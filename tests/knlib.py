@@ -1,0 +1,229 @@
+"""Shared helpers for the end-to-end tests: TAP output, a daemon under
+test with its log collected, and /proc readers.  Python 3 standard
+library only."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BUILDDIR = os.environ.get("KN_BUILDDIR",
+                          os.path.dirname(os.path.dirname(
+                              os.path.abspath(__file__))))
+DAEMON = os.path.join(BUILDDIR, "src", "kopeio-networkd")
+
+# Capability numbers from linux/capability.h.
+CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_SETPCAP = 5, 6, 7, 8
+CAP_NET_ADMIN, CAP_SYS_CHROOT = 12, 18
+
+
+def capmask(*caps):
+    m = 0
+    for c in caps:
+        m |= 1 << c
+    return m
+
+
+class Tap:
+    """Minimal TAP producer; exit status 1 when anything failed."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, desc, diag=None):
+        self.n += 1
+        print(("ok %d - %s" if cond else "not ok %d - %s") % (self.n, desc))
+        if not cond:
+            self.failed += 1
+            if diag:
+                for line in str(diag).splitlines()[-40:]:
+                    print("# " + line)
+        sys.stdout.flush()
+        return cond
+
+    def eq(self, got, want, desc):
+        return self.ok(got == want, desc, "got %r, want %r" % (got, want))
+
+    def skip_all(self, why):
+        print("1..0 # SKIP " + why)
+        sys.exit(0)
+
+    def done(self):
+        print("1..%d" % self.n)
+        sys.exit(1 if self.failed else 0)
+
+
+def need_root(tap):
+    if os.geteuid() != 0:
+        tap.skip_all("needs root (network namespaces, privilege drop)")
+
+
+def private_dir():
+    """A root-owned 0700 directory whose every component is root-owned
+    and not writable by others, as the daemon demands of its chroot."""
+    base = "/run" if os.path.isdir("/run") else "/var/tmp"
+    return tempfile.mkdtemp(prefix="kn-test-", dir=base)
+
+
+class Netns:
+    """A throw-away network namespace, so nothing a test runs can touch
+    the host's own routes."""
+
+    def __init__(self):
+        self.name = "kn-%d-%d" % (os.getpid(), int(time.time() * 1000) % 100000)
+        subprocess.run(["ip", "netns", "add", self.name], check=True)
+        self.run("ip", "link", "set", "lo", "up")
+
+    def run(self, *argv):
+        return subprocess.run(["ip", "netns", "exec", self.name] + list(argv),
+                              check=True, capture_output=True, text=True).stdout
+
+    def state(self):
+        """Every kernel object the daemon may ever own, as text."""
+        return "\n".join([
+            self.run("ip", "-d", "link", "show"),
+            self.run("ip", "route", "show", "table", "all"),
+            self.run("ip", "-6", "route", "show", "table", "all"),
+            self.run("ip", "neigh", "show"),
+            self.run("bridge", "fdb", "show"),
+            self.run("ip", "xfrm", "state"),
+            self.run("ip", "xfrm", "policy"),
+        ])
+
+    def close(self):
+        subprocess.run(["ip", "netns", "del", self.name], check=False)
+
+
+class Daemon:
+    """kopeio-networkd under test, its standard error collected."""
+
+    def __init__(self, args, netns=None, chroot=None):
+        self.tmp = private_dir()
+        self.chroot = chroot or os.path.join(self.tmp, "empty")
+        argv = [DAEMON, "-d", "--chroot", self.chroot] + list(args)
+        if netns is not None:
+            argv = ["ip", "netns", "exec", netns.name] + argv
+        self.lines = []
+        self.cond = threading.Condition()
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True,
+                                     errors="replace")
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self.cond:
+                self.lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+
+    def log(self):
+        with self.cond:
+            return "\n".join(self.lines)
+
+    def wait_for(self, pattern, timeout=20, start=0):
+        """Index of the first log line from line `start` on that matches
+        pattern, its match; (None, None) after timeout."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            i = start
+            while True:
+                while i < len(self.lines):
+                    m = rx.search(self.lines[i])
+                    if m:
+                        return i, m
+                    i += 1
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None
+                                 and not self.reader.is_alive()):
+                    return None, None
+                self.cond.wait(min(left, 0.2))
+
+    def mark(self):
+        with self.cond:
+            return len(self.lines)
+
+    def wait_ready(self, roles, timeout=20, start=0):
+        """{role: pid} once every role has said it is ready."""
+        pids = {}
+        for role in roles:
+            i, m = self.wait_for(r"^parent: %s ready \(pid (\d+)\)$" %
+                                 re.escape(role), timeout, start)
+            if m is None:
+                return None
+            pids[role] = int(m.group(1))
+        return pids
+
+    def pid(self):
+        """The parent's pid (behind `ip netns exec`, which execs)."""
+        return self.proc.pid
+
+    def signal(self, sig):
+        os.kill(self.proc.pid, sig)
+
+    def wait(self, timeout=15):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            if self.wait(15) is None:
+                self.proc.kill()
+                self.proc.wait()
+        self.reader.join(5)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        return self.proc.returncode
+
+
+def proc_status(pid):
+    """The fields of /proc/PID/status that describe confinement."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            key, _, val = line.partition(":")
+            val = val.split()
+            if key in ("Uid", "Gid"):
+                out[key] = [int(v) for v in val]
+            elif key.startswith("Cap"):
+                out[key] = int(val[0], 16)
+            elif key in ("NoNewPrivs", "Seccomp", "PPid"):
+                out[key] = int(val[0])
+    return out
+
+
+def children_of(pid):
+    """{role: pid} of the daemon's children, from /proc."""
+    found = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            if proc_status(int(d)).get("PPid") != pid:
+                continue
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = f.read().split(b"\0")
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if len(argv) >= 3 and argv[1] == b"--role":
+            found[argv[2].decode()] = int(d)
+    return found
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().split(")")[-1].split()[0] != "Z"

@@ -1,0 +1,852 @@
+/*
+ * Unit tests of the configuration: defaults, every command line flag
+ * in both GNU forms, the refusals and their messages, the duration and
+ * prefix parsers, the YAML file with the original agent's ConfigMap
+ * keys, the file against the command line, the unprivileged account.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../src/config.h"
+#include "tap.h"
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+#define MAXARGS		8
+
+static struct kn_config	 conf;
+static struct kn_cmdline cl;
+static char		 err[1024];
+
+/* config_load() with argv[0] prepended; args ends at the first NULL. */
+static int
+load_list(const char *const *args, size_t n)
+{
+	char	*argv[MAXARGS + 2];
+	int	 argc = 0;
+	size_t	 i;
+
+	argv[argc++] = (char *)"kopeio-networkd";
+	for (i = 0; i < n && i < MAXARGS && args[i] != NULL; i++)
+		argv[argc++] = (char *)args[i];
+	argv[argc] = NULL;
+	err[0] = '\0';
+	return config_load(&conf, &cl, argc, argv, err, sizeof(err));
+}
+
+#define LOAD(...)							\
+	load_list((const char *const []){ __VA_ARGS__ },		\
+	    NELEM(((const char *const []){ __VA_ARGS__ })))
+
+static int
+load_none(void)
+{
+	return load_list(NULL, 0);
+}
+
+/* One field of conf or cl, as text, so the flag table can compare it. */
+static const char *
+field(const char *name, char *buf, size_t len)
+{
+	if (strcmp(name, "mode") == 0)
+		snprintf(buf, len, "%s", mode_name(conf.mode));
+	else if (strcmp(name, "cluster") == 0)
+		prefix_format(&conf.cluster, buf, len);
+	else if (strcmp(name, "target") == 0)
+		snprintf(buf, len, "%s", conf.target);
+	else if (strcmp(name, "sync") == 0)
+		snprintf(buf, len, "%u", conf.sync_period_ms);
+	else if (strcmp(name, "node") == 0)
+		snprintf(buf, len, "%s", conf.node_name);
+	else if (strcmp(name, "machine") == 0)
+		snprintf(buf, len, "%s", conf.machine_id);
+	else if (strcmp(name, "uuid") == 0)
+		snprintf(buf, len, "%s", conf.system_uuid);
+	else if (strcmp(name, "boot") == 0)
+		snprintf(buf, len, "%s", conf.boot_id);
+	else if (strcmp(name, "cni") == 0)
+		snprintf(buf, len, "%s", conf.cni_config);
+	else if (strcmp(name, "enc") == 0)
+		snprintf(buf, len, "%u", conf.ipsec_encryption);
+	else if (strcmp(name, "auth") == 0)
+		snprintf(buf, len, "%u", conf.ipsec_authentication);
+	else if (strcmp(name, "encap") == 0)
+		snprintf(buf, len, "%u", conf.ipsec_encapsulation);
+	else if (strcmp(name, "user") == 0)
+		snprintf(buf, len, "%s", conf.user);
+	else if (strcmp(name, "chroot") == 0)
+		snprintf(buf, len, "%s", conf.chroot);
+	else if (strcmp(name, "seccomp") == 0)
+		snprintf(buf, len, "%u", conf.seccomp);
+	else if (strcmp(name, "verbose") == 0)
+		snprintf(buf, len, "%d", conf.verbose);
+	else if (strcmp(name, "role") == 0)
+		snprintf(buf, len, "%d:%s", cl.action, cl.role);
+	else
+		bail_out("no field %s", name);
+	return buf;
+}
+
+static void
+test_defaults(void)
+{
+	char	 buf[64];
+
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	is_int(load_none(), 0, "defaults: no arguments load");
+	is_int(cl.action, ACTION_RUN, "defaults: action is run");
+	is_int(conf.mode, MODE_VXLAN, "defaults: mode vxlan");
+	is_str(mode_name(conf.mode), "vxlan", "defaults: mode named vxlan");
+	prefix_format(&conf.cluster, buf, sizeof(buf));
+	is_str(buf, "100.96.0.0/12", "defaults: pod CIDR 100.96.0.0/12");
+	is_int(conf.sync_period_ms, 30000, "defaults: sync period 30000 ms");
+	is_str(conf.system_uuid, "/sys/class/dmi/id/product_uuid",
+	    "defaults: system UUID path");
+	ok(conf.machine_id[0] == '\0' && conf.boot_id[0] == '\0' &&
+	    conf.node_name[0] == '\0' && conf.target[0] == '\0' &&
+	    conf.cni_config[0] == '\0',
+	    "defaults: no machine ID, boot ID, node name, target, CNI file");
+	is_str(conf.user, "nobody", "defaults: user nobody");
+	is_str(conf.chroot, "/var/empty", "defaults: chroot /var/empty");
+	is_int(conf.seccomp, SECCOMP_MODE_KILL, "defaults: seccomp kill");
+	ok(conf.ipsec_encryption == IPSEC_ENC_AES &&
+	    conf.ipsec_authentication == IPSEC_AUTH_SHA1 &&
+	    conf.ipsec_encapsulation == IPSEC_ENCAP_UDP,
+	    "defaults: ipsec aes, sha1, udp");
+	is_int(conf.verbose, 0, "defaults: verbose 0");
+	is_int(conf.log_stderr, 0, "defaults: syslog outside Kubernetes");
+	ok(strcmp(conf.config_file, KN_DEFAULT_CONFIG) == 0 &&
+	    !conf.config_file_given,
+	    "defaults: config file " KN_DEFAULT_CONFIG ", not given");
+
+	setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1", 1);
+	load_none();
+	is_int(conf.log_stderr, 1, "defaults: standard error in a pod");
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	LOAD("-d");
+	is_int(conf.log_stderr, 1, "-d: standard error");
+	LOAD("--debug");
+	is_int(conf.log_stderr, 1, "--debug: standard error");
+}
+
+static void
+test_flags(void)
+{
+	static const struct {
+		const char	*flag, *value, *field, *want;
+	} t[] = {
+		{ "--provider", "layer2", "mode", "layer2" },
+		{ "--provider", "vxlan", "mode", "vxlan" },
+		{ "--provider", "vxlan-legacy", "mode", "vxlan-legacy" },
+		{ "--provider", "ipsec", "mode", "ipsec" },
+		{ "--provider", "gre", "mode", "gre" },
+		{ "--target", "eth1", "target", "eth1" },
+		{ "--target", "enp0s31f6.100", "target", "enp0s31f6.100" },
+		{ "--pod-cidr", "10.244.0.0/16", "cluster", "10.244.0.0/16" },
+		{ "--pod-cidr", "fd00:10::/48", "cluster", "fd00:10::/48" },
+		{ "--node-name", "ip-10-0-0-1.ec2.internal", "node",
+		    "ip-10-0-0-1.ec2.internal" },
+		{ "--machine-id", "/etc/machine-id", "machine",
+		    "/etc/machine-id" },
+		{ "--system-uuid", "/host/sys/product_uuid", "uuid",
+		    "/host/sys/product_uuid" },
+		{ "--boot-id", "/proc/sys/kernel/random/boot_id", "boot",
+		    "/proc/sys/kernel/random/boot_id" },
+		{ "--cni-config", "/etc/cni/net.d/10-kopeio.conf", "cni",
+		    "/etc/cni/net.d/10-kopeio.conf" },
+		{ "--sync-period", "1m30s", "sync", "90000" },
+		{ "--sync-period", "500ms", "sync", "500" },
+		{ "--ipsec-encryption", "none", "enc", "1" },
+		{ "--ipsec-encryption", "aes", "enc", "0" },
+		{ "--ipsec-authentication", "none", "auth", "1" },
+		{ "--ipsec-authentication", "sha1", "auth", "0" },
+		{ "--ipsec-encapsulation", "esp", "encap", "1" },
+		{ "--ipsec-encapsulation", "udp", "encap", "0" },
+		{ "--v", "3", "verbose", "2" },
+		{ "--chroot", "/run/kn-empty", "chroot", "/run/kn-empty" },
+		{ "--seccomp", "log", "seccomp", "1" },
+		{ "--seccomp", "kill", "seccomp", "0" },
+		{ "--user", "daemon", "user", "daemon" },
+		{ "--role", "executor", "role", "5:executor" },
+		{ "--role", "watcher", "role", "5:watcher" },
+	};
+	char	 joined[512], buf[512];
+	size_t	 i;
+	int	 rv;
+
+	for (i = 0; i < NELEM(t); i++) {
+		rv = LOAD(t[i].flag, t[i].value);
+		if (rv != 0)
+			diag("%s %s: %s", t[i].flag, t[i].value, err);
+		is_str(rv == 0 ? field(t[i].field, buf, sizeof(buf)) : err,
+		    t[i].want, "flag: %s %s", t[i].flag, t[i].value);
+		snprintf(joined, sizeof(joined), "%s=%s", t[i].flag,
+		    t[i].value);
+		rv = LOAD(joined);
+		if (rv != 0)
+			diag("%s: %s", joined, err);
+		is_str(rv == 0 ? field(t[i].field, buf, sizeof(buf)) : err,
+		    t[i].want, "flag: %s", joined);
+	}
+	rv = LOAD("-u", "daemon");
+	ok(rv == 0 && strcmp(conf.user, "daemon") == 0, "flag: -u daemon");
+	rv = LOAD("-udaemon");
+	ok(rv == 0 && strcmp(conf.user, "daemon") == 0, "flag: -udaemon");
+	rv = LOAD("--provider", "gre", "--target=eth2", "--sync-period",
+	    "2s", "-d", "--node-name=n1");
+	ok(rv == 0 && conf.mode == MODE_GRE && strcmp(conf.target,
+	    "eth2") == 0 && conf.sync_period_ms == 2000 && conf.log_stderr &&
+	    strcmp(conf.node_name, "n1") == 0,
+	    "flag: several flags together all apply");
+	rv = LOAD("--provider=ipsec", "--provider=layer2");
+	ok(rv == 0 && conf.mode == MODE_LAYER2, "flag: the last one wins");
+}
+
+static void
+test_verbose(void)
+{
+	LOAD("--v=4");
+	is_int(conf.verbose, 3, "verbose: --v=4 gives 3");
+	LOAD("--v=1");
+	is_int(conf.verbose, 0, "verbose: --v=1 gives 0");
+	LOAD("--v=0");
+	is_int(conf.verbose, 0, "verbose: --v=0 gives 0");
+	LOAD("--v", "2");
+	is_int(conf.verbose, 1, "verbose: --v 2 gives 1");
+	LOAD("--v=10");
+	is_int(conf.verbose, 9, "verbose: --v=10 gives 9");
+	LOAD("-v", "-v");
+	is_int(conf.verbose, 2, "verbose: -v -v gives 2");
+	LOAD("-vv");
+	is_int(conf.verbose, 2, "verbose: -vv gives 2");
+	LOAD("--verbose");
+	is_int(conf.verbose, 1, "verbose: --verbose gives 1");
+	ok(LOAD("--v=11") == -1 && strstr(err, "0 to 10") != NULL,
+	    "verbose: --v=11 refused");
+	ok(LOAD("--v=-1") == -1, "verbose: --v=-1 refused");
+	ok(LOAD("--v=two") == -1 && strstr(err, "not a number") != NULL,
+	    "verbose: --v=two refused");
+	ok(LOAD("--v=") == -1, "verbose: --v= refused");
+}
+
+static void
+test_actions(void)
+{
+	ok(LOAD("-n") == 0 && cl.action == ACTION_CHECK, "action: -n checks");
+	ok(LOAD("--check") == 0 && cl.action == ACTION_CHECK,
+	    "action: --check checks");
+	ok(LOAD("-h") == 0 && cl.action == ACTION_HELP, "action: -h helps");
+	ok(LOAD("--help") == 0 && cl.action == ACTION_HELP,
+	    "action: --help helps");
+	ok(LOAD("-V") == 0 && cl.action == ACTION_VERSION,
+	    "action: -V shows the version");
+	ok(LOAD("--version") == 0 && cl.action == ACTION_VERSION,
+	    "action: --version shows the version");
+	ok(LOAD("--self-test") == 0 && cl.action == ACTION_SELFTEST,
+	    "action: --self-test");
+	ok(LOAD("--role", "executor") == 0 && cl.action == ACTION_ROLE &&
+	    strcmp(cl.role, "executor") == 0, "action: --role executor");
+	ok(LOAD("--role=arp-helper") == 0 && cl.action == ACTION_ROLE &&
+	    strcmp(cl.role, "arp-helper") == 0, "action: --role=arp-helper");
+	/* A child's configuration comes from the parent, not a file. */
+	ok(LOAD("--role", "watcher", "-f", "/nonexistent/kn.yaml") == 0 &&
+	    cl.action == ACTION_ROLE, "action: --role does not read -f");
+	ok(LOAD("--role", "executor-but-longer-than-the-buffer") == -1,
+	    "action: an over-long --role refused");
+}
+
+static void
+test_errors(void)
+{
+	static const struct {
+		const char	*args[3];
+		const char	*want;
+	} t[] = {
+		{ { "--bogus" }, "unknown option \"--bogus\"" },
+		{ { "--bogus=1" }, "unknown option" },
+		{ { "-x" }, "unknown option \"-x\"" },
+		{ { "--check=yes" }, "option \"--check\" takes no value" },
+		{ { "extra" }, "unexpected argument \"extra\"" },
+		{ { "--provider" }, "option \"--provider\" needs a value" },
+		{ { "-u" }, "option \"-u\" needs a value" },
+		{ { "-f" }, "needs a value" },
+		{ { "--provider", "vxlan2" },
+		    "layer2, vxlan, vxlan-legacy, ipsec, gre" },
+		{ { "--provider=" }, "--provider: unknown value" },
+		{ { "--seccomp=strict" }, "one of: kill, log" },
+		{ { "--ipsec-encryption=des" }, "one of: aes, none" },
+		{ { "--ipsec-authentication=md5" }, "one of: sha1, none" },
+		{ { "--ipsec-encapsulation=tcp" }, "one of: udp, esp" },
+		{ { "--pod-cidr=10.0.0.1/8" }, "host bits" },
+		{ { "--pod-cidr=100.96.0.0/10" }, "host bits" },
+		{ { "--pod-cidr=fd00::1/64" }, "host bits" },
+		{ { "--pod-cidr=10.0.0.0/33" }, "bad prefix length" },
+		{ { "--pod-cidr=fd00::/129" }, "bad prefix length" },
+		{ { "--pod-cidr=10.0.0.0/" }, "bad prefix length" },
+		{ { "--pod-cidr=10.0.0.0/+8" }, "bad prefix length" },
+		{ { "--pod-cidr=10.0.0.0/8x" }, "bad prefix length" },
+		{ { "--pod-cidr=10.0.0.0/-0" }, "bad prefix length" },
+		{ { "--pod-cidr=cluster/8" }, "is not an address" },
+		{ { "--pod-cidr=10.0.0/8" }, "is not an address" },
+		{ { "--pod-cidr=10.0.0.0" }, "no /prefix length" },
+		{ { "--pod-cidr=" }, "--pod-cidr" },
+		{ { "--machine-id=etc/machine-id" }, "not an absolute path" },
+		{ { "--system-uuid", "product_uuid" }, "not an absolute path" },
+		{ { "--boot-id=./boot_id" }, "not an absolute path" },
+		{ { "--cni-config=net.d/10.conf" }, "not an absolute path" },
+		{ { "--chroot=var/empty" }, "not an absolute path" },
+		{ { "--chroot=" }, "--chroot" },
+		{ { "-f", "config.yaml" }, "not an absolute path" },
+		{ { "--target=eth/0" }, "not an interface name" },
+		{ { "--target=eth 0" }, "not an interface name" },
+		{ { "--target=eth0:1" }, "not an interface name" },
+		{ { "--target=.." }, "not an interface name" },
+		{ { "--target=eth\t0" }, "not an interface name" },
+		{ { "--target=abcdefghijklmnop" }, "longer than 15" },
+		{ { "--node-name=Node1" }, "not a Kubernetes node name" },
+		{ { "--node-name=node_1" }, "not a Kubernetes node name" },
+		{ { "--node-name=node 1" }, "not a Kubernetes node name" },
+		{ { "--node-name=node/1" }, "not a Kubernetes node name" },
+		{ { "--sync-period=0s" }, "not a duration" },
+		{ { "--sync-period=" }, "not a duration" },
+		{ { "--sync-period=5x" }, "not a duration" },
+		{ { "--sync-period=25h" }, "not a duration" },
+		{ { "--sync-period=1m30" }, "not a duration" },
+		{ { "--sync-period=30" }, "not a duration" },
+		{ { "--sync-period=-1s" }, "not a duration" },
+		{ { "--user=" KN_DEFAULT_USER, "--seccomp" }, "needs a value" },
+	};
+	char	 longname[300];
+	size_t	 i, n;
+	int	 rv;
+
+	for (i = 0; i < NELEM(t); i++) {
+		for (n = 0; n < NELEM(t[i].args) && t[i].args[n] != NULL; n++)
+			;
+		rv = load_list(t[i].args, n);
+		ok(rv == -1 && strstr(err, t[i].want) != NULL,
+		    "error: %s%s%s: \"%s\"", t[i].args[0], n > 1 ? " " : "",
+		    n > 1 ? t[i].args[1] : "", rv == -1 ? err : "accepted");
+		if (rv != -1 || strstr(err, t[i].want) == NULL)
+			diag("expected a message containing \"%s\"",
+			    t[i].want);
+	}
+	/*
+	 * getopt leaves optind on the cluster while letters remain, so
+	 * argv[optind - 1] is the argument before it.
+	 */
+	rv = LOAD("-xd");
+	ok(rv == -1, "error: -xd refused");
+	ok(rv == -1 && strstr(err, "-x") != NULL,
+	    "error: -xd names the bad option: \"%s\"", err);
+	/*
+	 * A node name is an RFC 1123 subdomain: labels of [a-z0-9-] that
+	 * start and end alphanumeric.  ".." would also change the meaning
+	 * of an API path built from it.
+	 */
+	ok(LOAD("--node-name=..") == -1, "error: node name \"..\" refused");
+	ok(LOAD("--node-name=-node") == -1,
+	    "error: node name \"-node\" refused");
+	ok(LOAD("--node-name=node.") == -1,
+	    "error: node name \"node.\" refused");
+	memset(longname, 'a', sizeof(longname));
+	memcpy(longname, "--node-name=", 12);
+	longname[12 + KN_NAME_MAX] = '\0';
+	rv = LOAD(longname);
+	ok(rv == -1 && strstr(err, "longer than 253") != NULL,
+	    "error: a node name of 254 bytes: \"%s\"", err);
+	longname[12 + KN_NAME_MAX - 1] = '\0';
+	ok(LOAD(longname) == 0 && strlen(conf.node_name) == 253,
+	    "a node name of 253 bytes is accepted");
+	longname[0] = '/';
+	memset(longname + 1, 'p', sizeof(longname) - 1);
+	longname[KN_PATH_MAX] = '\0';
+	rv = LOAD("--machine-id", longname);
+	ok(rv == -1 && strstr(err, "longer than 255") != NULL,
+	    "error: a path of 256 bytes: \"%s\"", err);
+}
+
+static void
+test_duration(void)
+{
+	static const struct {
+		const char	*s;
+		uint32_t	 ms;
+	} good[] = {
+		{ "30s", 30000 }, { "1m30s", 90000 }, { "500ms", 500 },
+		{ "1h", 3600000 }, { "24h", 86400000 }, { "1ms", 1 },
+		{ "1h1m1s1ms", 3661001 }, { "90m", 5400000 },
+		{ "0h5s", 5000 }, { "86400000ms", 86400000 },
+		{ "1s500ms", 1500 },
+	};
+	static const char *const bad[] = {
+		"", "0s", "0ms", "5x", "25h", "1m30", "24h1ms", "30", "s",
+		"1.5s", "-1s", "+1s", " 1s", "1s ", "1 s", "1S", "1sec",
+		"1mss", "1us", "1ns", "1d", "86400001ms", "99999999999999s",
+		"1h1h1h1h1h1h1h1h1h1h1h1h1h1h1h1h1h1h1h1h1h1h1h1h1h",
+	};
+	uint32_t	 ms;
+	size_t		 i;
+
+	for (i = 0; i < NELEM(good); i++) {
+		ms = 0;
+		ok(duration_parse(good[i].s, &ms) == 0 && ms == good[i].ms,
+		    "duration: \"%s\" is %u ms (got %u)", good[i].s,
+		    good[i].ms, ms);
+	}
+	for (i = 0; i < NELEM(bad); i++) {
+		ms = 12345;
+		ok(duration_parse(bad[i], &ms) == -1 && ms == 12345,
+		    "duration: \"%s\" refused, result untouched", bad[i]);
+	}
+}
+
+static void
+test_prefix(void)
+{
+	static const struct {
+		const char	*in, *out;
+		int		 family, len;
+	} t[] = {
+		{ "10.0.0.0/8", "10.0.0.0/8", 4, 8 },
+		{ "100.96.0.0/12", "100.96.0.0/12", 4, 12 },
+		{ "0.0.0.0/0", "0.0.0.0/0", 4, 0 },
+		{ "192.168.1.1/32", "192.168.1.1/32", 4, 32 },
+		{ "fd00::/8", "fd00::/8", 6, 8 },
+		{ "2001:db8::/32", "2001:db8::/32", 6, 32 },
+		{ "2001:0DB8:0000::/48", "2001:db8::/48", 6, 48 },
+		{ "::/0", "::/0", 6, 0 },
+		{ "2001:db8::1/128", "2001:db8::1/128", 6, 128 },
+		{ "fd00:10:20::/64", "fd00:10:20::/64", 6, 64 },
+	};
+	struct kn_prefix	 p, q;
+	char			 buf[64], e[256];
+	size_t			 i;
+
+	for (i = 0; i < NELEM(t); i++) {
+		e[0] = '\0';
+		buf[0] = '\0';
+		if (prefix_parse(t[i].in, &p, e, sizeof(e)) == 0)
+			prefix_format(&p, buf, sizeof(buf));
+		ok(strcmp(buf, t[i].out) == 0 && p.len == t[i].len &&
+		    p.family == (t[i].family == 4 ? AF_INET : AF_INET6),
+		    "prefix: %s formats as %s (got \"%s\"%s%s)", t[i].in,
+		    t[i].out, buf, *e ? ", " : "", e);
+		ok(prefix_parse(buf, &q, e, sizeof(e)) == 0 &&
+		    memcmp(&p, &q, sizeof(p)) == 0,
+		    "prefix: %s parses back to the same prefix", buf);
+	}
+	ok(prefix_parse("10.0.0.1/8", &p, e, sizeof(e)) == -1 &&
+	    strstr(e, "host bits set past /8") != NULL,
+	    "prefix: host bits named: \"%s\"", e);
+	ok(prefix_parse("10.0.0.0/8/8", &p, e, sizeof(e)) == -1,
+	    "prefix: two slashes refused");
+	ok(prefix_parse("1111:2222:3333:4444:5555:6666:7777:8888:9999/64", &p,
+	    e, sizeof(e)) == -1, "prefix: an over-long address refused");
+}
+
+static int
+yaml(const char *text)
+{
+	char	 *argv[] = { (char *)"kopeio-networkd", NULL };
+
+	/* Start from the defaults, as config_load() does. */
+	if (config_load(&conf, &cl, 1, argv, err, sizeof(err)) == -1)
+		bail_out("defaults: %s", err);
+	err[0] = '\0';
+	return config_parse_yaml(&conf, text, strlen(text), "test.yaml", err,
+	    sizeof(err));
+}
+
+static void
+test_yaml(void)
+{
+	static const char full[] =
+	    "# The original agent's ConfigMap, every key.\n"
+	    "provider: ipsec\n"
+	    "targetLinkName: eth1\n"
+	    "resyncPeriod: 30000000000\n"
+	    "nodeName: node-1.example.com\n"
+	    "machineIDPath: /etc/machine-id\n"
+	    "systemUUIDPath: /host/product_uuid\n"
+	    "bootIDPath: /proc/sys/kernel/random/boot_id\n"
+	    "ipsec:\n"
+	    "  authentication: none\n"
+	    "  encryption: none\n"
+	    "  encapsulation: esp\n"
+	    "logLevel: 4\n"
+	    "podCIDR: 10.200.0.0/16\n"
+	    "cniConfigPath: /etc/cni/net.d/10-kopeio.conf\n";
+	char	 buf[64];
+	int	 rv;
+
+	rv = yaml(full);
+	is_int(rv, 0, "yaml: every ConfigMap key accepted%s%s", *err ? ": " :
+	    "", err);
+	is_int(conf.mode, MODE_IPSEC, "yaml: provider");
+	is_str(conf.target, "eth1", "yaml: targetLinkName");
+	is_int(conf.sync_period_ms, 30000,
+	    "yaml: resyncPeriod as integer nanoseconds");
+	is_str(conf.node_name, "node-1.example.com", "yaml: nodeName");
+	is_str(conf.machine_id, "/etc/machine-id", "yaml: machineIDPath");
+	is_str(conf.system_uuid, "/host/product_uuid", "yaml: systemUUIDPath");
+	is_str(conf.boot_id, "/proc/sys/kernel/random/boot_id",
+	    "yaml: bootIDPath");
+	is_int(conf.ipsec_authentication, IPSEC_AUTH_NONE,
+	    "yaml: ipsec.authentication");
+	is_int(conf.ipsec_encryption, IPSEC_ENC_NONE, "yaml: ipsec.encryption");
+	is_int(conf.ipsec_encapsulation, IPSEC_ENCAP_ESP,
+	    "yaml: ipsec.encapsulation");
+	is_int(conf.verbose, 3, "yaml: logLevel 4 gives verbose 3");
+	prefix_format(&conf.cluster, buf, sizeof(buf));
+	is_str(buf, "10.200.0.0/16", "yaml: podCIDR");
+	is_str(conf.cni_config, "/etc/cni/net.d/10-kopeio.conf",
+	    "yaml: cniConfigPath");
+
+	ok(yaml("resyncPeriod: 45s\n") == 0 && conf.sync_period_ms == 45000,
+	    "yaml: resyncPeriod \"45s\" as a duration string");
+	ok(yaml("resyncPeriod: \"1m30s\"\n") == 0 &&
+	    conf.sync_period_ms == 90000,
+	    "yaml: resyncPeriod quoted duration string");
+	ok(yaml("resyncPeriod: 86400000000000\n") == 0 &&
+	    conf.sync_period_ms == 86400000,
+	    "yaml: resyncPeriod of 24h in nanoseconds");
+	ok(yaml("resyncPeriod: 999999\n") == -1 &&
+	    strstr(err, "test.yaml:1:") != NULL,
+	    "yaml: resyncPeriod under 1ms refused: \"%s\"", err);
+	ok(yaml("resyncPeriod: 86400000000001\n") == -1,
+	    "yaml: resyncPeriod over 24h refused");
+	ok(yaml("resyncPeriod: 0\n") == -1, "yaml: resyncPeriod 0 refused");
+	ok(yaml("ipsec: {encryption: none, encapsulation: esp}\n") == 0 &&
+	    conf.ipsec_encryption == IPSEC_ENC_NONE &&
+	    conf.ipsec_encapsulation == IPSEC_ENCAP_ESP &&
+	    conf.ipsec_authentication == IPSEC_AUTH_SHA1,
+	    "yaml: ipsec as a flow mapping, the unset key keeps its default");
+	ok(yaml("{provider: gre, logLevel: 1}\n") == 0 &&
+	    conf.mode == MODE_GRE && conf.verbose == 0,
+	    "yaml: a flow mapping at the top");
+	ok(yaml("provider: \"layer2\"\nnodeName: 'n-2'\n") == 0 &&
+	    conf.mode == MODE_LAYER2 && strcmp(conf.node_name, "n-2") == 0,
+	    "yaml: quoted strings");
+	ok(yaml("---\nprovider: gre\n...\n") == 0 && conf.mode == MODE_GRE,
+	    "yaml: explicit document markers");
+	ok(yaml("machineIDPath: \"\"\n") == 0 && conf.machine_id[0] == '\0',
+	    "yaml: an empty path clears the setting");
+	ok(yaml("podCIDR: fd00:10::/48\n") == 0 &&
+	    conf.cluster.family == AF_INET6 && conf.cluster.len == 48,
+	    "yaml: an IPv6 podCIDR");
+
+	/* A YAML escape can put a NUL inside a scalar. */
+	ok(yaml("provider: \"gre\\0junk\"\n") == -1,
+	    "yaml: a value with an escaped NUL refused");
+	ok(yaml("nodeName: \"node\\0/../x\"\n") == -1,
+	    "yaml: a nodeName with an escaped NUL refused");
+	ok(yaml("\"provider\\0x\": gre\n") == -1,
+	    "yaml: a key with an escaped NUL refused");
+
+	ok(yaml("") == 0 && conf.mode == MODE_VXLAN,
+	    "yaml: an empty document is an empty configuration");
+	ok(yaml("---\n") == 0, "yaml: a document with only a marker is OK");
+	ok(yaml("# nothing but a comment\n\n") == 0,
+	    "yaml: a document with only a comment is OK");
+}
+
+static void
+test_yaml_errors(void)
+{
+	static const struct {
+		const char	*name, *text, *line, *want;
+	} t[] = {
+		{ "unknown key on line 3",
+		    "provider: gre\nnodeName: node-a\nbogus: 1\n",
+		    "test.yaml:3:", "unknown key \"bogus\"" },
+		{ "a list where a scalar is expected",
+		    "provider: [vxlan, gre]\n", "test.yaml:1:",
+		    "expected a single value" },
+		{ "a block list where a scalar is expected",
+		    "provider: gre\ntargetLinkName:\n  - eth0\n",
+		    "test.yaml:3:", "targetLinkName" },
+		{ "a mapping under an ipsec key",
+		    "provider: gre\nipsec:\n  encryption:\n    aes: 1\n",
+		    "test.yaml:4:", "encryption" },
+		{ "bad podCIDR value",
+		    "provider: gre\n\npodCIDR: 10.0.0.1/8\n", "test.yaml:3:",
+		    "host bits" },
+		{ "unknown provider",
+		    "provider: vxlan3\n", "test.yaml:1:",
+		    "layer2, vxlan, vxlan-legacy, ipsec, gre" },
+		{ "bad resyncPeriod string",
+		    "logLevel: 4\nresyncPeriod: 5x\n", "test.yaml:2:",
+		    "5x" },
+		{ "logLevel not a number",
+		    "logLevel: four\n", "test.yaml:1:", "not an integer" },
+		{ "logLevel quoted",
+		    "logLevel: \"4\"\n", "test.yaml:1:", "not an integer" },
+		{ "logLevel out of range",
+		    "logLevel: 11\n", "test.yaml:1:", "0 to 10" },
+		{ "bad nodeName",
+		    "nodeName: Node_1\n", "test.yaml:1:", "node name" },
+		{ "bad targetLinkName",
+		    "targetLinkName: eth/0\n", "test.yaml:1:", "interface" },
+		{ "relative bootIDPath",
+		    "bootIDPath: boot_id\n", "test.yaml:1:",
+		    "not an absolute path" },
+		{ "syntax error: tab indentation",
+		    "provider: gre\n\tnodeName: a\n", "test.yaml:2:", "tab" },
+		{ "syntax error: mapping in a plain value",
+		    "provider: gre\nnodeName: node-a\n"
+		    "targetLinkName: eth0: x\n",
+		    "test.yaml:3:", "mapping values are not allowed" },
+		{ "syntax error: unterminated quote",
+		    "provider: gre\nnodeName: \"node-a\n", "test.yaml:", "" },
+		{ "unknown ipsec sub-key",
+		    "provider: ipsec\nipsec:\n  encryption: aes\n  cipher: x\n",
+		    "test.yaml:4:", "unknown key \"ipsec.cipher\"" },
+		{ "bad ipsec value",
+		    "ipsec:\n  encryption: des\n", "test.yaml:2:",
+		    "one of: aes, none" },
+		{ "ipsec as a scalar",
+		    "ipsec: aes\n", "test.yaml:1:", "expected a mapping" },
+		{ "ipsec nested in ipsec",
+		    "ipsec:\n  ipsec:\n    encryption: aes\n", "test.yaml:3:",
+		    "ipsec" },
+		{ "a top-level list",
+		    "- provider: gre\n- nodeName: a\n", "test.yaml:1:",
+		    "expected a mapping" },
+		{ "a top-level scalar",
+		    "vxlan\n", "test.yaml:1:", "expected a mapping" },
+		{ "an alias for a value",
+		    "provider: &p gre\nnodeName: *p\n", "test.yaml:2:",
+		    "nodeName" },
+		{ "a complex key",
+		    "? [a, b]\n: c\n", "test.yaml:1:", "expected a key" },
+	};
+	size_t	 i;
+	int	 rv;
+
+	for (i = 0; i < NELEM(t); i++) {
+		rv = yaml(t[i].text);
+		ok(rv == -1 && strncmp(err, t[i].line, strlen(t[i].line)) == 0
+		    && strstr(err, t[i].want) != NULL,
+		    "yaml error, %s: \"%s\"", t[i].name, rv == -1 ? err :
+		    "accepted");
+		if (rv != -1 || strncmp(err, t[i].line, strlen(t[i].line)) ||
+		    strstr(err, t[i].want) == NULL)
+			diag("expected \"%s ... %s\"", t[i].line, t[i].want);
+	}
+}
+
+static char	 tmpfile_path[] = "/tmp/kn-test-config-XXXXXX";
+
+static void
+write_config(const char *text)
+{
+	int	 fd;
+	size_t	 len = strlen(text);
+
+	if ((fd = open(tmpfile_path, O_WRONLY | O_TRUNC | O_CLOEXEC)) == -1)
+		bail_out("%s: %s", tmpfile_path, strerror(errno));
+	if (write(fd, text, len) != (ssize_t)len)
+		bail_out("%s: write: %s", tmpfile_path, strerror(errno));
+	close(fd);
+}
+
+static void
+test_file(void)
+{
+	char	 want[512], arg[512];
+	int	 fd, rv;
+
+	if ((fd = mkstemp(tmpfile_path)) == -1)
+		bail_out("mkstemp: %s", strerror(errno));
+	close(fd);
+	write_config("provider: ipsec\n"
+	    "nodeName: from-file\n"
+	    "resyncPeriod: 45s\n"
+	    "ipsec:\n"
+	    "  encryption: none\n");
+
+	rv = LOAD("-f", tmpfile_path);
+	ok(rv == 0 && conf.mode == MODE_IPSEC &&
+	    strcmp(conf.node_name, "from-file") == 0 &&
+	    conf.sync_period_ms == 45000 &&
+	    conf.ipsec_encryption == IPSEC_ENC_NONE,
+	    "file: -f applies every key%s%s", rv ? ": " : "", rv ? err : "");
+	ok(conf.config_file_given && strcmp(conf.config_file,
+	    tmpfile_path) == 0, "file: -f recorded");
+	rv = LOAD("-f", tmpfile_path, "--provider", "gre");
+	ok(rv == 0 && conf.mode == MODE_GRE, "file: a flag after -f wins");
+	ok(rv == 0 && strcmp(conf.node_name, "from-file") == 0 &&
+	    conf.sync_period_ms == 45000 &&
+	    conf.ipsec_encryption == IPSEC_ENC_NONE,
+	    "file: the other keys of the file still apply");
+	rv = LOAD("--sync-period=2s", "--ipsec-encryption", "aes",
+	    "--node-name=from-flag", "-f", tmpfile_path);
+	ok(rv == 0 && conf.sync_period_ms == 2000 &&
+	    conf.ipsec_encryption == IPSEC_ENC_AES &&
+	    strcmp(conf.node_name, "from-flag") == 0 &&
+	    conf.mode == MODE_IPSEC,
+	    "file: flags before -f win too, unflagged keys from the file");
+	rv = LOAD("--config", tmpfile_path);
+	ok(rv == 0 && conf.mode == MODE_IPSEC && conf.config_file_given,
+	    "file: --config FILE");
+	snprintf(arg, sizeof(arg), "--config=%s", tmpfile_path);
+	rv = LOAD(arg, "--v=3");
+	ok(rv == 0 && conf.mode == MODE_IPSEC && conf.verbose == 2,
+	    "file: --config=FILE");
+
+	write_config("provider: gre\nnodeName: bad_name\n");
+	rv = LOAD("-f", tmpfile_path);
+	snprintf(want, sizeof(want), "%s:2:", tmpfile_path);
+	ok(rv == -1 && strncmp(err, want, strlen(want)) == 0,
+	    "file: an error names the file and line: \"%s\"", err);
+	rv = LOAD("-f", tmpfile_path, "--node-name", "good-name");
+	ok(rv == -1, "file: a bad file is an error even if a flag overrides "
+	    "the key");
+
+	write_config("");
+	ok(LOAD("-f", tmpfile_path) == 0 && conf.mode == MODE_VXLAN,
+	    "file: an empty file is an empty configuration");
+
+	rv = LOAD("-f", "/nonexistent/kn.yaml");
+	ok(rv == -1 && strstr(err, "/nonexistent/kn.yaml") != NULL &&
+	    strstr(err, strerror(ENOENT)) != NULL,
+	    "file: -f /nonexistent is an error: \"%s\"", err);
+	rv = LOAD("-f", "/");
+	ok(rv == -1 && strstr(err, strerror(EISDIR)) != NULL,
+	    "file: -f on a directory is an error: \"%s\"", err);
+	ok(load_none() == 0 && !conf.config_file_given,
+	    "file: the default " KN_DEFAULT_CONFIG " missing is fine");
+	unlink(tmpfile_path);
+}
+
+static void
+test_user(void)
+{
+	struct passwd	*pw;
+	uint32_t	 nobody = KN_NOBODY_ID, nobody_gid = KN_NOBODY_ID;
+	char		 e[256];
+	int		 rv;
+
+	if ((pw = getpwnam("nobody")) != NULL) {
+		nobody = pw->pw_uid;
+		nobody_gid = pw->pw_gid;
+	}
+	load_none();
+	rv = config_resolve_user(&conf, e, sizeof(e));
+	ok(rv == 0 && conf.uid == nobody && conf.gid == nobody_gid,
+	    "user: nobody is uid %u gid %u", nobody, nobody_gid);
+	strcpy(conf.user, "1234");
+	rv = config_resolve_user(&conf, e, sizeof(e));
+	ok(rv == 0 && conf.uid == 1234 && conf.gid == 1234,
+	    "user: a numeric uid is taken as uid and gid");
+	strcpy(conf.user, "root");
+	rv = config_resolve_user(&conf, e, sizeof(e));
+	ok(rv == -1 && strstr(e, "root") != NULL,
+	    "user: root refused: \"%s\"", e);
+	strcpy(conf.user, "0");
+	ok(config_resolve_user(&conf, e, sizeof(e)) == -1,
+	    "user: uid 0 refused");
+	strcpy(conf.user, "kn-no-such-user");
+	rv = config_resolve_user(&conf, e, sizeof(e));
+	ok(rv == -1 && strstr(e, "kn-no-such-user") != NULL,
+	    "user: an unknown name refused: \"%s\"", e);
+	strcpy(conf.user, "12ab");
+	ok(config_resolve_user(&conf, e, sizeof(e)) == -1,
+	    "user: a number with trailing junk refused");
+	strcpy(conf.user, "4294967295");
+	ok(config_resolve_user(&conf, e, sizeof(e)) == -1,
+	    "user: uid 4294967295 (-1) refused");
+	conf.user[0] = '\0';
+	ok(config_resolve_user(&conf, e, sizeof(e)) == -1,
+	    "user: an empty name refused");
+}
+
+/* What fn writes to a descriptor, read back through a pipe. */
+static void
+capture(void (*fn)(int), char *buf, size_t len)
+{
+	int	 p[2];
+	ssize_t	 n;
+	size_t	 got = 0;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		bail_out("pipe2: %s", strerror(errno));
+	fn(p[1]);
+	close(p[1]);
+	while (got + 1 < len && (n = read(p[0], buf + got,
+	    len - 1 - got)) > 0)
+		got += n;
+	buf[got] = '\0';
+	close(p[0]);
+}
+
+static void
+print_conf(int fd)
+{
+	config_print(&conf, fd);
+}
+
+static void
+test_output(void)
+{
+	static const char *const flags[] = {
+		"--check", "--config", "--debug", "--help", "--user",
+		"--verbose", "--version", "--chroot", "--seccomp",
+		"--self-test", "--provider", "--target", "--pod-cidr",
+		"--node-name", "--machine-id", "--system-uuid", "--boot-id",
+		"--ipsec-encryption", "--ipsec-authentication",
+		"--ipsec-encapsulation", "--cni-config", "--sync-period",
+		"--v level",
+	};
+	static char	 out[16384];
+	size_t		 i;
+	int		 all = 1;
+
+	capture(config_usage, out, sizeof(out));
+	like(out, "usage: kopeio-networkd", "usage: starts with the synopsis");
+	for (i = 0; i < NELEM(flags); i++)
+		if (strstr(out, flags[i]) == NULL) {
+			diag("usage lacks %s", flags[i]);
+			all = 0;
+		}
+	ok(all, "usage: documents every flag");
+
+	LOAD("--provider=gre", "--pod-cidr=10.1.0.0/16", "--sync-period=1m");
+	capture(print_conf, out, sizeof(out));
+	like(out, "provider gre\n", "print: provider");
+	like(out, "pod-cidr 10.1.0.0/16\n", "print: pod CIDR");
+	like(out, "sync-period 60000ms\n", "print: sync period");
+}
+
+int
+main(void)
+{
+	/* Every load would read it; the defaults could not be tested. */
+	if (access(KN_DEFAULT_CONFIG, F_OK) == 0) {
+		printf("1..0 # SKIP %s exists on this machine\n",
+		    KN_DEFAULT_CONFIG);
+		return 0;
+	}
+	test_defaults();
+	test_flags();
+	test_verbose();
+	test_actions();
+	test_errors();
+	test_duration();
+	test_prefix();
+	test_yaml();
+	test_yaml_errors();
+	test_file();
+	test_user();
+	test_output();
+	return done_testing();
+}

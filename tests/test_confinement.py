@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Each process of a running daemon is confined as DESIGN.md says:
+read from the kernel's own view of it (/proc), not from the daemon's
+word.  And a forbidden system call kills a confined child."""
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import knlib  # noqa: E402
+from knlib import capmask  # noqa: E402
+
+tap = knlib.Tap()
+knlib.need_root(tap)
+
+NOBODY = 65534
+PARENT_CAPS = capmask(knlib.CAP_SYS_CHROOT, knlib.CAP_SETUID,
+                      knlib.CAP_SETGID, knlib.CAP_SETPCAP,
+                      knlib.CAP_NET_ADMIN, knlib.CAP_KILL)
+ROLE_CAPS = {"watcher": 0,
+             "executor": capmask(knlib.CAP_NET_ADMIN),
+             "arp-helper": capmask(knlib.CAP_NET_ADMIN)}
+# Descriptors each child holds: 0-2, control, then its peer channels.
+ROLE_FDS = {"watcher": {0, 1, 2, 3, 4, 5}, "executor": {0, 1, 2, 3, 4},
+            "arp-helper": {0, 1, 2, 3, 4}}
+
+
+def run(*args):
+    return subprocess.run([knlib.DAEMON] + list(args), capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+ns = knlib.Netns()
+d = knlib.Daemon(["--provider", "vxlan-legacy"], netns=ns)
+try:
+    pids = d.wait_ready(["executor", "arp-helper", "watcher"])
+    tap.ok(pids is not None, "all three children report ready", d.log())
+    if pids is None:
+        tap.done()
+    tap.eq(knlib.children_of(d.pid()), pids,
+           "the parent's children in /proc are the three roles it reported")
+
+    st = knlib.proc_status(d.pid())
+    tap.eq(st["Uid"], [0, 0, 0, 0], "parent keeps uid 0")
+    tap.eq(st["CapBnd"], PARENT_CAPS,
+           "parent bounding set: chroot, setuid, setgid, setpcap, "
+           "net_admin, kill")
+    tap.eq(st["CapEff"], PARENT_CAPS, "parent effective set is the same")
+    tap.eq(st["NoNewPrivs"], 1, "parent has no_new_privs")
+
+    for role, pid in sorted(pids.items()):
+        st = knlib.proc_status(pid)
+        tap.eq(st["Uid"], [NOBODY] * 4, "%s: real, effective, saved and fs "
+               "uid are nobody" % role)
+        tap.eq(st["Gid"], [NOBODY] * 4, "%s: all four gids are nobody" % role)
+        for field in ("CapEff", "CapPrm", "CapBnd"):
+            tap.eq(st[field], ROLE_CAPS[role], "%s: %s is %#x" %
+                   (role, field, ROLE_CAPS[role]))
+        tap.eq(st["CapInh"], 0, "%s: no inheritable capabilities" % role)
+        tap.eq(st["CapAmb"], 0, "%s: no ambient capabilities" % role)
+        tap.eq(st["NoNewPrivs"], 1, "%s: NoNewPrivs 1" % role)
+        tap.eq(st["Seccomp"], 2, "%s: Seccomp 2 (filter)" % role)
+        tap.eq(os.readlink("/proc/%d/root" % pid), d.chroot,
+               "%s: root directory is the empty chroot" % role)
+        fds = {int(f) for f in os.listdir("/proc/%d/fd" % pid)}
+        tap.eq(fds, ROLE_FDS[role], "%s: holds only its own channels" % role)
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            env = [e.split(b"=")[0].decode() for e in f.read().split(b"\0")
+                   if e]
+        tap.ok(all(e in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
+                   for e in env), "%s: environment holds nothing but "
+               "sanitizer settings" % role, env)
+
+    cst = os.stat(d.chroot)
+    tap.ok(stat.S_ISDIR(cst.st_mode) and cst.st_uid == 0 and
+           stat.S_IMODE(cst.st_mode) == 0o755 and not os.listdir(d.chroot),
+           "the chroot was created root-owned, 0755 and empty")
+finally:
+    rc = d.stop()
+    ns.close()
+tap.eq(rc, 0, "SIGTERM stops the daemon with status 0")
+
+# The default mode runs no ARP helper.
+d = knlib.Daemon([])
+try:
+    pids = d.wait_ready(["executor", "watcher"])
+    tap.ok(pids is not None, "vxlan mode: executor and watcher ready",
+           d.log())
+    tap.ok("arp-helper" not in knlib.children_of(d.pid()),
+           "vxlan mode starts no arp-helper")
+finally:
+    d.stop()
+
+# --self-test: its table, then a child making a forbidden call.
+tmp = knlib.private_dir()
+try:
+    r = run("--self-test", "--chroot", os.path.join(tmp, "empty"))
+    tap.ok(r.returncode == 0, "--self-test passes", r.stdout + r.stderr)
+    tap.ok("killed by SIGSYS: ok" in r.stdout,
+           "--self-test: a confined child calling ptrace(2) dies of SIGSYS",
+           r.stdout)
+    tap.ok("parent: executor (pid" in r.stderr and
+           "killed by SIGSYS (a system call its seccomp filter forbids)"
+           in r.stderr, "the parent logs the SIGSYS death", r.stderr)
+    # With --seccomp=log the call is only logged: the check must notice.
+    r = run("--self-test", "--seccomp", "log", "--chroot",
+            os.path.join(tmp, "empty"))
+    tap.eq(r.returncode, 1, "--self-test --seccomp=log fails: nothing killed")
+    tap.ok("was not killed: FAILED (--seccomp=log only logs)" in r.stdout,
+           "--seccomp=log: the report says why", r.stdout)
+
+    # Unsafe chroot directories are refused before anything starts.
+    bad = os.path.join(tmp, "writable")
+    os.mkdir(bad)
+    os.chmod(bad, 0o777)
+    r = run("--chroot", bad)
+    tap.ok(r.returncode == 1 and "bad ownership or modes" in r.stderr,
+           "a world-writable chroot is refused", r.stderr)
+    full = os.path.join(tmp, "full")
+    os.mkdir(full, 0o755)
+    open(os.path.join(full, "file"), "w").close()
+    r = run("--chroot", full)
+    tap.ok(r.returncode == 1 and "not empty" in r.stderr,
+           "a non-empty chroot is refused", r.stderr)
+    r = run("--user", "root", "--chroot", os.path.join(tmp, "empty"))
+    tap.ok(r.returncode == 1 and "is root" in r.stderr,
+           "--user root is refused", r.stderr)
+    r = run("--role", "executor")
+    tap.ok(r.returncode == 1 and "only for the daemon's own children"
+           in r.stderr, "--role by hand is refused", r.stderr)
+    r = run("--role", "nosuch")
+    tap.ok(r.returncode == 1 and "unknown role" in r.stderr,
+           "an unknown --role is refused", r.stderr)
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+
+tap.done()
