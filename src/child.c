@@ -213,7 +213,7 @@ child_peer_input(struct child *c, enum role peer)
 	for (;;) {
 		switch (msgchan_recv(&c->peer[peer], &child_msg)) {
 		case MSGCHAN_CLOSED:
-			log_info("%s channel closed; waiting for a new one",
+			log_debug("%s channel closed; waiting for a new one",
 			    role_name(peer));
 			return;
 		case MSGCHAN_NONE:
