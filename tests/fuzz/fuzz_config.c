@@ -17,18 +17,8 @@
 #include <unistd.h>
 
 #include "../../src/config.h"
+#include "fuzz.h"
 
-int	LLVMFuzzerInitialize(int *, char ***);
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-/*
- * abort() rather than assert(): the check must hold in every build,
- * and libFuzzer turns the signal into a saved crash input.
- */
-#define CHECK(e)	do {						\
-	if (!(e))							\
-		check_failed(#e, __LINE__);				\
-} while (0)
 
 /* A string field ends within its array. */
 #define CHECK_STR(a)	CHECK(memchr((a), '\0', sizeof(a)) != NULL)
@@ -36,14 +26,6 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 #define DURATION_UNSET	0xdeadbeefu
 
 static int	 devnull = -1;
-
-static void __attribute__((__noreturn__))
-check_failed(const char *expr, int line)
-{
-	fprintf(stderr, "fuzz_config.c:%d: invariant failed: %s\n", line,
-	    expr);
-	abort();
-}
 
 static void
 check_prefix(const struct kn_prefix *p)

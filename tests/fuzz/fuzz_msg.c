@@ -37,6 +37,7 @@
 #include "../../src/log.h"
 #include "../../src/msg.h"
 #include "../../src/proto.h"
+#include "fuzz.h"
 
 #define FL_TRUNC	0x01
 #define FL_NFDS_SHIFT	1
@@ -49,17 +50,6 @@
 /* Most descriptors one record carries; msgchan_recv() has room for 4. */
 #define MAX_NFDS	2
 
-int	LLVMFuzzerInitialize(int *, char ***);
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-/*
- * abort() rather than assert(): the check must hold in every build,
- * and libFuzzer turns the signal into a saved crash input.
- */
-#define CHECK(e)	do {						\
-	if (!(e))							\
-		check_failed(#e, __LINE__);				\
-} while (0)
 
 struct input {
 	const uint8_t	*p;
@@ -70,13 +60,6 @@ struct input {
 static int	 sv[2] = { -1, -1 };
 static int	 devnull = -1;
 static struct msg rmsg;
-
-static void __attribute__((__noreturn__))
-check_failed(const char *expr, int line)
-{
-	fprintf(stderr, "fuzz_msg.c:%d: invariant failed: %s\n", line, expr);
-	abort();
-}
 
 /* The daemon's log lines would bury libFuzzer's own output. */
 static void
