@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -200,8 +201,11 @@ child_control(struct child *c)
 			child_new_channel(c, &child_msg);
 			break;
 		default:
-			log_warnx("unexpected message %u from the parent",
-			    child_msg.hdr.type);
+			if (c->ops != NULL && c->ops->control != NULL)
+				c->ops->control(c, &child_msg);
+			else
+				log_warnx("unexpected message %u from the "
+				    "parent", child_msg.hdr.type);
 			break;
 		}
 	}
@@ -210,6 +214,8 @@ child_control(struct child *c)
 static void
 child_peer_input(struct child *c, enum role peer)
 {
+	int	 was_up = msgchan_up(&c->peer[peer]);
+
 	for (;;) {
 		switch (msgchan_recv(&c->peer[peer], &child_msg)) {
 		case MSGCHAN_CLOSED:
@@ -219,14 +225,30 @@ child_peer_input(struct child *c, enum role peer)
 		case MSGCHAN_NONE:
 			return;
 		case MSGCHAN_SKIP:
+			if (!was_up && msgchan_up(&c->peer[peer])) {
+				was_up = 1;
+				if (c->ops != NULL && c->ops->peer_up != NULL)
+					c->ops->peer_up(c, peer);
+			}
 			continue;
 		case MSGCHAN_MSG:
-			/* The rule table admits nothing more from peers yet. */
-			log_warnx("unexpected message %u from the %s",
-			    child_msg.hdr.type, role_name(peer));
+			if (c->ops != NULL && c->ops->peer != NULL)
+				c->ops->peer(c, peer, &child_msg);
+			else
+				log_warnx("unexpected message %u from the %s",
+				    child_msg.hdr.type, role_name(peer));
 			break;
 		}
 	}
+}
+
+int64_t
+child_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Tell the parent once every channel of this role has shaken hands. */
@@ -255,10 +277,12 @@ child_report(struct child *c)
 void
 child_loop(struct child *c)
 {
-	struct pollfd	 pfd[1 + ROLE_COUNT];
+	struct pollfd	 pfd[1 + ROLE_COUNT + CHILD_POLL_MAX];
 	enum role	 who[1 + ROLE_COUNT];
+	struct timespec	 ts;
 	sigset_t	 empty;
-	int		 p, n, i;
+	int64_t		 timeout;
+	int		 p, n, i, nrole;
 
 	sigemptyset(&empty);
 	for (p = 0; p < ROLE_COUNT; p++)
@@ -281,7 +305,17 @@ child_loop(struct child *c)
 			    (c->peer[p].queued ? POLLOUT : 0);
 			who[n++] = p;
 		}
-		if (ppoll(pfd, n, NULL, &empty) == -1) {
+		timeout = -1;
+		nrole = 0;
+		if (c->ops != NULL && c->ops->poll != NULL)
+			nrole = c->ops->poll(c, pfd + n, CHILD_POLL_MAX,
+			    &timeout);
+		if (timeout >= 0) {
+			ts.tv_sec = timeout / 1000;
+			ts.tv_nsec = (timeout % 1000) * 1000000;
+		}
+		if (ppoll(pfd, n + nrole, timeout >= 0 ? &ts : NULL,
+		    &empty) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("ppoll");
@@ -303,6 +337,8 @@ child_loop(struct child *c)
 			else
 				child_peer_input(c, who[i]);
 		}
+		if (c->ops != NULL && c->ops->io != NULL)
+			c->ops->io(c, pfd + n, nrole);
 	}
 	log_debug("stopping");
 	child_log_flush();

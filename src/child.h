@@ -11,11 +11,32 @@
 #include "config.h"
 #include "msg.h"
 
+#include <stdint.h>
+
 /* Descriptors a child finds open when the parent executes it. */
 #define CHILD_FD_CONTROL	3
 #define CHILD_FD_PEER		4	/* executor or arp-helper: the watcher;
 					   watcher: the executor */
 #define CHILD_FD_PEER2		5	/* watcher: the arp-helper */
+#define CHILD_POLL_MAX		8	/* descriptors a role may add */
+
+struct child;
+struct pollfd;
+
+/* What a role adds to the shared loop; any hook may be NULL. */
+struct child_ops {
+	/* a checked message from the parent of a type the loop does not own */
+	void	(*control)(struct child *, struct msg *);
+	/* a checked message from a peer */
+	void	(*peer)(struct child *, enum role, struct msg *);
+	/* a peer channel finished its handshake */
+	void	(*peer_up)(struct child *, enum role);
+	/* more descriptors to poll; returns how many, may lower *timeout */
+	int	(*poll)(struct child *, struct pollfd *, int max,
+		    int64_t *timeout_ms);
+	/* after the poll: the role's descriptors with their revents */
+	void	(*io)(struct child *, struct pollfd *, int n);
+};
 
 struct child {
 	enum role		 role;
@@ -25,12 +46,15 @@ struct child {
 	uint32_t		 want;		/* ROLE_BIT() of expected peers */
 	uint32_t		 reported;	/* channels last sent in READY */
 	struct stat		 root;
+	const struct child_ops	*ops;
+	void			*state;		/* the role's own */
 };
 
 void	child_init(struct child *, enum role);
 void	child_peer(struct child *, enum role peer, int fd);
 void	child_confine(struct child *);
 void	child_loop(struct child *) __attribute__((__noreturn__));
+int64_t	child_now_ms(void);
 
 void	watcher_main(void) __attribute__((__noreturn__));
 void	executor_main(void) __attribute__((__noreturn__));

@@ -28,6 +28,7 @@ static const char *const seccomp_names[] = { "kill", "log" };
 static const char *const encryption_names[] = { "aes", "none" };
 static const char *const authentication_names[] = { "sha1", "none" };
 static const char *const encapsulation_names[] = { "udp", "esp" };
+static const char *const address_type_names[] = { "InternalIP", "ExternalIP" };
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -49,6 +50,12 @@ enum {
 	OPT_SECCOMP,
 	OPT_SELFTEST,
 	OPT_ROLE,
+	OPT_KUBECONFIG,
+	OPT_APISERVER,
+	OPT_TOKEN_FILE,
+	OPT_CA_FILE,
+	OPT_ADDRESS_TYPE,
+	OPT_MAX_NODES,
 };
 
 static const struct option long_options[] = {
@@ -63,6 +70,12 @@ static const struct option long_options[] = {
 	{ "seccomp",		required_argument,	NULL, OPT_SECCOMP },
 	{ "self-test",		no_argument,		NULL, OPT_SELFTEST },
 	{ "role",		required_argument,	NULL, OPT_ROLE },
+	{ "kubeconfig",		required_argument,	NULL, OPT_KUBECONFIG },
+	{ "apiserver",		required_argument,	NULL, OPT_APISERVER },
+	{ "token-file",		required_argument,	NULL, OPT_TOKEN_FILE },
+	{ "ca-file",		required_argument,	NULL, OPT_CA_FILE },
+	{ "node-address-type",	required_argument,	NULL, OPT_ADDRESS_TYPE },
+	{ "max-nodes",		required_argument,	NULL, OPT_MAX_NODES },
 	{ "provider",		required_argument,	NULL, OPT_PROVIDER },
 	{ "target",		required_argument,	NULL, OPT_TARGET },
 	{ "pod-cidr",		required_argument,	NULL, OPT_POD_CIDR },
@@ -81,7 +94,10 @@ static const struct option long_options[] = {
 
 static const char usage_text[] =
 "usage: kopeio-networkd [-dhnVv] [-f file] [-u user] [--chroot dir]\n"
-"       [--seccomp kill|log] [--self-test] [--provider mode] [--target ifname]\n"
+"       [--seccomp kill|log] [--self-test] [--kubeconfig file]\n"
+"       [--apiserver url] [--token-file file] [--ca-file file]\n"
+"       [--node-address-type InternalIP|ExternalIP] [--max-nodes n]\n"
+"       [--provider mode] [--target ifname]\n"
 "       [--pod-cidr cidr] [--node-name name] [--machine-id file]\n"
 "       [--system-uuid file] [--boot-id file] [--cni-config file]\n"
 "       [--sync-period duration] [--ipsec-encryption aes|none]\n"
@@ -103,6 +119,14 @@ static const char usage_text[] =
 "      --self-test            start the children, verify their confinement,\n"
 "                             report and exit\n"
 "      --role role            internal: run as one of the daemon's children\n"
+"      --kubeconfig file      API server, CA and credentials from a kubeconfig\n"
+"      --apiserver url        API server URL (with --token-file, --ca-file)\n"
+"      --token-file file      bearer token, re-read when it changes\n"
+"      --ca-file file         CA bundle that signs the API server's certificate\n"
+"      --node-address-type InternalIP|ExternalIP\n"
+"                             which node address carries pod traffic\n"
+"                             (default InternalIP)\n"
+"      --max-nodes n          most nodes the agent keeps (default 5000)\n"
 "      --provider mode        layer2, vxlan, vxlan-legacy, ipsec or gre\n"
 "                             (default vxlan)\n"
 "      --target ifname        underlay interface (default: found by route)\n"
@@ -358,7 +382,8 @@ config_defaults(struct kn_config *c)
 	c->mode = MODE_VXLAN;
 	prefix_parse("100.96.0.0/12", &c->cluster, err, sizeof(err));
 	c->sync_period_ms = 30000;
-	strcpy(c->system_uuid, "/sys/class/dmi/id/product_uuid");
+	strcpy(c->system_uuid, KN_DEFAULT_SYSTEM_UUID);
+	c->max_nodes = KN_DEFAULT_MAX_NODES;
 	c->ipsec_encryption = IPSEC_ENC_AES;
 	c->ipsec_authentication = IPSEC_AUTH_SHA1;
 	c->ipsec_encapsulation = IPSEC_ENCAP_UDP;
@@ -451,6 +476,33 @@ config_option(struct kn_config *c, struct kn_cmdline *cl, int ch,
 		return set_choice("--ipsec-encapsulation", encapsulation_names,
 		    NELEM(encapsulation_names), arg, &c->ipsec_encapsulation,
 		    err, errlen);
+	case OPT_KUBECONFIG:
+		return set_path(c->kubeconfig, "--kubeconfig", arg, err,
+		    errlen);
+	case OPT_APISERVER:
+		if (strncmp(arg, "https://", 8) != 0)
+			return errset(err, errlen, "--apiserver: \"%s\" is not "
+			    "an https:// URL", arg);
+		return set_string(c->apiserver, sizeof(c->apiserver),
+		    "--apiserver", arg, err, errlen);
+	case OPT_TOKEN_FILE:
+		return set_path(c->token_file, "--token-file", arg, err,
+		    errlen);
+	case OPT_CA_FILE:
+		return set_path(c->ca_file, "--ca-file", arg, err, errlen);
+	case OPT_ADDRESS_TYPE:
+		return set_choice("--node-address-type", address_type_names,
+		    NELEM(address_type_names), arg, &c->address_type, err,
+		    errlen);
+	case OPT_MAX_NODES:
+		errno = 0;
+		v = strtol(arg, &end, 10);
+		if (*arg == '\0' || *end != '\0' || errno != 0 || v < 1 ||
+		    v > 100000)
+			return errset(err, errlen, "--max-nodes: \"%s\" is not "
+			    "a number from 1 to 100000", arg);
+		c->max_nodes = v;
+		return 0;
 	case OPT_GLOG_V:
 		errno = 0;
 		v = strtol(arg, &end, 10);
@@ -835,6 +887,12 @@ config_print(const struct kn_config *c, int fd)
 	    "user %s (uid %u, gid %u)\n"
 	    "chroot %s\n"
 	    "seccomp %s\n"
+	    "kubeconfig %s\n"
+	    "apiserver %s\n"
+	    "token-file %s\n"
+	    "ca-file %s\n"
+	    "node-address-type %s\n"
+	    "max-nodes %u\n"
 	    "verbose %d\n",
 	    mode_name(c->mode), cidr,
 	    *c->target ? c->target : "(found by route)",
@@ -848,5 +906,9 @@ config_print(const struct kn_config *c, int fd)
 	    authentication_names[c->ipsec_authentication],
 	    encapsulation_names[c->ipsec_encapsulation],
 	    c->user, c->uid, c->gid, c->chroot, seccomp_names[c->seccomp],
-	    c->verbose);
+	    *c->kubeconfig ? c->kubeconfig : "(not set)",
+	    *c->apiserver ? c->apiserver : "(not set)",
+	    *c->token_file ? c->token_file : "(not set)",
+	    *c->ca_file ? c->ca_file : "(not set)",
+	    address_type_names[c->address_type], c->max_nodes, c->verbose);
 }

@@ -16,6 +16,8 @@
 #define KN_DEFAULT_CHROOT	"/var/empty"
 #define KN_DEFAULT_USER		"nobody"
 #define KN_NOBODY_ID		65534
+#define KN_DEFAULT_SYSTEM_UUID	"/sys/class/dmi/id/product_uuid"
+#define KN_DEFAULT_MAX_NODES	5000
 
 enum kn_mode {
 	MODE_LAYER2,
@@ -62,6 +64,12 @@ struct kn_config {
 	uint32_t	log_stderr;
 	char		config_file[KN_PATH_MAX];
 	uint32_t	config_file_given;	/* -f: a missing file is an error */
+	char		kubeconfig[KN_PATH_MAX];
+	char		apiserver[KN_PATH_MAX];
+	char		token_file[KN_PATH_MAX];
+	char		ca_file[KN_PATH_MAX];
+	uint32_t	address_type;		/* enum k8s_addr_type */
+	uint32_t	max_nodes;
 	/* Self-test only: the child makes a call its filter forbids. */
 	uint32_t	violate;
 };

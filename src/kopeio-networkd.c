@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apiconf.h"
 #include "child.h"
 #include "config.h"
 #include "log.h"
@@ -36,6 +37,7 @@
 #define RESTART_LIMIT		5
 #define STOP_GRACE_MS		5000
 #define SELFTEST_TIMEOUT_MS	15000
+#define TOKEN_CHECK_MS		10000
 
 struct proc {
 	enum role	 role;
@@ -63,6 +65,9 @@ static volatile sig_atomic_t	 sig_quit, sig_hup, sig_chld;
 static int			 stopping;
 static int			 exit_status;
 static struct msg		 parent_msg;
+static struct api_conf		 api;
+static int			 have_api;
+static int64_t			 token_check;
 
 static void	 proc_start(struct proc *);
 static int	 selftest(void);
@@ -148,8 +153,8 @@ proc_send_channel(enum role to, enum role peer, int fd)
 }
 
 /*
- * The environment of a child: nothing from ours but the sanitizer
- * settings, so tests can tune them.
+ * The environment of a child: TZ, and nothing from ours but the
+ * sanitizer settings, so tests can tune them.
  */
 static char **
 child_env(void)
@@ -159,6 +164,8 @@ child_env(void)
 	char		**e;
 	int		 n = 0;
 
+	/* UTC without a zone file: the chroot has none. */
+	env[n++] = "TZ=UTC0";
 	for (e = environ; *e != NULL && n < 7; e++)
 		if (strncmp(*e, "ASAN_OPTIONS=", 13) == 0 ||
 		    strncmp(*e, "UBSAN_OPTIONS=", 14) == 0 ||
@@ -201,6 +208,63 @@ new_pair(int sv[2])
 		fatal("socketpair");
 }
 
+static void
+send_blob(struct msgchan *ch, uint32_t type, const struct api_blob *b)
+{
+	size_t	 off, n;
+
+	for (off = 0; off < b->len; off += n) {
+		n = b->len - off > API_BLOB_MAX ? API_BLOB_MAX : b->len - off;
+		if (msgchan_compose(ch, type, 0, -1, b->data + off, n) == -1)
+			log_warn("watcher control channel");
+	}
+}
+
+static void
+send_token(void)
+{
+	struct proc	*p = &procs[ROLE_WATCHER];
+
+	if (p->pid != 0 && msgchan_compose(&p->ctl, MSG_API_TOKEN, 0, -1,
+	    api.token.data, api.token.len) == -1)
+		log_warn("watcher control channel");
+}
+
+/* The watcher gets the contents of the credentials, never their paths. */
+static void
+send_api(struct proc *p)
+{
+	if (!have_api)
+		return;
+	if (msgchan_compose(&p->ctl, MSG_API_SERVER, 0, -1, &api.srv,
+	    sizeof(api.srv)) == -1)
+		log_warn("watcher control channel");
+	send_blob(&p->ctl, MSG_API_CA, &api.ca);
+	send_blob(&p->ctl, MSG_API_CERT, &api.cert);
+	send_blob(&p->ctl, MSG_API_KEY, &api.key);
+	send_token();
+	if (msgchan_compose(&p->ctl, MSG_API_DONE, 0, -1, NULL, 0) == -1)
+		log_warn("watcher control channel");
+}
+
+/* A rotated token file, or a 401 the watcher saw: read it again. */
+static void
+check_token(int force)
+{
+	char	 err[512];
+	int	 rv;
+
+	token_check = now_ms() + TOKEN_CHECK_MS;
+	if (!have_api)
+		return;
+	if ((rv = apiconf_token_changed(&api, err, sizeof(err))) == -1)
+		log_warnx("keeping the current API token: %s", err);
+	else if (rv == 1)
+		log_info("API token changed; sending it to the watcher");
+	if (rv == 1 || force)
+		send_token();
+}
+
 /*
  * Fork and execute one child with its control channel and the given
  * peer channel ends, which the parent then closes; queue its HELLO and
@@ -235,6 +299,8 @@ proc_spawn(struct proc *p, int peer, int peer2)
 	if (msgchan_hello(&p->ctl) == -1 ||
 	    msgchan_compose(&p->ctl, MSG_CONFIG, 0, -1, &pc, sizeof(pc)) == -1)
 		log_warn("%s control channel", role_name(p->role));
+	if (p->role == ROLE_WATCHER)
+		send_api(p);
 	log_debug("started the %s (pid %d)", role_name(p->role), pid);
 }
 
@@ -329,6 +395,9 @@ proc_input(struct proc *p)
 			if (pri < LOG_CRIT)
 				pri = LOG_CRIT;
 			log_emit(pri, role_name(p->role), text);
+			break;
+		case MSG_TOKEN_REFRESH:
+			check_token(1);
 			break;
 		case MSG_READY:
 			memcpy(&p->readyinfo, parent_msg.data,
@@ -440,6 +509,10 @@ reload(void)
 		F("ipsec-authentication", ipsec_authentication),
 		F("ipsec-encapsulation", ipsec_encapsulation),
 		F("user", user), F("chroot", chroot), F("seccomp", seccomp),
+		F("kubeconfig", kubeconfig), F("apiserver", apiserver),
+		F("token-file", token_file), F("ca-file", ca_file),
+		F("node-address-type", address_type),
+		F("max-nodes", max_nodes),
 #undef F
 	};
 	struct kn_config	 nc;
@@ -514,6 +587,8 @@ parent_poll(int64_t timeout_ms)
 	int64_t		 now = now_ms(), t;
 	int		 r, n = 0, i;
 
+	if (have_api && (timeout_ms < 0 || token_check - now < timeout_ms))
+		timeout_ms = token_check > now ? token_check - now : 0;
 	for (r = ROLE_WATCHER; r < ROLE_COUNT; r++) {
 		if (procs[r].restart_at != 0) {
 			t = procs[r].restart_at - now;
@@ -571,6 +646,8 @@ parent_step(int64_t timeout_ms)
 		reload();
 	}
 	now = now_ms();
+	if (have_api && now >= token_check)
+		check_token(0);
 	for (r = ROLE_WATCHER; r < ROLE_COUNT && !sig_quit; r++)
 		if (procs[r].restart_at != 0 && now >= procs[r].restart_at)
 			proc_start(&procs[r]);
@@ -595,10 +672,19 @@ check_config(void)
 		fprintf(stderr, "kopeio-networkd: %s\n", err);
 		return 1;
 	}
+	if (apiconf_load(&conf, &api, err, sizeof(err)) == -1) {
+		fprintf(stderr, "kopeio-networkd: %s\n", err);
+		return 1;
+	}
 	if (conf.verbose > 0) {
 		fflush(stdout);
 		config_print(&conf, STDOUT_FILENO);
+		printf("API server %s (%s)%s\nthis node: %s\n", api.srv.url,
+		    api.source, api.srv.insecure ? ", TLS verification off" :
+		    "", *api.srv.node_name ? api.srv.node_name :
+		    api.srv.node_id);
 	}
+	apiconf_free(&api);
 	printf("configuration OK\n");
 	return 0;
 }
@@ -665,6 +751,15 @@ main(int argc, char *argv[])
 		fprintf(stderr, "kopeio-networkd: %s\n", err);
 		return 1;
 	}
+	/* The self-test needs no cluster: its watcher waits, confined. */
+	if (cl.action == ACTION_RUN) {
+		if (apiconf_load(&conf, &api, err, sizeof(err)) == -1) {
+			fprintf(stderr, "kopeio-networkd: %s\n", err);
+			return 1;
+		}
+		have_api = 1;
+		token_check = now_ms() + TOKEN_CHECK_MS;
+	}
 	saved_argc = argc;
 	saved_argv = argv;
 	log_init(conf.log_stderr, role_name(ROLE_PARENT));
@@ -697,6 +792,7 @@ main(int argc, char *argv[])
 	log_info("stopping");
 	stop_children();
 	log_info("stopped");
+	apiconf_free(&api);
 	return rv ? rv : exit_status;
 }
 

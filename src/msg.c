@@ -60,7 +60,8 @@ msg_check(enum role self, struct msg_peer *peer, const void *buf, size_t len,
 	plen = len - sizeof(*hdr);
 	if ((rule = msg_rule_find(hdr->type)) == NULL)
 		return peer->hello ? MSG_ETYPE : MSG_EHELLO;
-	if (plen < rule->minlen || plen > rule->maxlen)
+	if (plen < rule->minlen || plen > rule->maxlen ||
+	    (rule->unit != 0 && plen % rule->unit != 0))
 		return MSG_ESIZE;
 	if ((rule->senders & ROLE_BIT(peer->role)) == 0 ||
 	    (rule->receivers & ROLE_BIT(self)) == 0)

@@ -1,4 +1,5 @@
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -211,26 +212,50 @@ static const int sc_base[] = {
 	SCMP_SYS(futex), SCMP_SYS(sched_yield), SCMP_SYS(getrandom),
 };
 
+/* The watcher's HTTPS client (libcurl, OpenSSL) on sockets it opens. */
+static const int sc_watcher[] = {
+	SCMP_SYS(connect), SCMP_SYS(getsockopt), SCMP_SYS(setsockopt),
+	SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(sendto),
+	SCMP_SYS(recvfrom), SCMP_SYS(shutdown), SCMP_SYS(fcntl),
+};
+
+static void
+allow_list(scmp_filter_ctx ctx, const int *list, size_t n)
+{
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < n; i++)
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, list[i], 0)) <
+		    0)
+			fatalx("seccomp rule %s: %s",
+			    seccomp_syscall_resolve_num_arch(
+			    SCMP_ARCH_NATIVE, list[i]), strerror(-rc));
+}
+
 static void
 sandbox_rules(enum role role, uint32_t defact)
 {
 	scmp_filter_ctx	 ctx;
-	size_t		 i;
 	int		 rc;
 
-	(void)role;	/* every role shares the base set for now */
 	if ((ctx = seccomp_init(defact)) == NULL)
 		fatalx("seccomp_init failed");
 	/* x86_64 only, no 32-bit or x32 calls on the side door. */
 	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
 	    SCMP_ACT_KILL_PROCESS)) < 0)
 		fatalx("seccomp bad-arch action: %s", strerror(-rc));
-	for (i = 0; i < sizeof(sc_base) / sizeof(sc_base[0]); i++)
-		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sc_base[i],
-		    0)) < 0)
-			fatalx("seccomp rule %s: %s",
-			    seccomp_syscall_resolve_num_arch(
-			    SCMP_ARCH_NATIVE, sc_base[i]), strerror(-rc));
+	allow_list(ctx, sc_base, sizeof(sc_base) / sizeof(sc_base[0]));
+	if (role == ROLE_WATCHER) {
+		allow_list(ctx, sc_watcher,
+		    sizeof(sc_watcher) / sizeof(sc_watcher[0]));
+		/* TCP to the API server only: no netlink, no raw, no unix. */
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket),
+		    1, SCMP_A0(SCMP_CMP_EQ, AF_INET, 0))) < 0 ||
+		    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket),
+		    1, SCMP_A0(SCMP_CMP_EQ, AF_INET6, 0))) < 0)
+			fatalx("seccomp socket rules: %s", strerror(-rc));
+	}
 	/* Memory, never executable. */
 	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
 	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))) < 0 ||
@@ -243,6 +268,16 @@ sandbox_rules(enum role role, uint32_t defact)
 	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
 	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0))) < 0)
 		fatalx("seccomp signal rules: %s", strerror(-rc));
+	/*
+	 * Libraries open files lazily (time zones, TLS configuration);
+	 * in the empty chroot there is nothing to find, so say so rather
+	 * than kill.
+	 */
+	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOENT),
+	    SCMP_SYS(openat), 0)) < 0 ||
+	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOENT),
+	    SCMP_SYS(open), 0)) < 0)
+		fatalx("seccomp open rules: %s", strerror(-rc));
 	/* New libcs try clone3 first; ENOSYS makes them fall back. */
 	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
 	    SCMP_SYS(clone3), 0)) < 0)

@@ -103,10 +103,23 @@ class Netns:
 class Daemon:
     """kopeio-networkd under test, its standard error collected."""
 
-    def __init__(self, args, netns=None, chroot=None):
+    def __init__(self, args, netns=None, chroot=None, api=None):
+        """api: extra arguments that say how to reach an API server;
+        by default a port nothing listens on, so the watcher only
+        retries."""
         self.tmp = private_dir()
         self.chroot = chroot or os.path.join(self.tmp, "empty")
-        argv = [DAEMON, "-d", "--chroot", self.chroot] + list(args)
+        if api is None:
+            for name, text in (("token", "test-token\n"),
+                               ("ca.crt", "never read: no server answers\n")):
+                with open(os.path.join(self.tmp, name), "w") as f:
+                    f.write(text)
+            api = ["--apiserver", "https://127.0.0.1:9",
+                   "--token-file", os.path.join(self.tmp, "token"),
+                   "--ca-file", os.path.join(self.tmp, "ca.crt"),
+                   "--node-name", "node-a"]
+        argv = [DAEMON, "-d", "--chroot", self.chroot] + list(api) + \
+            list(args)
         if netns is not None:
             argv = ["ip", "netns", "exec", netns.name] + argv
         self.lines = []
@@ -227,3 +240,88 @@ def alive(pid):
         return False
     with open("/proc/%d/stat" % pid) as f:
         return f.read().split(")")[-1].split()[0] != "Z"
+
+
+SRCDIR = os.environ.get("KN_SRCDIR",
+                        os.path.dirname(os.path.dirname(
+                            os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(SRCDIR, "tests", "apiserver"))
+
+
+class ApiServer:
+    """The test API server (tests/apiserver) on loopback, with a fresh
+    CA, a server certificate and a bearer token in its own directory."""
+
+    def __init__(self, bookmark_interval=1.0):
+        import json
+        import pki
+        self.json = json
+        self.dir = private_dir()
+        self.pki = pki.make_pki(self.dir)
+        self.token_file = os.path.join(self.dir, "token")
+        self.set_token("token-one")
+        ready = os.path.join(self.dir, "ready.json")
+        self.log = open(os.path.join(self.dir, "apiserver.log"), "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(SRCDIR, "tests", "apiserver",
+                                          "apiserver.py"),
+             "--cert", self.pki.server_cert, "--key", self.pki.server_key,
+             "--token-file", self.token_file, "--port", "0",
+             "--control-port", "0", "--ready-file", ready,
+             "--bookmark-interval", str(bookmark_interval)],
+            stdin=subprocess.DEVNULL, stdout=self.log,
+            stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while not os.path.exists(ready) or os.path.getsize(ready) == 0:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("the test API server did not start")
+            time.sleep(0.05)
+        time.sleep(0.05)
+        with open(ready) as f:
+            ports = json.load(f)
+        self.port = ports["port"]
+        self.control_port = ports["control_port"]
+        self.url = "https://127.0.0.1:%d" % self.port
+
+    def set_token(self, token):
+        """Rotate the token as Kubernetes does: a new file renamed in."""
+        tmp = self.token_file + ".new"
+        with open(tmp, "w") as f:
+            f.write(token + "\n")
+        os.rename(tmp, self.token_file)
+
+    def daemon_args(self, node="node-a"):
+        """How the daemon reaches this server: its own copy of the
+        token file, so a test can rotate the two separately."""
+        self.daemon_token = os.path.join(self.dir, "daemon-token")
+        with open(self.token_file) as src, open(self.daemon_token, "w") as f:
+            f.write(src.read())
+        return ["--apiserver", self.url, "--token-file", self.daemon_token,
+                "--ca-file", self.pki.ca, "--node-name", node]
+
+    def control(self, method, path, body=None):
+        import http.client
+        c = http.client.HTTPConnection("127.0.0.1", self.control_port,
+                                       timeout=60)
+        data = None if body is None else self.json.dumps(body)
+        c.request(method, path, body=data,
+                  headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        text = r.read()
+        c.close()
+        if r.status >= 300:
+            raise RuntimeError("control %s %s: %d %s" % (method, path,
+                                                         r.status, text))
+        return self.json.loads(text) if text else None
+
+    def requests(self):
+        return self.control("GET", "/requests")["requests"]
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)

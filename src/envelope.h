@@ -1,0 +1,26 @@
+/*
+ * The executor's safety envelope and its table of accepted intents.
+ * Pure code: whatever the watcher sends, only intents for pod
+ * prefixes inside the cluster range towards ordinary unicast node
+ * addresses outside it get in, and never more than --max-nodes worth.
+ */
+#ifndef KN_ENVELOPE_H
+#define KN_ENVELOPE_H
+
+#include "config.h"
+#include "proto.h"
+
+const char	*intent_refusal(const struct kn_prefix *cluster,
+		    const struct msg_intent *);
+
+struct itab;
+
+struct itab	*itab_new(unsigned max);
+void		 itab_free(struct itab *);
+int		 itab_put(struct itab *, const struct msg_intent *);
+int		 itab_del(struct itab *, const struct msg_intent *);
+unsigned	 itab_count(const struct itab *);
+const struct msg_intent *itab_get(const struct itab *,
+		    const struct msg_intent *);
+
+#endif

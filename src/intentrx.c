@@ -1,0 +1,141 @@
+#include <sys/socket.h>
+#include <arpa/inet.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "intentrx.h"
+#include "log.h"
+
+int
+intentrx_init(struct intent_rx *rx, const struct kn_config *conf)
+{
+	memset(rx, 0, sizeof(*rx));
+	rx->conf = conf;
+	return (rx->active = itab_new(2 * conf->max_nodes)) == NULL ? -1 : 0;
+}
+
+static void
+intent_name(const struct msg_intent *in, char *buf, size_t len)
+{
+	char	 p[INET6_ADDRSTRLEN], n[INET6_ADDRSTRLEN];
+	int	 af = in->family == AF_INET6 ? AF_INET6 : AF_INET;
+
+	if (inet_ntop(af, in->prefix, p, sizeof(p)) == NULL ||
+	    inet_ntop(af, in->node, n, sizeof(n)) == NULL)
+		snprintf(buf, len, "(family %u)", in->family);
+	else
+		snprintf(buf, len, "%s/%u via %s", p, in->plen, n);
+}
+
+/* One intent through the envelope into a table; 1 if refused. */
+static int
+accept_one(struct intent_rx *rx, struct itab *t, const struct msg_intent *in,
+    int add)
+{
+	const char	*why;
+	char		 name[2 * INET6_ADDRSTRLEN + 16];
+
+	if ((why = intent_refusal(&rx->conf->cluster, in)) != NULL) {
+		intent_name(in, name, sizeof(name));
+		log_warnx("refused intent %s: %s", name, why);
+		return 1;
+	}
+	if (!add) {
+		itab_del(t, in);
+		return 0;
+	}
+	if (itab_put(t, in) == -1) {
+		intent_name(in, name, sizeof(name));
+		log_warnx("refused intent %s: more than %u intents "
+		    "(--max-nodes)", name, 2 * rx->conf->max_nodes);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+intents(struct intent_rx *rx, const struct msg *m, int add,
+    struct msg_gen_result *res)
+{
+	const struct msg_intent	*in = m->data;
+	size_t			 i, n = m->len / sizeof(*in);
+	uint32_t		 refused = 0;
+	struct msg_intent	 tmp;
+
+	for (i = 0; i < n; i++) {
+		/* The payload need not be aligned for the struct. */
+		memcpy(&tmp, &in[i], sizeof(tmp));
+		refused += accept_one(rx, rx->staging != NULL ? rx->staging :
+		    rx->active, &tmp, add);
+	}
+	if (rx->staging != NULL) {
+		rx->staging_sent += n;
+		rx->staging_refused += refused;
+		return 0;
+	}
+	res->gen = m->hdr.id;
+	res->applied = n - refused;
+	res->refused = refused;
+	log_debug("generation %llu: %u intents %s, %u refused",
+	    (unsigned long long)res->gen, res->applied, add ? "added" :
+	    "removed", refused);
+	return 1;
+}
+
+static int
+snapshot(struct intent_rx *rx, const struct msg *m,
+    struct msg_gen_result *res)
+{
+	struct msg_gen	 g;
+
+	memcpy(&g, m->data, sizeof(g));
+	if (m->hdr.type == MSG_SNAP_BEGIN) {
+		itab_free(rx->staging);
+		if ((rx->staging = itab_new(2 * rx->conf->max_nodes)) == NULL)
+			fatal("snapshot table");
+		rx->staging_gen = g.gen;
+		rx->staging_sent = rx->staging_refused = 0;
+		return 0;
+	}
+	res->gen = g.gen;
+	if (rx->staging == NULL || g.gen != rx->staging_gen ||
+	    g.count != rx->staging_sent) {
+		log_warnx("snapshot %llu refused: %u intents announced, %u "
+		    "received", (unsigned long long)g.gen, g.count,
+		    rx->staging_sent);
+		itab_free(rx->staging);
+		rx->staging = NULL;
+		res->applied = 0;
+		res->refused = g.count;
+		return 1;
+	}
+	itab_free(rx->active);
+	rx->active = rx->staging;
+	rx->staging = NULL;
+	res->applied = itab_count(rx->active);
+	res->refused = rx->staging_refused;
+	log_info("generation %llu: %u intents accepted, %u refused",
+	    (unsigned long long)g.gen, res->applied, res->refused);
+	return 1;
+}
+
+/* Returns 1 when a generation ended and *res says how it went. */
+int
+intentrx_msg(struct intent_rx *rx, const struct msg *m,
+    struct msg_gen_result *res)
+{
+	switch (m->hdr.type) {
+	case MSG_LOCAL:
+		memcpy(&rx->local, m->data, sizeof(rx->local));
+		rx->have_local = 1;
+		return 0;
+	case MSG_SNAP_BEGIN:
+	case MSG_SNAP_END:
+		return snapshot(rx, m, res);
+	case MSG_INTENT_ADD:
+	case MSG_INTENT_DEL:
+		return intents(rx, m, m->hdr.type == MSG_INTENT_ADD, res);
+	}
+	return 0;
+}

@@ -1,0 +1,287 @@
+#include <sys/socket.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "nodemap.h"
+
+struct nodemap {
+	unsigned	 max;
+	unsigned	 count;
+	unsigned	 mask;		/* buckets - 1 */
+	enum node_id_kind idkind;
+	char		 id[K8S_ID_MAX];
+	struct nm_node	*local;
+	struct nm_node	**bucket;
+};
+
+static uint32_t
+name_hash(const char *s)
+{
+	uint32_t	 h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+struct nodemap *
+nodemap_new(unsigned max_nodes, enum node_id_kind kind, const char *id)
+{
+	struct nodemap	*m;
+	unsigned	 n = 16;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return NULL;
+	while (n < max_nodes && n < (1u << 20))
+		n <<= 1;
+	if ((m->bucket = calloc(n, sizeof(*m->bucket))) == NULL) {
+		free(m);
+		return NULL;
+	}
+	m->mask = n - 1;
+	m->max = max_nodes;
+	m->idkind = kind;
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	return m;
+}
+
+void
+nodemap_free(struct nodemap *m)
+{
+	struct nm_node	*n, *next;
+	unsigned	 i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i <= m->mask; i++)
+		for (n = m->bucket[i]; n != NULL; n = next) {
+			next = n->next;
+			free(n);
+		}
+	free(m->bucket);
+	free(m);
+}
+
+static struct nm_node **
+lookup(const struct nodemap *m, const char *name, uint32_t h)
+{
+	struct nm_node	**pp;
+
+	for (pp = &m->bucket[h & m->mask]; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->hash == h && strcmp((*pp)->name, name) == 0)
+			return pp;
+	return pp;
+}
+
+const struct nm_node *
+nodemap_get(const struct nodemap *m, const char *name)
+{
+	return *lookup(m, name, name_hash(name));
+}
+
+const struct nm_node *
+nodemap_local(const struct nodemap *m)
+{
+	return m->local;
+}
+
+unsigned
+nodemap_count(const struct nodemap *m)
+{
+	return m->count;
+}
+
+/* Is this node the one the agent runs on? */
+static int
+is_local(const struct nodemap *m, const struct k8s_node *k)
+{
+	switch (m->idkind) {
+	case NODE_BY_NAME:
+		return strcmp(k->name, m->id) == 0;
+	case NODE_BY_MACHINE_ID:
+		return strcmp(k->machine_id, m->id) == 0;
+	case NODE_BY_SYSTEM_UUID:
+		/* The kubelet may report it in either case. */
+		return strcasecmp(k->system_uuid, m->id) == 0;
+	case NODE_BY_BOOT_ID:
+		return strcmp(k->boot_id, m->id) == 0;
+	}
+	return 0;
+}
+
+/* Route intents of a peer: one per pod CIDR with an address of its family. */
+int
+node_intents(const struct nm_node *n, struct msg_intent out[2])
+{
+	int	 i, k = 0;
+
+	if (n->local)
+		return 0;
+	for (i = 0; i < n->ncidr; i++) {
+		const struct kn_prefix	*p = &n->cidr[i];
+
+		if ((p->family == AF_INET && !n->has4) ||
+		    (p->family == AF_INET6 && !n->has6))
+			continue;
+		memset(&out[k], 0, sizeof(out[k]));
+		out[k].family = p->family;
+		out[k].plen = p->len;
+		memcpy(out[k].prefix, p->addr, sizeof(p->addr));
+		if (p->family == AF_INET)
+			memcpy(out[k].node, n->addr4, 4);
+		else
+			memcpy(out[k].node, n->addr6, 16);
+		k++;
+	}
+	return k;
+}
+
+static int
+same_prefix(const struct msg_intent *a, const struct msg_intent *b)
+{
+	return a->family == b->family && a->plen == b->plen &&
+	    memcmp(a->prefix, b->prefix, sizeof(a->prefix)) == 0;
+}
+
+/*
+ * What changed for one node: an intent whose prefix is new or whose
+ * node address moved is an add (the executor replaces in place); a
+ * prefix that went away is a delete.  Nothing else costs a message.
+ */
+static void
+delta(const struct msg_intent *old, int nold, const struct msg_intent *new,
+    int nnew, const struct intent_sink *sink)
+{
+	int	 i, j;
+
+	for (i = 0; i < nnew; i++) {
+		for (j = 0; j < nold; j++)
+			if (same_prefix(&new[i], &old[j]))
+				break;
+		if (j == nold || memcmp(new[i].node, old[j].node, 16) != 0)
+			sink->add(sink->arg, &new[i]);
+	}
+	for (j = 0; j < nold; j++) {
+		for (i = 0; i < nnew; i++)
+			if (same_prefix(&new[i], &old[j]))
+				break;
+		if (i == nnew)
+			sink->del(sink->arg, &old[j]);
+	}
+}
+
+static void
+node_fill(struct nm_node *n, const struct k8s_node *k)
+{
+	int	 i;
+
+	n->ncidr = 0;
+	if (k->npod_cidrs > 0)
+		for (i = 0; i < k->npod_cidrs && i < 2; i++)
+			n->cidr[n->ncidr++] = k->pod_cidrs[i];
+	else if (k->pod_cidr.family != 0)
+		n->cidr[n->ncidr++] = k->pod_cidr;
+	n->has4 = k->naddr4 > 0;
+	n->has6 = k->naddr6 > 0;
+	memcpy(n->addr4, k->addr4, sizeof(n->addr4));
+	memcpy(n->addr6, k->addr6, sizeof(n->addr6));
+	n->net_unavailable = k->net_unavailable;
+	if (!n->warned && (k->naddr4 > 1 || k->naddr6 > 1)) {
+		n->warned = 1;
+		log_info("node %s lists several addresses of one family; "
+		    "using the lowest of each", k->name);
+	}
+}
+
+/*
+ * Apply one event.  Returns -1 when a new node does not fit under the
+ * --max-nodes bound (the node is ignored); the sink sees the delta.
+ */
+int
+nodemap_apply(struct nodemap *m, enum k8s_event ev, const struct k8s_node *k,
+    const struct intent_sink *sink)
+{
+	struct msg_intent	 old[2], new[2];
+	struct nm_node		**pp, *n;
+	uint32_t		 h;
+	int			 nold, nnew;
+
+	if (ev == K8S_BOOKMARK)
+		return 0;
+	h = name_hash(k->name);
+	pp = lookup(m, k->name, h);
+	n = *pp;
+	if (ev == K8S_DELETED) {
+		if (n == NULL)
+			return 0;
+		nold = node_intents(n, old);
+		delta(old, nold, NULL, 0, sink);
+		*pp = n->next;
+		if (m->local == n)
+			m->local = NULL;
+		free(n);
+		m->count--;
+		return 0;
+	}
+	if (n == NULL) {
+		if (m->count >= m->max)
+			return -1;
+		if ((n = calloc(1, sizeof(*n))) == NULL)
+			return -1;
+		n->hash = h;
+		memcpy(n->name, k->name, sizeof(n->name));
+		*pp = n;
+		m->count++;
+		nold = 0;
+	} else
+		nold = node_intents(n, old);
+	if (is_local(m, k)) {
+		n->local = 1;
+		m->local = n;
+	}
+	node_fill(n, k);
+	nnew = node_intents(n, new);
+	delta(old, nold, new, nnew, sink);
+	return 0;
+}
+
+/* Every intent of the map, for a full snapshot; returns how many. */
+unsigned
+nodemap_intents(const struct nodemap *m,
+    void (*fn)(void *, const struct msg_intent *), void *arg)
+{
+	struct msg_intent	 in[2];
+	struct nm_node		*n;
+	unsigned		 i, total = 0;
+	int			 j, k;
+
+	for (i = 0; i <= m->mask; i++)
+		for (n = m->bucket[i]; n != NULL; n = n->next) {
+			k = node_intents(n, in);
+			for (j = 0; j < k; j++)
+				fn(arg, &in[j]);
+			total += k;
+		}
+	return total;
+}
+
+void
+nodemap_local_msg(const struct nm_node *n, struct msg_local *l)
+{
+	int	 i;
+
+	memset(l, 0, sizeof(*l));
+	for (i = 0; i < n->ncidr; i++) {
+		l->family[i] = n->cidr[i].family;
+		l->plen[i] = n->cidr[i].len;
+		memcpy(l->cidr[i], n->cidr[i].addr, 16);
+	}
+	l->has4 = n->has4;
+	l->has6 = n->has6;
+	memcpy(l->addr4, n->addr4, 4);
+	memcpy(l->addr6, n->addr6, 16);
+}

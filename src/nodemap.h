@@ -1,0 +1,47 @@
+/*
+ * The watcher's node map: what it keeps of each Node, which node is
+ * this one, and the route intents the map implies.  Pure code: the
+ * watcher feeds it parsed nodes, tests feed it directly.
+ */
+#ifndef KN_NODEMAP_H
+#define KN_NODEMAP_H
+
+#include "k8s_parse.h"
+#include "proto.h"
+
+struct nm_node {
+	struct nm_node		*next;		/* hash chain */
+	uint32_t		 hash;
+	int			 local;		/* this node */
+	int			 warned;	/* several addresses: logged */
+	int			 ncidr;
+	struct kn_prefix	 cidr[2];	/* effective pod CIDRs */
+	int			 has4, has6;
+	uint8_t			 addr4[4];
+	uint8_t			 addr6[16];
+	int			 net_unavailable;
+	char			 name[K8S_NAME_MAX];
+};
+
+struct intent_sink {
+	void	(*add)(void *, const struct msg_intent *);
+	void	(*del)(void *, const struct msg_intent *);
+	void	*arg;
+};
+
+struct nodemap;
+
+struct nodemap	*nodemap_new(unsigned max_nodes, enum node_id_kind,
+		    const char *id);
+void		 nodemap_free(struct nodemap *);
+int		 nodemap_apply(struct nodemap *, enum k8s_event,
+		    const struct k8s_node *, const struct intent_sink *);
+unsigned	 nodemap_count(const struct nodemap *);
+unsigned	 nodemap_intents(const struct nodemap *,
+		    void (*)(void *, const struct msg_intent *), void *);
+const struct nm_node *nodemap_get(const struct nodemap *, const char *name);
+const struct nm_node *nodemap_local(const struct nodemap *);
+void		 nodemap_local_msg(const struct nm_node *, struct msg_local *);
+int		 node_intents(const struct nm_node *, struct msg_intent[2]);
+
+#endif

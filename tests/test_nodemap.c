@@ -1,0 +1,288 @@
+/*
+ * The watcher's node map and the executor's envelope, driven directly:
+ * which events cost intents, which do not, and what the executor
+ * refuses whatever the watcher says.
+ */
+#include <sys/socket.h>
+#include <arpa/inet.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tap.h"
+#include "../src/envelope.h"
+#include "../src/log.h"
+#include "../src/nodemap.h"
+
+struct record {
+	struct msg_intent	 add[16], del[16];
+	int			 nadd, ndel;
+};
+
+static void
+rec_add(void *arg, const struct msg_intent *in)
+{
+	struct record	*r = arg;
+
+	if (r->nadd < 16)
+		r->add[r->nadd++] = *in;
+}
+
+static void
+rec_del(void *arg, const struct msg_intent *in)
+{
+	struct record	*r = arg;
+
+	if (r->ndel < 16)
+		r->del[r->ndel++] = *in;
+}
+
+static struct record	 rec;
+static const struct intent_sink sink = { rec_add, rec_del, &rec };
+
+static void
+node(struct k8s_node *k, const char *name, const char *cidr,
+    const char *addr)
+{
+	char	 err[128];
+
+	memset(k, 0, sizeof(*k));
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	k->net_unavailable = -1;
+	if (cidr != NULL && prefix_parse(cidr, &k->pod_cidr, err,
+	    sizeof(err)) == -1)
+		bail_out("%s: %s", cidr, err);
+	if (addr != NULL && inet_pton(AF_INET, addr, k->addr4) == 1)
+		k->naddr4 = 1;
+	else if (addr != NULL && inet_pton(AF_INET6, addr, k->addr6) == 1)
+		k->naddr6 = 1;
+}
+
+static int
+apply(struct nodemap *m, enum k8s_event ev, const struct k8s_node *k)
+{
+	memset(&rec, 0, sizeof(rec));
+	return nodemap_apply(m, ev, k, &sink);
+}
+
+static const char *
+show(const struct msg_intent *in)
+{
+	static char	 buf[128];
+	char		 p[INET6_ADDRSTRLEN], n[INET6_ADDRSTRLEN];
+
+	inet_ntop(in->family, in->prefix, p, sizeof(p));
+	inet_ntop(in->family, in->node, n, sizeof(n));
+	snprintf(buf, sizeof(buf), "%s/%u via %s", p, in->plen, n);
+	return buf;
+}
+
+static void
+count_intent(void *arg, const struct msg_intent *in)
+{
+	(void)in;
+	(*(int *)arg)++;
+}
+
+static void
+test_map(void)
+{
+	struct nodemap	*m = nodemap_new(3, NODE_BY_NAME, "self");
+	struct k8s_node	 k;
+	int		 n = 0;
+
+	node(&k, "peer1", "100.96.1.0/24", "10.0.0.1");
+	is_int(apply(m, K8S_ADDED, &k), 0, "a peer is added");
+	is_int(rec.nadd, 1, "a new peer costs one add");
+	is_str(show(&rec.add[0]), "100.96.1.0/24 via 10.0.0.1",
+	    "the intent routes its pod CIDR via its address");
+
+	apply(m, K8S_MODIFIED, &k);
+	is_int(rec.nadd + rec.ndel, 0,
+	    "a heartbeat-only change costs nothing");
+
+	k.net_unavailable = 0;
+	apply(m, K8S_MODIFIED, &k);
+	is_int(rec.nadd + rec.ndel, 0, "a condition change costs nothing");
+
+	inet_pton(AF_INET, "10.0.0.9", k.addr4);
+	apply(m, K8S_MODIFIED, &k);
+	ok(rec.nadd == 1 && rec.ndel == 0 &&
+	    strcmp(show(&rec.add[0]), "100.96.1.0/24 via 10.0.0.9") == 0,
+	    "a moved address is one add that replaces in place");
+
+	node(&k, "peer1", "100.96.7.0/24", "10.0.0.9");
+	apply(m, K8S_MODIFIED, &k);
+	ok(rec.nadd == 1 && rec.ndel == 1 &&
+	    strcmp(show(&rec.del[0]), "100.96.1.0/24 via 10.0.0.9") == 0,
+	    "a changed pod CIDR: the new one added, the old one removed");
+
+	node(&k, "self", "100.96.2.0/24", "10.0.0.2");
+	apply(m, K8S_ADDED, &k);
+	is_int(rec.nadd, 0, "this node gets no route to itself");
+	ok(nodemap_local(m) != NULL &&
+	    strcmp(nodemap_local(m)->name, "self") == 0,
+	    "this node is found by its name");
+
+	node(&k, "nocidr", NULL, "10.0.0.3");
+	apply(m, K8S_ADDED, &k);
+	is_int(rec.nadd, 0, "a node without a pod CIDR costs nothing yet");
+	node(&k, "toomany", "100.96.4.0/24", "10.0.0.4");
+	is_int(apply(m, K8S_ADDED, &k), -1, "--max-nodes bounds the map");
+	is_int(nodemap_count(m), 3, "the map holds three nodes");
+
+	nodemap_intents(m, count_intent, &n);
+	is_int(n, 1, "the snapshot holds one intent");
+
+	node(&k, "peer1", NULL, NULL);
+	apply(m, K8S_DELETED, &k);
+	ok(rec.ndel == 1 && rec.nadd == 0, "a deleted node's intent goes");
+	is_int(nodemap_count(m), 2, "and the node with it");
+	nodemap_free(m);
+}
+
+static void
+test_dual_stack_and_ids(void)
+{
+	struct nodemap	*m = nodemap_new(10, NODE_BY_SYSTEM_UUID,
+			    "ABCD-1234");
+	struct k8s_node	 k;
+	char		 err[128];
+
+	node(&k, "dual", NULL, "10.0.0.5");
+	prefix_parse("100.96.5.0/24", &k.pod_cidrs[0], err, sizeof(err));
+	prefix_parse("fd00:100:0:5::/64", &k.pod_cidrs[1], err, sizeof(err));
+	k.npod_cidrs = 2;
+	inet_pton(AF_INET6, "fd00::5", k.addr6);
+	k.naddr6 = 1;
+	apply(m, K8S_ADDED, &k);
+	is_int(rec.nadd, 2, "dual-stack: one intent per family");
+	ok(rec.nadd == 2 && rec.add[1].family == AF_INET6 &&
+	    strcmp(show(&rec.add[1]), "fd00:100:0:5::/64 via fd00::5") == 0,
+	    "the IPv6 prefix goes via the IPv6 address");
+	k.naddr6 = 0;
+	apply(m, K8S_MODIFIED, &k);
+	ok(rec.ndel == 1 && rec.del[0].family == AF_INET6,
+	    "without an IPv6 address the IPv6 intent goes");
+
+	node(&k, "me", "100.96.6.0/24", "10.0.0.6");
+	snprintf(k.system_uuid, sizeof(k.system_uuid), "abcd-1234");
+	apply(m, K8S_ADDED, &k);
+	ok(nodemap_local(m) != NULL && nodemap_local(m)->local,
+	    "this node is found by its system UUID, in any case");
+	nodemap_free(m);
+}
+
+static struct msg_intent
+intent(const char *prefix, const char *node)
+{
+	struct msg_intent	 in;
+	struct kn_prefix	 p;
+	char			 err[128];
+
+	memset(&in, 0, sizeof(in));
+	if (prefix_parse(prefix, &p, err, sizeof(err)) == -1) {
+		/* Host bits are what some tests are about: take them raw. */
+		char	 a[64];
+
+		snprintf(a, sizeof(a), "%s", prefix);
+		*strchr(a, '/') = '\0';
+		p.family = strchr(a, ':') ? AF_INET6 : AF_INET;
+		inet_pton(p.family, a, p.addr);
+		p.len = atoi(strchr(prefix, '/') + 1);
+	}
+	in.family = p.family;
+	in.plen = p.len;
+	memcpy(in.prefix, p.addr, 16);
+	inet_pton(strchr(node, ':') ? AF_INET6 : AF_INET, node, in.node);
+	return in;
+}
+
+static void
+test_envelope(void)
+{
+	static const struct {
+		const char	*prefix, *node, *why;
+	} t[] = {
+		{ "100.96.1.0/24", "10.0.0.1", NULL },
+		{ "0.0.0.0/0", "10.0.0.1", "outside the cluster range" },
+		{ "10.1.0.0/24", "10.0.0.1", "outside the cluster range" },
+		{ "100.64.0.0/10", "10.0.0.1", "length outside" },
+		{ "100.96.1.1/24", "10.0.0.1", "host bits" },
+		{ "100.96.1.0/24", "127.0.0.1", "loopback" },
+		{ "100.96.1.0/24", "224.0.0.5", "multicast" },
+		{ "100.96.1.0/24", "169.254.1.1", "link-local" },
+		{ "100.96.1.0/24", "255.255.255.255", "broadcast" },
+		{ "100.96.1.0/24", "0.0.0.0", "0.0.0.0/8" },
+		{ "100.96.1.0/24", "100.96.9.9", "inside the cluster range" },
+		{ "fd00::/64", "fd00::1", "outside the cluster range" },
+	};
+	struct kn_prefix	 cluster;
+	struct msg_intent	 in;
+	const char		*why;
+	char			 err[128];
+	size_t			 i;
+
+	prefix_parse("100.96.0.0/12", &cluster, err, sizeof(err));
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		in = intent(t[i].prefix, t[i].node);
+		why = intent_refusal(&cluster, &in);
+		if (t[i].why == NULL)
+			ok(why == NULL, "envelope: %s via %s accepted (%s)",
+			    t[i].prefix, t[i].node, why ? why : "");
+		else
+			ok(why != NULL && strstr(why, t[i].why) != NULL,
+			    "envelope: %s via %s refused: %s", t[i].prefix,
+			    t[i].node, why ? why : "(accepted)");
+	}
+	in = intent("100.96.1.0/24", "10.0.0.1");
+	in.flags = 1;
+	ok(intent_refusal(&cluster, &in) != NULL, "envelope: flags refused");
+	in = intent("100.96.1.0/24", "10.0.0.1");
+	in.family = 99;
+	ok(intent_refusal(&cluster, &in) != NULL, "envelope: bad family");
+
+	prefix_parse("fd00:100::/48", &cluster, err, sizeof(err));
+	in = intent("fd00:100:0:1::/64", "fd00::1");
+	ok(intent_refusal(&cluster, &in) == NULL, "envelope: IPv6 accepted");
+	in = intent("fd00:100:0:1::/64", "fe80::1");
+	ok(intent_refusal(&cluster, &in) != NULL, "envelope: IPv6 link-local");
+	in = intent("fd00:100:0:1::/64", "::ffff:10.0.0.1");
+	ok(intent_refusal(&cluster, &in) != NULL, "envelope: IPv4-mapped");
+	in = intent("fd00:100:0:1::/64", "ff02::1");
+	ok(intent_refusal(&cluster, &in) != NULL, "envelope: IPv6 multicast");
+}
+
+static void
+test_itab(void)
+{
+	struct itab		*t = itab_new(2);
+	struct msg_intent	 a = intent("100.96.1.0/24", "10.0.0.1");
+	struct msg_intent	 b = intent("100.96.1.0/24", "10.0.0.2");
+	struct msg_intent	 c = intent("100.96.2.0/24", "10.0.0.3");
+	struct msg_intent	 d = intent("100.96.3.0/24", "10.0.0.4");
+
+	is_int(itab_put(t, &a), 0, "itab: added");
+	is_int(itab_put(t, &a), 2, "itab: the same again is unchanged");
+	is_int(itab_put(t, &b), 1, "itab: another address replaces");
+	ok(memcmp(itab_get(t, &a)->node, b.node, 16) == 0,
+	    "itab: the replacement is what is kept");
+	is_int(itab_put(t, &c), 0, "itab: a second prefix");
+	is_int(itab_put(t, &d), -1, "itab: the bound holds");
+	is_int(itab_del(t, &a), 0, "itab: removed by prefix");
+	is_int(itab_del(t, &a), -1, "itab: removing again fails");
+	is_int(itab_count(t), 1, "itab: one left");
+	itab_free(t);
+}
+
+int
+main(void)
+{
+	log_init(1, "test");
+	test_map();
+	test_dual_stack_and_ids();
+	test_envelope();
+	test_itab();
+	return done_testing();
+}

@@ -1,0 +1,293 @@
+#!/usr/bin/env python3
+"""The watcher against a test API server that speaks the real
+protocol over real TLS: list, watch, intents to the executor, the node
+condition, every fault the issue names, token rotation, pagination of
+5,000 nodes and constant memory for large Node objects."""
+
+import os
+import re
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import knlib  # noqa: E402
+
+tap = knlib.Tap()
+knlib.need_root(tap)
+try:
+    import pki  # noqa: E402
+    import nodegen  # noqa: E402
+except ImportError as e:
+    tap.skip_all("tests/apiserver missing: %s" % e)
+if not pki.have_openssl():
+    tap.skip_all("openssl not installed")
+
+LOCAL = nodegen.node_name(0)
+
+
+def node(i, **kw):
+    kw.setdefault("target_bytes", 3000)
+    return nodegen.make_node(i, **kw)
+
+
+def requests_since(api, n, kind=None):
+    reqs = api.requests()[n:]
+    if kind == "watch":
+        return [r for r in reqs if r["query"].get("watch")]
+    if kind == "list":
+        return [r for r in reqs if r["method"] == "GET" and
+                r["path"] == "/api/v1/nodes" and not r["query"].get("watch")]
+    return reqs
+
+
+def q(r, key):
+    v = r["query"].get(key)
+    return v[0] if isinstance(v, list) else v
+
+
+api = knlib.ApiServer(bookmark_interval=1.0)
+d = None
+try:
+    for i in range(3):
+        api.control("POST", "/nodes", node(i))
+    d = knlib.Daemon(["-v", "--provider", "vxlan-legacy"],
+                     api=api.daemon_args(LOCAL))
+
+    # The first list, the snapshot, the commit and the condition.
+    i, m = d.wait_for(r"^watcher: listed (\d+) nodes at resourceVersion "
+                      r"(\S+)$")
+    tap.ok(m is not None and m.group(1) == "3", "lists the three nodes",
+           d.log())
+    i, m = d.wait_for(r"^watcher: snapshot (\d+): 3 nodes, 2 intents$")
+    tap.ok(m is not None, "a snapshot of two intents (no route to itself)",
+           d.log())
+    i, m = d.wait_for(r"^executor: generation \d+: 2 intents accepted, "
+                      r"0 refused$")
+    tap.ok(m is not None, "the executor accepts both", d.log())
+    i, m = d.wait_for(r"^arp-helper: generation \d+: 2 intents accepted")
+    tap.ok(m is not None, "the arp-helper gets the same table", d.log())
+    i, m = d.wait_for(r"^watcher: node %s: NetworkUnavailable=False "
+                      r"\(RouteCreated\)$" % re.escape(LOCAL))
+    tap.ok(m is not None, "the node condition is patched", d.log())
+    got = api.control("GET", "/nodes/" + LOCAL)
+    cond = [c for c in got["status"]["conditions"]
+            if c["type"] == "NetworkUnavailable"]
+    tap.ok(len(cond) == 1 and cond[0]["status"] == "False" and
+           cond[0]["reason"] == "RouteCreated" and
+           len(got["status"]["conditions"]) == 5,
+           "the server holds NetworkUnavailable=False, RouteCreated, the "
+           "kubelet's conditions kept", got["status"]["conditions"])
+
+    reqs = api.requests()
+    lists = [r for r in reqs if r["path"] == "/api/v1/nodes" and
+             not r["query"].get("watch")]
+    watches = [r for r in reqs if r["query"].get("watch")]
+    patches = [r for r in reqs if r["method"] == "PATCH"]
+    tap.ok(lists and q(lists[0], "limit") == "500",
+           "the list asks for pages of 500", lists[:1])
+    tap.ok(watches and q(watches[0], "allowWatchBookmarks") == "true" and
+           300 <= int(q(watches[0], "timeoutSeconds")) <= 600,
+           "the watch asks for bookmarks and a timeout of 5 to 10 minutes",
+           watches[:1])
+    tap.ok(patches and patches[0]["path"] == "/api/v1/nodes/%s/status" % LOCAL
+           and "strategic-merge-patch" in (patches[0]["content_type"] or ""),
+           "a strategic merge patch of nodes/status",
+           patches[:1])
+    tap.eq(len(patches), 1, "patched once: not again while it is False")
+
+    # Heartbeats cost nothing; a new node, a changed one, a gone one do.
+    mark = d.mark()
+    for _ in range(5):
+        api.control("POST", "/heartbeat/" + nodegen.node_name(1))
+    time.sleep(1.5)
+    i, m = d.wait_for(r"^executor: generation \d+: ", timeout=0.1,
+                      start=mark)
+    tap.ok(m is None, "heartbeat-only MODIFIED events send no intent",
+           d.log())
+    mark = d.mark()
+    api.control("POST", "/nodes", node(3))
+    i, m = d.wait_for(r"^executor: generation \d+: 1 intents added, "
+                      r"0 refused$", start=mark)
+    tap.ok(m is not None, "an added node is one add", d.log())
+    mark = d.mark()
+    api.control("DELETE", "/nodes/" + nodegen.node_name(3))
+    i, m = d.wait_for(r"^executor: generation \d+: 1 intents removed, "
+                      r"0 refused$", start=mark)
+    tap.ok(m is not None, "a deleted node is one remove", d.log())
+
+    # A connection dropped in the middle of an event: resume, no relist.
+    n = len(api.requests())
+    mark = d.mark()
+    api.control("POST", "/faults", [{"match": "watch",
+                                     "action": "drop_mid_event"}])
+    api.control("POST", "/nodes", node(4))
+    i, m = d.wait_for(r"^executor: generation \d+: 1 intents added",
+                      start=mark, timeout=30)
+    tap.ok(m is not None, "after a drop mid-event the node still arrives",
+           d.log())
+    tap.eq(requests_since(api, n, "list"), [],
+           "a dropped watch resumes without listing again")
+
+    # Malformed JSON: the connection is dropped, resumed, nothing partial.
+    n = len(api.requests())
+    mark = d.mark()
+    api.control("POST", "/faults", [{"match": "watch", "action": "malformed"}])
+    api.control("POST", "/heartbeat/" + LOCAL)
+    i, m = d.wait_for(r"^watcher: watch: .*(invalid JSON|parse error)",
+                      start=mark, timeout=20)
+    tap.ok(m is not None, "malformed JSON is logged with where", d.log())
+    api.control("POST", "/nodes", node(5))
+    i, m = d.wait_for(r"^executor: generation \d+: 1 intents added",
+                      start=mark, timeout=30)
+    tap.ok(m is not None, "and the watch resumes", d.log())
+    tap.eq(requests_since(api, n, "list"), [],
+           "malformed input does not force a relist")
+
+    # 410: an ERROR event after compaction means list again.
+    n = len(api.requests())
+    mark = d.mark()
+    api.control("POST", "/compact")
+    api.control("POST", "/faults", [{"match": "watch", "action": "error_event",
+                                     "code": 410}])
+    i, m = d.wait_for(r"^watcher: listed \d+ nodes", start=mark, timeout=30)
+    tap.ok(m is not None and requests_since(api, n, "list"),
+           "an ERROR 410 event makes it list again", d.log())
+    i, m = d.wait_for(r"^watcher: snapshot \d+: 5 nodes, 4 intents$",
+                      start=mark)
+    tap.ok(m is not None, "and send a full snapshot", d.log())
+
+    # 403 names the missing permission; 429 waits as told; 500 backs off.
+    mark = d.mark()
+    api.control("POST", "/faults", [
+        {"match": "watch", "action": "drop_mid_event"},
+        {"match": "watch", "action": "status", "code": 403},
+        {"match": "watch", "action": "status", "code": 429,
+         "retry_after": 2},
+        {"match": "watch", "action": "status", "code": 500}])
+    api.control("POST", "/heartbeat/" + LOCAL)
+    i, m = d.wait_for(r'^watcher: watch: 403 Forbidden: the service account '
+                      r'needs RBAC verb "watch" on resource "nodes"',
+                      start=mark, timeout=30)
+    tap.ok(m is not None, "403: one line naming the verb and resource",
+           d.log())
+    i, m = d.wait_for(r"^watcher: watch: HTTP 500", start=mark, timeout=30)
+    tap.ok(m is not None, "500 is logged and retried", d.log())
+    reqs = [r for r in api.requests() if r["query"].get("watch")]
+    after429 = [j for j, r in enumerate(reqs) if r.get("code") == 429]
+    tap.ok(after429 and after429[-1] + 1 < len(reqs) and
+           reqs[after429[-1] + 1]["time"] - reqs[after429[-1]]["time"] >= 1.9,
+           "429 with Retry-After: 2 waits at least 2 s",
+           [(r.get("code"), r["time"]) for r in reqs[-5:]])
+    api.control("POST", "/nodes", node(6))
+    i, m = d.wait_for(r"^executor: generation \d+: 1 intents added",
+                      start=mark, timeout=40)
+    tap.ok(m is not None, "after the faults the watch serves again",
+           d.log())
+
+    # Token rotation: the server moves on, the daemon's file follows.
+    mark = d.mark()
+    api.set_token("token-two")
+    api.control("POST", "/faults", [{"match": "watch",
+                                     "action": "drop_mid_event"}])
+    api.control("POST", "/heartbeat/" + LOCAL)
+    i, m = d.wait_for(r"^watcher: watch: 401 Unauthorized: asking for the "
+                      r"token again$", start=mark, timeout=30)
+    tap.ok(m is not None, "401: the watcher asks for the token again",
+           d.log())
+    tmp = api.daemon_token + ".new"
+    with open(tmp, "w") as f:
+        f.write("token-two\n")
+    os.rename(tmp, api.daemon_token)
+    i, m = d.wait_for(r"^parent: API token changed; sending it to the "
+                      r"watcher$", start=mark, timeout=30)
+    tap.ok(m is not None, "the parent sees the rotated token file", d.log())
+    api.control("POST", "/nodes", node(7))
+    i, m = d.wait_for(r"^executor: generation \d+: 1 intents added",
+                      start=mark, timeout=60)
+    tap.ok(m is not None, "with the new token the watch serves again",
+           d.log())
+
+    # A restarted executor gets the whole map again.
+    pids = knlib.children_of(d.pid())
+    mark = d.mark()
+    os.kill(pids["executor"], signal.SIGKILL)
+    i, m = d.wait_for(r"^executor: generation \d+: 6 intents accepted",
+                      start=mark, timeout=30)
+    tap.ok(m is not None, "a restarted executor receives a full snapshot",
+           d.log())
+    # A restarted watcher lists afresh.
+    mark = d.mark()
+    os.kill(pids["watcher"], signal.SIGKILL)
+    i, m = d.wait_for(r"^watcher: listed 7 nodes", start=mark, timeout=30)
+    tap.ok(m is not None, "a restarted watcher lists again", d.log())
+    tap.ok(d.proc.poll() is None, "the daemon is still running")
+finally:
+    if d is not None:
+        rc = d.stop()
+    api.close()
+tap.eq(rc, 0, "stopped cleanly")
+
+# A node that has no pod CIDR yet: wait, say so once, keep watching.
+api = knlib.ApiServer()
+d = None
+try:
+    fresh = node(0)
+    del fresh["spec"]["podCIDR"]
+    del fresh["spec"]["podCIDRs"]
+    api.control("POST", "/nodes", fresh)
+    api.control("POST", "/nodes", node(1))
+    d = knlib.Daemon([], api=api.daemon_args(LOCAL))
+    i, m = d.wait_for(r"^watcher: waiting for node %s to get a pod CIDR$" %
+                      re.escape(LOCAL))
+    tap.ok(m is not None, "no pod CIDR yet: it waits and says so", d.log())
+    for _ in range(3):
+        api.control("POST", "/heartbeat/" + LOCAL)
+    time.sleep(1)
+    tap.eq(len(re.findall("waiting for node", d.log())), 1,
+           "said once, not per event")
+    api.control("POST", "/nodes", node(0))
+    i, m = d.wait_for(r"^watcher: node %s: NetworkUnavailable=False" %
+                      re.escape(LOCAL), timeout=30)
+    tap.ok(m is not None, "once the CIDR is there the routes go out and the "
+           "condition is set", d.log())
+finally:
+    if d is not None:
+        d.stop()
+    api.close()
+
+# 5,000 nodes through pagination; memory independent of object size.
+hwm = {}
+for size in (2000, 20000):
+    api = knlib.ApiServer()
+    d = None
+    try:
+        # /25s: 5,000 of them fit the default 100.96.0.0/12.
+        api.control("POST", "/generate", {"count": 5000,
+                                          "target_bytes": size,
+                                          "pod_cidr_mask": 25})
+        d = knlib.Daemon([], api=api.daemon_args(LOCAL))
+        i, m = d.wait_for(r"^watcher: listed (\d+) nodes", timeout=180)
+        tap.ok(m is not None and m.group(1) == "5000",
+               "%d-byte nodes: all 5,000 listed" % size, d.log())
+        pages = [r for r in api.requests() if r["path"] == "/api/v1/nodes"
+                 and not r["query"].get("watch")]
+        tap.ok(len(pages) == 10 and all(q(r, "continue") for r in pages[1:]),
+               "%d-byte nodes: ten pages joined by continue tokens" % size,
+               len(pages))
+        i, m = d.wait_for(r"^watcher: snapshot \d+: 5000 nodes, 4999 "
+                          r"intents$")
+        tap.ok(m is not None, "%d-byte nodes: one snapshot of 4,999 "
+               "intents" % size, d.log())
+        w = knlib.children_of(d.pid())["watcher"]
+        with open("/proc/%d/status" % w) as f:
+            hwm[size] = int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
+        print("# watcher peak RSS with %d-byte nodes: %d KiB" %
+              (size, hwm[size]))
+    finally:
+        if d is not None:
+            d.stop()
+        api.close()
+tap.ok(len(hwm) == 2 and hwm[20000] - hwm[2000] < 4096,
+       "10 times larger Node objects grow the watcher by under 4 MiB", hwm)
+tap.done()
