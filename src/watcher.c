@@ -864,7 +864,8 @@ buf_set(struct buf *b, const void *data, size_t len, int append)
 	}
 	if ((p = realloc(b->data, b->len + len + 1)) == NULL)
 		fatal("credentials");
-	memcpy(p + b->len, data, len);
+	if (len > 0)
+		memcpy(p + b->len, data, len);
 	b->data = p;
 	b->len += len;
 	b->data[b->len] = '\0';

@@ -288,6 +288,14 @@ for size in (2000, 20000):
         if d is not None:
             d.stop()
         api.close()
-tap.ok(len(hwm) == 2 and hwm[20000] - hwm[2000] < 4096,
-       "10 times larger Node objects grow the watcher by under 4 MiB", hwm)
+# A sanitizer build's allocator keeps what it freed (quarantine, size
+# classes), so the memory bound is checked in the plain build, which
+# make distcheck runs.
+if os.environ.get("KN_SANITIZERS") == "yes":
+    tap.ok(True, "# SKIP memory is measured in the build without "
+           "sanitizers")
+else:
+    tap.ok(len(hwm) == 2 and hwm[20000] - hwm[2000] < 4096,
+           "10 times larger Node objects grow the watcher by under 4 MiB",
+           hwm)
 tap.done()
