@@ -242,15 +242,6 @@ child_peer_input(struct child *c, enum role peer)
 	}
 }
 
-int64_t
-child_now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Tell the parent once every channel of this role has shaken hands. */
 static void
 child_report(struct child *c)

@@ -54,7 +54,6 @@ void	child_init(struct child *, enum role);
 void	child_peer(struct child *, enum role peer, int fd);
 void	child_confine(struct child *);
 void	child_loop(struct child *) __attribute__((__noreturn__));
-int64_t	child_now_ms(void);
 
 void	watcher_main(void) __attribute__((__noreturn__));
 void	executor_main(void) __attribute__((__noreturn__));

@@ -72,15 +72,6 @@ static int64_t			 token_check;
 static void	 proc_start(struct proc *);
 static int	 selftest(void);
 
-static int64_t
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 parent_signal(int sig)
 {
@@ -254,7 +245,7 @@ check_token(int force)
 	char	 err[512];
 	int	 rv;
 
-	token_check = now_ms() + TOKEN_CHECK_MS;
+	token_check = mono_ms() + TOKEN_CHECK_MS;
 	if (!have_api)
 		return;
 	if ((rv = apiconf_token_changed(&api, err, sizeof(err))) == -1)
@@ -292,7 +283,7 @@ proc_spawn(struct proc *p, int peer, int peer2)
 	p->pid = pid;
 	p->ready = 0;
 	p->restart_at = 0;
-	p->started = now_ms();
+	p->started = mono_ms();
 	msgchan_init(&p->ctl, ctl[0], ROLE_PARENT, p->role);
 	pc = conf;
 	pc.violate = p->violate;
@@ -423,7 +414,7 @@ proc_input(struct proc *p)
 static void
 proc_died(struct proc *p, int status)
 {
-	int64_t	 now = now_ms();
+	int64_t	 now = mono_ms();
 	int	 i, n;
 
 	proc_input(p);
@@ -546,7 +537,7 @@ reload(void)
 static void
 stop_children(void)
 {
-	int64_t		 deadline = now_ms() + STOP_GRACE_MS;
+	int64_t		 deadline = mono_ms() + STOP_GRACE_MS;
 	struct timespec	 ts = { 0, 50 * 1000 * 1000 };
 	int		 r, left;
 
@@ -563,7 +554,7 @@ stop_children(void)
 			}
 		if (left == 0)
 			return;
-		if (now_ms() >= deadline)
+		if (mono_ms() >= deadline)
 			break;
 		nanosleep(&ts, NULL);
 	}
@@ -584,7 +575,7 @@ parent_poll(int64_t timeout_ms)
 	struct proc	*who[ROLE_COUNT + 1];
 	struct timespec	 ts, *tsp = NULL;
 	sigset_t	 empty;
-	int64_t		 now = now_ms(), t;
+	int64_t		 now = mono_ms(), t;
 	int		 r, n = 0, i;
 
 	if (have_api && (timeout_ms < 0 || token_check - now < timeout_ms))
@@ -645,7 +636,7 @@ parent_step(int64_t timeout_ms)
 		sig_hup = 0;
 		reload();
 	}
-	now = now_ms();
+	now = mono_ms();
 	if (have_api && now >= token_check)
 		check_token(0);
 	for (r = ROLE_WATCHER; r < ROLE_COUNT && !sig_quit; r++)
@@ -758,7 +749,7 @@ main(int argc, char *argv[])
 			return 1;
 		}
 		have_api = 1;
-		token_check = now_ms() + TOKEN_CHECK_MS;
+		token_check = mono_ms() + TOKEN_CHECK_MS;
 	}
 	saved_argc = argc;
 	saved_argv = argv;
@@ -838,7 +829,7 @@ static int
 selftest(void)
 {
 	struct stat	 root;
-	int64_t		 deadline = now_ms() + SELFTEST_TIMEOUT_MS;
+	int64_t		 deadline = mono_ms() + SELFTEST_TIMEOUT_MS;
 	int		 r, ready, fails = 0;
 
 	do {
@@ -846,7 +837,7 @@ selftest(void)
 		for (r = ROLE_WATCHER, ready = 1; r < ROLE_COUNT; r++)
 			if (procs[r].wanted && !procs[r].ready)
 				ready = 0;
-	} while (!ready && !sig_quit && now_ms() < deadline);
+	} while (!ready && !sig_quit && mono_ms() < deadline);
 	if (!ready) {
 		printf("self-test: the children did not all become ready\n");
 		return 1;
@@ -862,8 +853,8 @@ selftest(void)
 	violator.role = ROLE_EXECUTOR;
 	violator.violate = 1;
 	proc_start(&violator);
-	deadline = now_ms() + SELFTEST_TIMEOUT_MS;
-	while (violator.pid != 0 && !sig_quit && now_ms() < deadline)
+	deadline = mono_ms() + SELFTEST_TIMEOUT_MS;
+	while (violator.pid != 0 && !sig_quit && mono_ms() < deadline)
 		parent_step(100);
 	if (violator.pid == 0 && WIFSIGNALED(violator.status) &&
 	    WTERMSIG(violator.status) == SIGSYS)

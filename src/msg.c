@@ -232,8 +232,9 @@ msgchan_flush(struct msgchan *c)
 	return (int)(c->queued > (size_t)INT32_MAX ? INT32_MAX : c->queued);
 }
 
-static int64_t
-now_ms(void)
+/* Milliseconds of the monotonic clock: every timer of the daemon. */
+int64_t
+mono_ms(void)
 {
 	struct timespec	 ts;
 
@@ -246,11 +247,11 @@ int
 msgchan_flush_wait(struct msgchan *c, int timeout_ms)
 {
 	struct pollfd	 pfd;
-	int64_t		 end = now_ms() + timeout_ms, left;
+	int64_t		 end = mono_ms() + timeout_ms, left;
 	int		 n;
 
 	while ((n = msgchan_flush(c)) > 0) {
-		if ((left = end - now_ms()) <= 0)
+		if ((left = end - mono_ms()) <= 0)
 			return n;
 		pfd.fd = c->fd;
 		pfd.events = POLLOUT;

@@ -8,6 +8,7 @@
 #define KN_MSG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "proto.h"
@@ -86,5 +87,6 @@ int	 msgchan_compose(struct msgchan *, uint32_t type, uint32_t id, int fd,
 int	 msgchan_flush(struct msgchan *);
 int	 msgchan_flush_wait(struct msgchan *, int timeout_ms);
 enum msgchan_rv	 msgchan_recv(struct msgchan *, struct msg *);
+int64_t	 mono_ms(void);
 
 #endif

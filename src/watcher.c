@@ -686,14 +686,14 @@ patch_done(struct watcher *w, struct req *r, CURLcode cc)
 		return;
 	}
 	req_failed(w, r, cc);
-	w->patch_next = child_now_ms() + backoff_next(&w->patch_backoff);
+	w->patch_next = mono_ms() + backoff_next(&w->patch_backoff);
 }
 
 /* When to list or watch next: at once after success, later after trouble. */
 static void
 watcher_schedule(struct watcher *w, int ok, long retry_after)
 {
-	int64_t	 now = child_now_ms();
+	int64_t	 now = mono_ms();
 
 	if (ok) {
 		w->backoff = 0;
@@ -737,7 +737,7 @@ static void
 watcher_tick(struct watcher *w)
 {
 	const struct nm_node	*local;
-	int64_t			 now = child_now_ms();
+	int64_t			 now = mono_ms();
 
 	if (!w->ready)
 		return;
@@ -793,7 +793,7 @@ on_timer(CURLM *multi, long timeout_ms, void *arg)
 	struct watcher	*w = arg;
 
 	(void)multi;
-	w->curl_due = timeout_ms < 0 ? -1 : child_now_ms() + timeout_ms;
+	w->curl_due = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
 	return 0;
 }
 
@@ -801,7 +801,7 @@ static int
 watcher_poll(struct child *c, struct pollfd *pfd, int max, int64_t *timeout)
 {
 	struct watcher	*w = c->state;
-	int64_t		 now = child_now_ms(), due = -1;
+	int64_t		 now = mono_ms(), due = -1;
 	int		 i;
 
 	for (i = 0; i < w->nsocks && i < max; i++) {
@@ -835,7 +835,7 @@ watcher_io(struct child *c, struct pollfd *pfd, int n)
 		    (pfd[i].revents & POLLERR ? CURL_CSELECT_ERR : 0);
 		curl_multi_socket_action(w->multi, pfd[i].fd, ev, &running);
 	}
-	if (w->curl_due >= 0 && child_now_ms() >= w->curl_due) {
+	if (w->curl_due >= 0 && mono_ms() >= w->curl_due) {
 		w->curl_due = -1;
 		curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0,
 		    &running);
