@@ -56,6 +56,8 @@ enum {
 	OPT_CA_FILE,
 	OPT_ADDRESS_TYPE,
 	OPT_MAX_NODES,
+	OPT_MTU,
+	OPT_ROUTE_PROTOCOL,
 };
 
 static const struct option long_options[] = {
@@ -76,6 +78,8 @@ static const struct option long_options[] = {
 	{ "ca-file",		required_argument,	NULL, OPT_CA_FILE },
 	{ "node-address-type",	required_argument,	NULL, OPT_ADDRESS_TYPE },
 	{ "max-nodes",		required_argument,	NULL, OPT_MAX_NODES },
+	{ "mtu",		required_argument,	NULL, OPT_MTU },
+	{ "route-protocol",	required_argument,	NULL, OPT_ROUTE_PROTOCOL },
 	{ "provider",		required_argument,	NULL, OPT_PROVIDER },
 	{ "target",		required_argument,	NULL, OPT_TARGET },
 	{ "pod-cidr",		required_argument,	NULL, OPT_POD_CIDR },
@@ -97,7 +101,8 @@ static const char usage_text[] =
 "       [--seccomp kill|log] [--self-test] [--kubeconfig file]\n"
 "       [--apiserver url] [--token-file file] [--ca-file file]\n"
 "       [--node-address-type InternalIP|ExternalIP] [--max-nodes n]\n"
-"       [--provider mode] [--target ifname]\n"
+"       [--provider mode] [--target ifname] [--mtu bytes]\n"
+"       [--route-protocol n]\n"
 "       [--pod-cidr cidr] [--node-name name] [--machine-id file]\n"
 "       [--system-uuid file] [--boot-id file] [--cni-config file]\n"
 "       [--sync-period duration] [--ipsec-encryption aes|none]\n"
@@ -130,6 +135,10 @@ static const char usage_text[] =
 "      --provider mode        layer2, vxlan, vxlan-legacy, ipsec or gre\n"
 "                             (default vxlan)\n"
 "      --target ifname        underlay interface (default: found by route)\n"
+"      --mtu bytes            tunnel device MTU (default: underlay MTU less\n"
+"                             the encapsulation)\n"
+"      --route-protocol n     rtm_protocol that marks our routes (default "
+KN_STR(KN_DEFAULT_ROUTE_PROTOCOL) ")\n"
 "      --pod-cidr cidr        cluster pod range (default 100.96.0.0/12)\n"
 "      --node-name name       this node's Kubernetes name\n"
 "      --machine-id file      find this node by its machine ID\n"
@@ -384,6 +393,7 @@ config_defaults(struct kn_config *c)
 	c->sync_period_ms = 30000;
 	strcpy(c->system_uuid, KN_DEFAULT_SYSTEM_UUID);
 	c->max_nodes = KN_DEFAULT_MAX_NODES;
+	c->route_protocol = KN_DEFAULT_ROUTE_PROTOCOL;
 	c->ipsec_encryption = IPSEC_ENC_AES;
 	c->ipsec_authentication = IPSEC_AUTH_SHA1;
 	c->ipsec_encapsulation = IPSEC_ENCAP_UDP;
@@ -393,6 +403,23 @@ config_defaults(struct kn_config *c)
 	/* In a pod, the container runtime collects standard error. */
 	c->log_stderr = getenv("KUBERNETES_SERVICE_HOST") != NULL;
 	strcpy(c->config_file, KN_DEFAULT_CONFIG);
+}
+
+/* A decimal number from min to max. */
+static int
+set_number(const char *what, const char *arg, long min, long max,
+    uint32_t *out, char *err, size_t errlen)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (*arg == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
+		return errset(err, errlen, "%s: \"%s\" is not a number from "
+		    "%ld to %ld", what, arg, min, max);
+	*out = (uint32_t)v;
+	return 0;
 }
 
 /* Apply one option; shared by the command line pass. */
@@ -495,14 +522,15 @@ config_option(struct kn_config *c, struct kn_cmdline *cl, int ch,
 		    NELEM(address_type_names), arg, &c->address_type, err,
 		    errlen);
 	case OPT_MAX_NODES:
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (*arg == '\0' || *end != '\0' || errno != 0 || v < 1 ||
-		    v > 100000)
-			return errset(err, errlen, "--max-nodes: \"%s\" is not "
-			    "a number from 1 to 100000", arg);
-		c->max_nodes = v;
-		return 0;
+		return set_number("--max-nodes", arg, 1, 100000, &c->max_nodes,
+		    err, errlen);
+	case OPT_MTU:
+		return set_number("--mtu", arg, 1280, 65535, &c->mtu, err,
+		    errlen);
+	case OPT_ROUTE_PROTOCOL:
+		/* 0 to 4 are the kernel's own; 255 is reserved. */
+		return set_number("--route-protocol", arg, 5, 254,
+		    &c->route_protocol, err, errlen);
 	case OPT_GLOG_V:
 		errno = 0;
 		v = strtol(arg, &end, 10);
@@ -868,13 +896,19 @@ config_resolve_user(struct kn_config *c, char *err, size_t errlen)
 void
 config_print(const struct kn_config *c, int fd)
 {
-	char	 cidr[INET6_ADDRSTRLEN + 5];
+	char	 cidr[INET6_ADDRSTRLEN + 5], mtu[32];
 
 	prefix_format(&c->cluster, cidr, sizeof(cidr));
+	if (c->mtu != 0)
+		snprintf(mtu, sizeof(mtu), "%u", c->mtu);
+	else
+		snprintf(mtu, sizeof(mtu), "(underlay less encapsulation)");
 	dprintf(fd,
 	    "provider %s\n"
 	    "pod-cidr %s\n"
 	    "target %s\n"
+	    "mtu %s\n"
+	    "route-protocol %u\n"
 	    "node-name %s\n"
 	    "machine-id %s\n"
 	    "system-uuid %s\n"
@@ -895,7 +929,8 @@ config_print(const struct kn_config *c, int fd)
 	    "max-nodes %u\n"
 	    "verbose %d\n",
 	    mode_name(c->mode), cidr,
-	    *c->target ? c->target : "(found by route)",
+	    *c->target ? c->target : "(found by route)", mtu,
+	    c->route_protocol,
 	    *c->node_name ? c->node_name : "(not set)",
 	    *c->machine_id ? c->machine_id : "(not set)",
 	    *c->system_uuid ? c->system_uuid : "(not set)",

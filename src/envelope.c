@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "envelope.h"
+#include "htab.h"
 
 /* Do the first len bits of a and b agree? */
 static int
@@ -93,31 +94,28 @@ intent_refusal(const struct kn_prefix *cluster, const struct msg_intent *in)
 }
 
 struct ientry {
-	struct ientry		*next;
+	struct hnode		 h;	/* first: the table's link */
 	struct msg_intent	 in;
 };
 
 struct itab {
-	unsigned	 max;
-	unsigned	 count;
-	unsigned	 mask;
-	struct ientry	**bucket;
+	struct htab		 t;
 };
 
 static uint32_t
 prefix_hash(const struct msg_intent *in)
 {
-	uint32_t	 h = 2166136261u ^ in->family ^ ((uint32_t)in->plen << 8);
-	int		 i;
+	uint8_t	 k[2] = { in->family, in->plen };
 
-	for (i = 0; i < 16; i++)
-		h = (h ^ in->prefix[i]) * 16777619u;
-	return h;
+	return hash_bytes(hash_bytes(0, k, sizeof(k)), in->prefix,
+	    sizeof(in->prefix));
 }
 
 static int
-same_key(const struct msg_intent *a, const struct msg_intent *b)
+same_key(const struct hnode *h, const void *key)
 {
+	const struct msg_intent	*a = &((const struct ientry *)h)->in, *b = key;
+
 	return a->family == b->family && a->plen == b->plen &&
 	    memcmp(a->prefix, b->prefix, sizeof(a->prefix)) == 0;
 }
@@ -126,75 +124,57 @@ struct itab *
 itab_new(unsigned max)
 {
 	struct itab	*t;
-	unsigned	 n = 16;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
-	while (n < max && n < (1u << 21))
-		n <<= 1;
-	if ((t->bucket = calloc(n, sizeof(*t->bucket))) == NULL) {
+	if (htab_init(&t->t, max) == -1) {
 		free(t);
 		return NULL;
 	}
-	t->mask = n - 1;
-	t->max = max;
 	return t;
+}
+
+static void
+ientry_free(struct hnode *h)
+{
+	free(h);
 }
 
 void
 itab_free(struct itab *t)
 {
-	struct ientry	*e, *next;
-	unsigned	 i;
-
 	if (t == NULL)
 		return;
-	for (i = 0; i <= t->mask; i++)
-		for (e = t->bucket[i]; e != NULL; e = next) {
-			next = e->next;
-			free(e);
-		}
-	free(t->bucket);
+	htab_free(&t->t, ientry_free);
 	free(t);
-}
-
-static struct ientry **
-itab_find(const struct itab *t, const struct msg_intent *in)
-{
-	struct ientry	**pp;
-
-	for (pp = &t->bucket[prefix_hash(in) & t->mask]; *pp != NULL;
-	    pp = &(*pp)->next)
-		if (same_key(&(*pp)->in, in))
-			break;
-	return pp;
 }
 
 const struct msg_intent *
 itab_get(const struct itab *t, const struct msg_intent *in)
 {
-	struct ientry	*e = *itab_find(t, in);
+	struct hnode	*e = *htab_slot(&t->t, prefix_hash(in), same_key, in);
 
-	return e != NULL ? &e->in : NULL;
+	return e != NULL ? &((struct ientry *)e)->in : NULL;
 }
 
 /* 0 added, 1 replaced (another node address), 2 unchanged, -1 full. */
 int
 itab_put(struct itab *t, const struct msg_intent *in)
 {
-	struct ientry	**pp = itab_find(t, in), *e;
+	uint32_t	 h = prefix_hash(in);
+	struct hnode	**pp = htab_slot(&t->t, h, same_key, in);
+	struct ientry	*e;
 
-	if ((e = *pp) != NULL) {
+	if ((e = (struct ientry *)*pp) != NULL) {
 		if (memcmp(e->in.node, in->node, sizeof(in->node)) == 0)
 			return 2;
 		e->in = *in;
 		return 1;
 	}
-	if (t->count >= t->max || (e = calloc(1, sizeof(*e))) == NULL)
+	if (t->t.count >= t->t.max || (e = calloc(1, sizeof(*e))) == NULL)
 		return -1;
 	e->in = *in;
-	*pp = e;
-	t->count++;
+	htab_link(&t->t, pp, &e->h, h);
 	return 0;
 }
 
@@ -202,18 +182,28 @@ itab_put(struct itab *t, const struct msg_intent *in)
 int
 itab_del(struct itab *t, const struct msg_intent *in)
 {
-	struct ientry	**pp = itab_find(t, in), *e;
+	struct hnode	**pp = htab_slot(&t->t, prefix_hash(in), same_key, in);
 
-	if ((e = *pp) == NULL)
+	if (*pp == NULL)
 		return -1;
-	*pp = e->next;
-	free(e);
-	t->count--;
+	free(htab_unlink(&t->t, pp));
 	return 0;
 }
 
 unsigned
 itab_count(const struct itab *t)
 {
-	return t->count;
+	return t->t.count;
+}
+
+/* Calls fn for every intent; fn must not change the table. */
+void
+itab_walk(const struct itab *t, void (*fn)(const struct msg_intent *, void *),
+    void *arg)
+{
+	const struct hnode	*e = NULL;
+	unsigned		 b = 0;
+
+	while ((e = htab_next(&t->t, &b, e)) != NULL)
+		fn(&((const struct ientry *)e)->in, arg);
 }

@@ -22,5 +22,7 @@ int		 itab_del(struct itab *, const struct msg_intent *);
 unsigned	 itab_count(const struct itab *);
 const struct msg_intent *itab_get(const struct itab *,
 		    const struct msg_intent *);
+void		 itab_walk(const struct itab *,
+		    void (*)(const struct msg_intent *, void *), void *);
 
 #endif

@@ -1,42 +1,872 @@
 /*
  * The executor: the only process that changes the kernel's network
  * state.  It keeps CAP_NET_ADMIN and nothing else, trusts nothing the
- * watcher says, and keeps the table of accepted route intents that
- * the kernel is reconciled to.
+ * watcher says (every intent passes the safety envelope in intentrx),
+ * and keeps the kernel objects it owns equal to what the accepted
+ * intents ask for, with as little netlink traffic as it can:
+ *
+ *  - have: the owned objects the kernel holds, from dumps and from the
+ *    monitor socket;
+ *  - want: the objects the accepted intents ask for in this mode.
+ *
+ * A full reconcile writes the difference of the two; a single intent
+ * or a monitor event touches only its own keys.  Until the first
+ * snapshot is in, nothing is removed, so a restart causes no flap.
  */
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_link.h>
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "child.h"
 #include "intentrx.h"
+#include "kobj.h"
 #include "log.h"
+#include "nl.h"
+
+#define VXLAN_VNI		1
+#define VXLAN_PORT		4789
+#define VXLAN_OVERHEAD4		50	/* outer IPv4, UDP, VXLAN, Ethernet */
+#define VXLAN_OVERHEAD6		70
+#define DUMP_TRIES		5
+
+/* The VXLAN device of one family, as it should be. */
+struct vdev {
+	const char	*name;
+	uint8_t		 family;
+	int		 wanted;	/* the local node has this family */
+	uint32_t	 ifindex;	/* 0: not there (yet) */
+	uint8_t		 local[16];	/* the node's own address */
+	uint8_t		 mac[6];
+	uint8_t		 addr[16];	/* the device's own address */
+	uint8_t		 plen;
+	uint32_t	 mtu;
+	uint32_t	 underlay;	/* index of the underlay device */
+};
+
+/* What a batched request was for, by its index in the batch. */
+struct pending {
+	enum kobj_op	 op;
+	struct kobj	 o;
+};
+
+struct executor {
+	struct child		*c;
+	struct intent_rx	 rx;
+	struct nl		 cmd;
+	struct nl		 mon;
+	struct kobj_ctx		 ctx;
+	struct ktab		 have;
+	struct ktab		 want;
+	struct ktab		 dirty;		/* keys a monitor event touched */
+	struct ktab		 reported;	/* failures logged once */
+	struct vdev		 dev[2];	/* by family: 0 IPv4, 1 IPv6 */
+	int			 synced;	/* a snapshot was reconciled */
+	int			 resync;	/* dump everything again */
+	int64_t			 next_sync;
+	uint32_t		 failed;	/* in the current generation */
+	unsigned		 max;
+	struct pending		 pend[NL_BATCH_MAX];
+	struct nl_batch		 batch;
+};
+
+static struct executor	 ex;
+
+/* Outcome of one batched request. */
+static void
+request_done(void *arg, unsigned idx, int error, const char *why)
+{
+	struct executor	*e = arg;
+	struct pending	*p = &e->pend[idx];
+	char		 name[KOBJ_NAME_MAX];
+
+	if (error == 0) {
+		if (p->op == KOBJ_DELETE)
+			ktab_del(&e->have, &p->o.k);
+		else if (ktab_put(&e->have, &p->o) == -1)
+			e->resync = 1;
+		ktab_del(&e->reported, &p->o.k);
+		return;
+	}
+	/* Someone removed it first: what we wanted. */
+	if (p->op == KOBJ_DELETE && (error == ESRCH || error == ENOENT)) {
+		ktab_del(&e->have, &p->o.k);
+		return;
+	}
+	e->failed++;
+	kobj_name(&p->o, name, sizeof(name));
+	/* A peer that stays unreachable is reported once, not each sync. */
+	if (ktab_get(&e->reported, &p->o.k) != NULL) {
+		log_debug("%s %s: %s%s%s", p->op == KOBJ_DELETE ? "removing" :
+		    "installing", name, strerror(error), *why ? ": " : "", why);
+		return;
+	}
+	(void)ktab_put(&e->reported, &p->o);
+	if (p->o.k.type == KOBJ_ROUTE && error == EEXIST)
+		log_warnx("installing %s: the kernel has a route for it that "
+		    "is not ours (protocol %u); left alone", name,
+		    e->ctx.protocol);
+	else if (p->o.k.type == KOBJ_ROUTE && (error == ENETUNREACH ||
+	    error == EHOSTUNREACH || error == EINVAL) && !p->o.v.onlink)
+		log_warnx("installing %s: the node address is not on a "
+		    "directly connected network; peer skipped (%s%s%s)", name,
+		    strerror(error), *why ? ": " : "", why);
+	else
+		log_warnx("%s %s: %s%s%s", p->op == KOBJ_DELETE ? "removing" :
+		    "installing", name, strerror(error), *why ? ": " : "", why);
+}
+
+static void
+request(struct executor *e, enum kobj_op op, const struct kobj *o)
+{
+	struct nlmsghdr	*nlh;
+	unsigned	 idx;
+
+	if ((nlh = nl_batch_add(&e->batch, 0, 0, &idx)) == NULL) {
+		log_warn("netlink send");
+		e->resync = 1;
+		return;
+	}
+	e->pend[idx].op = op;
+	e->pend[idx].o = *o;
+	kobj_request(nlh, &e->ctx, op, o);
+}
+
+/* Bring one key of the kernel in line; queued in the batch. */
+static void
+reconcile_key(struct executor *e, const struct kobj_key *k)
+{
+	const struct kobj	*w = ktab_get(&e->want, k);
+	const struct kobj	*h = ktab_get(&e->have, k);
+
+	if (w != NULL && h != NULL && kobj_same(w, h))
+		return;
+	if (w != NULL)
+		request(e, h == NULL && w->k.type == KOBJ_ROUTE ?
+		    KOBJ_CREATE : KOBJ_REPLACE, w);
+	else if (h != NULL && e->synced)
+		request(e, KOBJ_DELETE, h);
+}
+
+static void
+flush(struct executor *e)
+{
+	if (nl_batch_flush(&e->batch) == -1) {
+		log_warn("netlink batch");
+		e->resync = 1;
+	}
+}
+
+/* What the accepted intents ask for, from scratch. */
+static void
+want_add(const struct msg_intent *in, void *arg)
+{
+	struct executor	*e = arg;
+	struct kobj	 o[KOBJ_PER_INTENT];
+	int		 i, n = kobj_wanted(&e->ctx, in, o);
+
+	for (i = 0; i < n; i++)
+		if (ktab_put(&e->want, &o[i]) == -1)
+			fatalx("the table of wanted objects is full");
+}
+
+static void
+want_rebuild(struct executor *e)
+{
+	ktab_free(&e->want);
+	if (ktab_init(&e->want, e->max) == -1)
+		fatal("table of wanted objects");
+	itab_walk(e->rx.active, want_add, e);
+}
+
+/* The whole difference: what is missing or wrong, then what is extra. */
+static void
+reconcile_all(struct executor *e)
+{
+	const struct kobj	*o = NULL;
+	unsigned		 b = 0;
+
+	while ((o = ktab_next(&e->want, &b, o)) != NULL)
+		reconcile_key(e, &o->k);
+	if (e->synced) {
+		b = 0;
+		o = NULL;
+		while ((o = ktab_next(&e->have, &b, o)) != NULL)
+			if (ktab_get(&e->want, &o->k) == NULL)
+				request(e, KOBJ_DELETE, o);
+	}
+	flush(e);
+}
+
+static int
+have_add(const struct nlmsghdr *nlh, void *arg)
+{
+	struct executor	*e = arg;
+	struct kobj	 o;
+	int		 deleted;
+
+	if (kobj_parse(nlh, &e->ctx, &o, &deleted) == 1 &&
+	    ktab_put(&e->have, &o) == -1) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return 0;
+}
+
+/* One dump into the have table; redone while the kernel interrupts. */
+static int
+dump(struct executor *e, uint16_t type, uint8_t family, uint32_t ifindex)
+{
+	char		 buf[256] __attribute__((aligned(8)));
+	struct nlmsghdr	*nlh;
+	struct rtmsg	*rtm;
+	struct ndmsg	*ndm;
+	int		 try, rv;
+
+	for (try = 0; try < DUMP_TRIES; try++) {
+		memset(buf, 0, sizeof(buf));
+		nlh = mnl_nlmsg_put_header(buf);
+		nlh->nlmsg_type = type;
+		nlh->nlmsg_flags = NLM_F_DUMP;
+		if (type == RTM_GETROUTE) {
+			/* Strict checking lets the kernel filter for us. */
+			rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+			rtm->rtm_family = family;
+			rtm->rtm_protocol = e->ctx.protocol;
+			rtm->rtm_table = RT_TABLE_MAIN;
+		} else {
+			ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
+			ndm->ndm_family = family;
+			mnl_attr_put_u32(nlh, NDA_IFINDEX, ifindex);
+		}
+		if ((rv = nl_query(&e->cmd, nlh, have_add, e)) != NL_INTR)
+			return rv;
+		log_debug("dump interrupted by a change; again");
+	}
+	errno = EINTR;
+	return -1;
+}
+
+/* Reads every owned object the kernel holds into the have table. */
+static int
+have_load(struct executor *e)
+{
+	int	 i;
+
+	ktab_free(&e->have);
+	if (ktab_init(&e->have, e->max) == -1)
+		fatal("table of kernel objects");
+	if (dump(e, RTM_GETROUTE, AF_INET, 0) == -1 ||
+	    dump(e, RTM_GETROUTE, AF_INET6, 0) == -1)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		if (e->dev[i].ifindex == 0)
+			continue;
+		if (dump(e, RTM_GETNEIGH, AF_BRIDGE, e->dev[i].ifindex) == -1)
+			return -1;
+		if (e->ctx.mode == MODE_VXLAN && dump(e, RTM_GETNEIGH,
+		    e->dev[i].family, e->dev[i].ifindex) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* --- devices ---------------------------------------------------- */
+
+struct linkinfo {
+	int		 found;
+	uint32_t	 ifindex;
+	uint32_t	 mtu;
+	unsigned	 flags;
+	uint8_t		 mac[6];
+	int		 vxlan;
+	uint32_t	 vni;
+	uint16_t	 port;
+	uint8_t		 learning;
+	uint8_t		 local[16];
+	uint8_t		 localfam;
+};
+
+static int
+attr_any(const struct nlattr *a, void *arg)
+{
+	const struct nlattr	**tb = arg;
+	unsigned		 t = mnl_attr_get_type(a);
+
+	if (t <= IFLA_MAX)
+		tb[t] = a;
+	return MNL_CB_OK;
+}
+
+static void
+parse_vxlan(const struct nlattr *data, struct linkinfo *li)
+{
+	const struct nlattr	*tb[IFLA_MAX + 1] = { NULL };
+
+	if (mnl_attr_parse_nested(data, attr_any, tb) < 0)
+		return;
+	if (tb[IFLA_VXLAN_ID] != NULL)
+		li->vni = mnl_attr_get_u32(tb[IFLA_VXLAN_ID]);
+	if (tb[IFLA_VXLAN_PORT] != NULL)
+		li->port = ntohs(mnl_attr_get_u16(tb[IFLA_VXLAN_PORT]));
+	if (tb[IFLA_VXLAN_LEARNING] != NULL)
+		li->learning = mnl_attr_get_u8(tb[IFLA_VXLAN_LEARNING]);
+	if (tb[IFLA_VXLAN_LOCAL] != NULL &&
+	    mnl_attr_get_payload_len(tb[IFLA_VXLAN_LOCAL]) == 4) {
+		li->localfam = AF_INET;
+		memcpy(li->local, mnl_attr_get_payload(tb[IFLA_VXLAN_LOCAL]),
+		    4);
+	}
+	if (tb[IFLA_VXLAN_LOCAL6] != NULL &&
+	    mnl_attr_get_payload_len(tb[IFLA_VXLAN_LOCAL6]) == 16) {
+		li->localfam = AF_INET6;
+		memcpy(li->local, mnl_attr_get_payload(tb[IFLA_VXLAN_LOCAL6]),
+		    16);
+	}
+}
+
+static int
+link_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct linkinfo		*li = arg;
+	const struct ifinfomsg	*ifi = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr	*tb[IFLA_MAX + 1] = { NULL };
+	const struct nlattr	*info[IFLA_MAX + 1] = { NULL };
+
+	if (nlh->nlmsg_type != RTM_NEWLINK ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifi) ||
+	    mnl_attr_parse(nlh, sizeof(*ifi), attr_any, tb) < 0)
+		return 0;
+	li->found = 1;
+	li->ifindex = (uint32_t)ifi->ifi_index;
+	li->flags = ifi->ifi_flags;
+	if (tb[IFLA_MTU] != NULL)
+		li->mtu = mnl_attr_get_u32(tb[IFLA_MTU]);
+	if (tb[IFLA_ADDRESS] != NULL &&
+	    mnl_attr_get_payload_len(tb[IFLA_ADDRESS]) == 6)
+		memcpy(li->mac, mnl_attr_get_payload(tb[IFLA_ADDRESS]), 6);
+	if (tb[IFLA_LINKINFO] == NULL ||
+	    mnl_attr_parse_nested(tb[IFLA_LINKINFO], attr_any, info) < 0)
+		return 0;
+	if (info[IFLA_INFO_KIND] != NULL &&
+	    mnl_attr_validate(info[IFLA_INFO_KIND], MNL_TYPE_NUL_STRING) == 0 &&
+	    strcmp(mnl_attr_get_str(info[IFLA_INFO_KIND]), "vxlan") == 0) {
+		li->vxlan = 1;
+		if (info[IFLA_INFO_DATA] != NULL)
+			parse_vxlan(info[IFLA_INFO_DATA], li);
+	}
+	return 0;
+}
+
+/*
+ * A link request in buf (zeroed here): for ifindex, or by a name the
+ * caller adds when ifindex is 0; the ack is always asked for.
+ */
+static struct nlmsghdr *
+link_msg(char *buf, size_t len, uint16_t type, uint16_t flags,
+    uint32_t ifindex)
+{
+	struct nlmsghdr		*nlh;
+	struct ifinfomsg	*ifi;
+
+	memset(buf, 0, len);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_ACK | flags;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_index = (int)ifindex;
+	if (type == RTM_NEWLINK) {
+		ifi->ifi_flags = IFF_UP;
+		ifi->ifi_change = IFF_UP;
+	}
+	return nlh;
+}
+
+/* A link by name (ifindex 0) or by index; -1 with errno, li->found. */
+static int
+link_get(struct executor *e, const char *name, uint32_t ifindex,
+    struct linkinfo *li)
+{
+	char			 buf[256] __attribute__((aligned(8)));
+	struct nlmsghdr		*nlh;
+
+	memset(li, 0, sizeof(*li));
+	nlh = link_msg(buf, sizeof(buf), RTM_GETLINK, 0, ifindex);
+	if (name != NULL)
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	if (nl_query(&e->cmd, nlh, link_cb, li) == -1)
+		return errno == ENODEV ? 0 : -1;
+	return 0;
+}
+
+struct addrfind {
+	uint8_t		 family;
+	const uint8_t	*addr;
+	uint32_t	 ifindex;
+};
+
+static int
+addr_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct addrfind		*f = arg;
+	const struct ifaddrmsg	*ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr	*tb[IFLA_MAX + 1] = { NULL };
+	const struct nlattr	*a;
+	unsigned		 len = f->family == AF_INET6 ? 16 : 4;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifa) ||
+	    ifa->ifa_family != f->family ||
+	    mnl_attr_parse(nlh, sizeof(*ifa), attr_any, tb) < 0)
+		return 0;
+	a = tb[IFA_LOCAL] != NULL ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+	if (a != NULL && mnl_attr_get_payload_len(a) == len &&
+	    memcmp(mnl_attr_get_payload(a), f->addr, len) == 0)
+		f->ifindex = ifa->ifa_index;
+	return 0;
+}
+
+/* The device that carries the node's own address. */
+static uint32_t
+underlay_of(struct executor *e, uint8_t family, const uint8_t *addr)
+{
+	char			 buf[64] __attribute__((aligned(8)));
+	struct nlmsghdr		*nlh;
+	struct ifaddrmsg	*ifa;
+	struct addrfind		 f = { family, addr, 0 };
+
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETADDR;
+	nlh->nlmsg_flags = NLM_F_DUMP;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = family;
+	if (nl_query(&e->cmd, nlh, addr_cb, &f) == -1)
+		log_warn("reading the addresses");
+	return f.ifindex;
+}
+
+/* One request, its ack awaited; 0 or -1 with the error logged. */
+static int
+link_talk(struct executor *e, struct nlmsghdr *nlh, const char *what)
+{
+	if (nl_query(&e->cmd, nlh, link_cb, &(struct linkinfo){ 0 }) == -1) {
+		log_warn("%s", what);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+vdev_create(struct executor *e, struct vdev *d)
+{
+	char		 buf[512] __attribute__((aligned(8)));
+	struct nlmsghdr	*nlh;
+	struct nlattr	*li, *data;
+
+	nlh = link_msg(buf, sizeof(buf), RTM_NEWLINK, NLM_F_CREATE |
+	    NLM_F_EXCL, 0);
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, d->name);
+	mnl_attr_put_u32(nlh, IFLA_MTU, d->mtu);
+	mnl_attr_put(nlh, IFLA_ADDRESS, 6, d->mac);
+	li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "vxlan");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	mnl_attr_put_u32(nlh, IFLA_VXLAN_ID, VXLAN_VNI);
+	mnl_attr_put_u16(nlh, IFLA_VXLAN_PORT, htons(VXLAN_PORT));
+	mnl_attr_put_u8(nlh, IFLA_VXLAN_LEARNING, 0);
+	if (d->family == AF_INET)
+		mnl_attr_put(nlh, IFLA_VXLAN_LOCAL, 4, d->local);
+	else
+		mnl_attr_put(nlh, IFLA_VXLAN_LOCAL6, 16, d->local);
+	if (d->underlay != 0)
+		mnl_attr_put_u32(nlh, IFLA_VXLAN_LINK, d->underlay);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, li);
+	return link_talk(e, nlh, d->name);
+}
+
+static int
+vdev_delete(struct executor *e, struct vdev *d, uint32_t ifindex)
+{
+	char	 buf[64] __attribute__((aligned(8)));
+
+	return link_talk(e, link_msg(buf, sizeof(buf), RTM_DELLINK, 0,
+	    ifindex), d->name);
+}
+
+/* MTU, MAC and up: what can change on a live device. */
+static int
+vdev_set(struct executor *e, struct vdev *d, uint32_t ifindex)
+{
+	char		 buf[128] __attribute__((aligned(8)));
+	struct nlmsghdr	*nlh;
+
+	nlh = link_msg(buf, sizeof(buf), RTM_NEWLINK, 0, ifindex);
+	mnl_attr_put_u32(nlh, IFLA_MTU, d->mtu);
+	mnl_attr_put(nlh, IFLA_ADDRESS, 6, d->mac);
+	return link_talk(e, nlh, d->name);
+}
+
+static int
+vdev_address(struct executor *e, struct vdev *d)
+{
+	char			 buf[128] __attribute__((aligned(8)));
+	struct nlmsghdr		*nlh;
+	struct ifaddrmsg	*ifa;
+	unsigned		 len = d->family == AF_INET6 ? 16 : 4;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWADDR;
+	nlh->nlmsg_flags = NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = d->family;
+	ifa->ifa_prefixlen = d->plen;
+	ifa->ifa_index = d->ifindex;
+	mnl_attr_put(nlh, IFA_LOCAL, len, d->addr);
+	mnl_attr_put(nlh, IFA_ADDRESS, len, d->addr);
+	if (d->family == AF_INET6)
+		ifa->ifa_flags = IFA_F_NODAD;
+	return link_talk(e, nlh, d->name);
+}
+
+/*
+ * What the device of one family should be, from the local node.  The
+ * MAC follows the original agent: 00:53 and the pod network address.
+ */
+static void
+vdev_plan(struct executor *e, struct vdev *d)
+{
+	const struct msg_local	*l = &e->rx.local;
+	const struct kn_config	*conf = &e->c->conf;
+	unsigned		 i, len = d->family == AF_INET6 ? 16 : 4;
+	struct linkinfo		 ul;
+
+	d->wanted = 0;
+	if (!e->rx.have_local)
+		return;
+	for (i = 0; i < 2; i++)
+		if (l->family[i] == d->family)
+			break;
+	if (i == 2 || !(d->family == AF_INET ? l->has4 : l->has6))
+		return;
+	d->wanted = 1;
+	memset(d->local, 0, sizeof(d->local));
+	memcpy(d->local, d->family == AF_INET ? l->addr4 : l->addr6, len);
+	memset(d->addr, 0, sizeof(d->addr));
+	memcpy(d->addr, l->cidr[i], len);
+	kobj_vxlan_mac(d->family, l->plen[i], l->cidr[i], d->mac);
+	/* vxlan-legacy: one connected route for the whole cluster range. */
+	d->plen = e->ctx.mode == MODE_VXLAN_LEGACY ? conf->cluster.len :
+	    (uint8_t)(len * 8);
+	d->underlay = underlay_of(e, d->family, d->local);
+	d->mtu = conf->mtu;
+	if (d->mtu == 0) {
+		d->mtu = 1500;
+		if (d->underlay != 0 && link_get(e, NULL, d->underlay, &ul) ==
+		    0 && ul.found && ul.mtu > 0)
+			d->mtu = ul.mtu;
+		d->mtu -= d->family == AF_INET6 ? VXLAN_OVERHEAD6 :
+		    VXLAN_OVERHEAD4;
+	}
+}
+
+/*
+ * Makes the device what the plan says: created when missing, created
+ * again when a setting that cannot change live is wrong, otherwise
+ * MTU, MAC, up and address put back.  A device of that name that is
+ * not VXLAN is not ours and is left alone.
+ */
+static void
+vdev_ensure(struct executor *e, struct vdev *d)
+{
+	struct linkinfo	 li;
+	unsigned	 len = d->family == AF_INET6 ? 16 : 4;
+	uint32_t	 old = d->ifindex;
+
+	vdev_plan(e, d);
+	if (!d->wanted)
+		return;
+	if (link_get(e, d->name, 0, &li) == -1) {
+		log_warn("looking up %s", d->name);
+		return;
+	}
+	if (li.found && !li.vxlan) {
+		log_warnx("%s exists and is not a VXLAN device; not ours, "
+		    "left alone", d->name);
+		return;
+	}
+	if (li.found && (li.vni != VXLAN_VNI || li.port != VXLAN_PORT ||
+	    li.learning != 0 || li.localfam != d->family ||
+	    memcmp(li.local, d->local, len) != 0)) {
+		log_info("%s: VNI, port, learning or local address changed; "
+		    "creating it again", d->name);
+		if (vdev_delete(e, d, li.ifindex) == -1)
+			return;
+		li.found = 0;
+	}
+	if (!li.found) {
+		if (vdev_create(e, d) == -1 ||
+		    link_get(e, d->name, 0, &li) == -1 || !li.found)
+			return;
+		log_info("created %s: VNI %u, port %u, MTU %u", d->name,
+		    VXLAN_VNI, VXLAN_PORT, d->mtu);
+	} else if (li.mtu != d->mtu || memcmp(li.mac, d->mac, 6) != 0 ||
+	    !(li.flags & IFF_UP)) {
+		if (vdev_set(e, d, li.ifindex) == -1)
+			return;
+		log_info("%s: MTU, MAC or state put back", d->name);
+	}
+	d->ifindex = li.ifindex;
+	e->ctx.vxlan[d->family == AF_INET6] = d->ifindex;
+	(void)vdev_address(e, d);
+	if (d->ifindex != old)
+		e->resync = 1;
+}
+
+/* --- the monitor -------------------------------------------------- */
+
+static int
+monitor_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct executor			*e = arg;
+	const struct ifinfomsg		*ifi;
+	struct kobj			 o;
+	int				 deleted, i;
+
+	if (nlh->nlmsg_type == RTM_NEWLINK || nlh->nlmsg_type == RTM_DELLINK) {
+		ifi = mnl_nlmsg_get_payload(nlh);
+		if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifi))
+			return 0;
+		for (i = 0; i < 2; i++)
+			if (e->dev[i].ifindex != 0 &&
+			    (uint32_t)ifi->ifi_index == e->dev[i].ifindex &&
+			    nlh->nlmsg_type == RTM_DELLINK) {
+				log_warnx("%s was removed; creating it again",
+				    e->dev[i].name);
+				e->dev[i].ifindex = 0;
+				e->ctx.vxlan[i] = 0;
+				e->resync = 1;
+			} else if (e->dev[i].ifindex != 0 &&
+			    (uint32_t)ifi->ifi_index == e->dev[i].ifindex)
+				e->resync |= 2;	/* check the settings */
+		return 0;
+	}
+	if (kobj_parse(nlh, &e->ctx, &o, &deleted) != 1)
+		return 0;
+	if (deleted)
+		ktab_del(&e->have, &o.k);
+	else if (ktab_put(&e->have, &o) == -1)
+		e->resync = 1;
+	if (ktab_put(&e->dirty, &o) == -1)
+		e->resync = 1;
+	return 0;
+}
+
+static void
+monitor_read(struct executor *e)
+{
+	const struct kobj	*o = NULL;
+	struct kobj_key		 k;
+	unsigned		 b = 0;
+
+	if (nl_read(&e->mon, monitor_cb, e) == -1) {
+		if (errno == ENOBUFS)
+			log_warnx("netlink monitor overrun: events lost, "
+			    "reading the whole state again");
+		else
+			log_warn("netlink monitor");
+		e->resync = 1;
+	}
+	if (!e->resync) {
+		while ((o = ktab_next(&e->dirty, &b, o)) != NULL) {
+			k = o->k;
+			if (ktab_get(&e->want, &k) == NULL && !e->synced)
+				continue;
+			reconcile_key(e, &k);
+		}
+		if (e->batch.n > 0)
+			log_info("repairing %u objects changed by someone else",
+			    e->batch.n);
+		flush(e);
+	}
+	ktab_free(&e->dirty);
+	if (ktab_init(&e->dirty, e->max) == -1)
+		fatal("table of changed objects");
+}
+
+/* --- generations and the loop --------------------------------------- */
+
+/* Dumps the kernel again and reconciles all; a failure retries later. */
+static void
+executor_sync_all(struct executor *e)
+{
+	int	 i;
+
+	e->resync = 0;
+	for (i = 0; i < 2; i++)
+		if (e->dev[i].name != NULL)
+			vdev_ensure(e, &e->dev[i]);
+	if (e->resync) {
+		/* A device changed index: its objects have new keys. */
+		e->resync = 0;
+		want_rebuild(e);
+	}
+	if (have_load(e) == -1) {
+		log_warn("reading the kernel's state");
+		e->resync = 1;
+		return;
+	}
+	reconcile_all(e);
+}
 
 static void
 executor_peer(struct child *c, enum role from, struct msg *m)
 {
+	struct executor		*e = c->state;
 	struct msg_gen_result	 res;
+	const struct msg_intent	*in = m->data;
+	struct kobj		 o[KOBJ_PER_INTENT];
+	struct msg_intent	 tmp;
+	size_t			 i, n;
+	int			 j, k;
 
 	(void)from;
-	if (intentrx_msg(c->state, m, &res) == 1 &&
-	    msgchan_compose(&c->peer[ROLE_WATCHER], MSG_GEN_DONE, 0, -1, &res,
+	memset(&res, 0, sizeof(res));
+	e->failed = 0;
+	if (intentrx_msg(&e->rx, m, &res) != 1) {
+		if (m->hdr.type == MSG_LOCAL && e->dev[0].name != NULL)
+			executor_sync_all(e);
+		return;
+	}
+	if (m->hdr.type == MSG_SNAP_END) {
+		want_rebuild(e);
+		e->synced = 1;
+		executor_sync_all(e);
+	} else {
+		/* Only the keys of these intents; keys follow the prefix. */
+		n = m->len / sizeof(*in);
+		for (i = 0; i < n; i++) {
+			memcpy(&tmp, &in[i], sizeof(tmp));
+			k = kobj_wanted(&e->ctx, &tmp, o);
+			for (j = 0; j < k; j++)
+				ktab_del(&e->want, &o[j].k);
+			if (itab_get(e->rx.active, &tmp) != NULL)
+				want_add(itab_get(e->rx.active, &tmp), e);
+			for (j = 0; j < k; j++)
+				reconcile_key(e, &o[j].k);
+		}
+		flush(e);
+	}
+	res.failed = e->failed;
+	if (res.failed > 0)
+		log_warnx("generation %llu: %u kernel objects failed",
+		    (unsigned long long)res.gen, res.failed);
+	if (msgchan_compose(&c->peer[ROLE_WATCHER], MSG_GEN_DONE, 0, -1, &res,
 	    sizeof(res)) == -1)
 		log_warn("watcher channel: sending the result of generation "
 		    "%llu", (unsigned long long)res.gen);
 }
 
+static int
+executor_poll(struct child *c, struct pollfd *pfd, int max,
+    int64_t *timeout)
+{
+	struct executor	*e = c->state;
+	int64_t		 left;
+
+	if (max < 1)
+		return 0;
+	pfd[0].fd = nl_fd(&e->mon);
+	pfd[0].events = POLLIN;
+	left = e->resync ? 1000 : e->next_sync - mono_ms();
+	*timeout = left < 0 ? 0 : left;
+	return 1;
+}
+
+static void
+executor_io(struct child *c, struct pollfd *pfd, int n)
+{
+	struct executor	*e = c->state;
+
+	if (n > 0 && (pfd[0].revents & (POLLIN | POLLERR)))
+		monitor_read(e);
+	if (e->resync || mono_ms() >= e->next_sync) {
+		if (e->synced || e->resync)
+			log_debug("full re-sync");
+		e->failed = 0;
+		executor_sync_all(e);
+		e->next_sync = mono_ms() + c->conf.sync_period_ms;
+	}
+}
+
 static const struct child_ops executor_ops = {
 	.peer = executor_peer,
+	.poll = executor_poll,
+	.io = executor_io,
 };
 
 void
 executor_main(void)
 {
-	static struct intent_rx	 rx;
-	struct child		 c;
+	static struct child	 c;
+	struct executor		*e = &ex;
+	struct linkinfo		 li;
+	char			 err[256];
+	int			 i;
 
-	child_init(&c, ROLE_EXECUTOR);
-	child_peer(&c, ROLE_WATCHER, CHILD_FD_PEER);
-	if (intentrx_init(&rx, &c.conf) == -1)
+	e->c = &c;
+	child_init(e->c, ROLE_EXECUTOR);
+	child_peer(e->c, ROLE_WATCHER, CHILD_FD_PEER);
+	if (intentrx_init(&e->rx, &e->c->conf) == -1)
 		fatal("intent table");
-	c.ops = &executor_ops;
-	c.state = &rx;
-	child_confine(&c);
-	child_loop(&c);
+	/* Sockets before the drop: the filter allows no socket(2). */
+	if (nl_open(&e->cmd, 0, err, sizeof(err)) == -1 ||
+	    nl_open(&e->mon, RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_ROUTE |
+	    RTMGRP_IPV6_ROUTE, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	nl_batch_init(&e->batch, &e->cmd, request_done, e);
+	e->ctx.mode = e->c->conf.mode;
+	e->ctx.protocol = (uint8_t)e->c->conf.route_protocol;
+	e->max = 2 * KOBJ_PER_INTENT * e->c->conf.max_nodes + 64;
+	if (ktab_init(&e->have, e->max) == -1 ||
+	    ktab_init(&e->want, e->max) == -1 ||
+	    ktab_init(&e->dirty, e->max) == -1 ||
+	    ktab_init(&e->reported, e->max) == -1)
+		fatal("tables");
+	if (e->ctx.mode == MODE_VXLAN || e->ctx.mode == MODE_VXLAN_LEGACY) {
+		e->dev[0].name = "vxlan1";
+		e->dev[0].family = AF_INET;
+		e->dev[1].name = "vxlan1v6";
+		e->dev[1].family = AF_INET6;
+	}
+	e->c->ops = &executor_ops;
+	e->c->state = e;
+	child_confine(e->c);
+	if (e->ctx.mode == MODE_LAYER2 && e->c->conf.target[0] != '\0') {
+		if (link_get(e, e->c->conf.target, 0, &li) == -1 || !li.found)
+			fatalx("--target %s: no such interface",
+			    e->c->conf.target);
+		e->ctx.target = li.ifindex;
+	}
+	/* Adopt what a previous run left: known, not yet changed. */
+	for (i = 0; i < 2; i++)
+		if (e->dev[i].name != NULL && link_get(e, e->dev[i].name, 0,
+		    &li) == 0 && li.found && li.vxlan) {
+			e->dev[i].ifindex = li.ifindex;
+			e->ctx.vxlan[i] = li.ifindex;
+		}
+	if (have_load(e) == -1)
+		log_warn("reading the kernel's state");
+	log_info("adopted %u kernel objects (route protocol %u)",
+	    e->have.t.count, e->ctx.protocol);
+	e->next_sync = mono_ms() + e->c->conf.sync_period_ms;
+	child_loop(e->c);
 }

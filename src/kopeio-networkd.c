@@ -503,7 +503,8 @@ reload(void)
 		F("kubeconfig", kubeconfig), F("apiserver", apiserver),
 		F("token-file", token_file), F("ca-file", ca_file),
 		F("node-address-type", address_type),
-		F("max-nodes", max_nodes),
+		F("max-nodes", max_nodes), F("mtu", mtu),
+		F("route-protocol", route_protocol),
 #undef F
 	};
 	struct kn_config	 nc;

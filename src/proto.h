@@ -25,7 +25,7 @@ const char	*role_name(enum role);
 int		 role_from_name(const char *, enum role *);
 
 /* Bumped whenever a payload layout or the rule table changes. */
-#define MSG_VERSION	1
+#define MSG_VERSION	2
 /* Hard limit for one message, header included. */
 #define MSG_MAXLEN	16384
 
@@ -132,8 +132,10 @@ struct msg_gen {
 
 struct msg_gen_result {
 	uint64_t	gen;
-	uint32_t	applied;
-	uint32_t	refused;
+	uint32_t	applied;	/* intents accepted */
+	uint32_t	refused;	/* intents outside the envelope */
+	uint32_t	failed;		/* kernel objects the kernel refused */
+	uint32_t	pad;
 };
 
 struct msg_rule {

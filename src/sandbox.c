@@ -219,6 +219,11 @@ static const int sc_watcher[] = {
 	SCMP_SYS(recvfrom), SCMP_SYS(shutdown), SCMP_SYS(fcntl),
 };
 
+/* The executor's and the ARP helper's netlink sockets, opened before. */
+static const int sc_netlink[] = {
+	SCMP_SYS(sendto), SCMP_SYS(recvfrom),
+};
+
 static void
 allow_list(scmp_filter_ctx ctx, const int *list, size_t n)
 {
@@ -256,6 +261,9 @@ sandbox_rules(enum role role, uint32_t defact)
 		    1, SCMP_A0(SCMP_CMP_EQ, AF_INET6, 0))) < 0)
 			fatalx("seccomp socket rules: %s", strerror(-rc));
 	}
+	if (role == ROLE_EXECUTOR || role == ROLE_ARP)
+		allow_list(ctx, sc_netlink,
+		    sizeof(sc_netlink) / sizeof(sc_netlink[0]));
 	/* Memory, never executable. */
 	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
 	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))) < 0 ||

@@ -927,6 +927,10 @@ watcher_peer(struct child *c, enum role from, struct msg *m)
 	if (r.refused > 0)
 		log_warnx("the executor refused %u intents of generation %llu",
 		    r.refused, (unsigned long long)r.gen);
+	if (r.failed > 0)
+		log_warnx("the kernel refused %u objects of generation %llu "
+		    "(the executor logged each)", r.failed,
+		    (unsigned long long)r.gen);
 	if (w->snap_sent && r.gen >= w->snap_gen && !w->committed) {
 		w->committed = 1;
 		log_info("generation %llu committed: %u intents",

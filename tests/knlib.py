@@ -64,6 +64,23 @@ def need_root(tap):
         tap.skip_all("needs root (network namespaces, privilege drop)")
 
 
+def need_apiserver(tap, *tools):
+    """Skips the whole test unless it runs as root with the test API
+    server, openssl and the named commands; returns nodegen."""
+    need_root(tap)
+    try:
+        import pki
+        import nodegen
+    except ImportError as e:
+        tap.skip_all("tests/apiserver missing: %s" % e)
+    if not pki.have_openssl():
+        tap.skip_all("openssl not installed")
+    for tool in tools:
+        if shutil.which(tool) is None:
+            tap.skip_all("%s not installed" % tool)
+    return nodegen
+
+
 def private_dir():
     """A root-owned 0700 directory whose every component is root-owned
     and not writable by others, as the daemon demands of its chroot."""
@@ -252,12 +269,14 @@ class ApiServer:
     """The test API server (tests/apiserver) on loopback, with a fresh
     CA, a server certificate and a bearer token in its own directory."""
 
-    def __init__(self, bookmark_interval=1.0):
+    def __init__(self, bookmark_interval=1.0, netns=None, host="127.0.0.1"):
+        """netns, host: serve the API on host inside that namespace (a
+        test cluster's underlay); the control port stays on loopback."""
         import json
         import pki
         self.json = json
         self.dir = private_dir()
-        self.pki = pki.make_pki(self.dir)
+        self.pki = pki.make_pki(self.dir, ips=[host] if host != "127.0.0.1" else [])
         self.token_file = os.path.join(self.dir, "token")
         self.set_token("token-one")
         ready = os.path.join(self.dir, "ready.json")
@@ -268,7 +287,8 @@ class ApiServer:
              "--cert", self.pki.server_cert, "--key", self.pki.server_key,
              "--token-file", self.token_file, "--port", "0",
              "--control-port", "0", "--ready-file", ready,
-             "--bookmark-interval", str(bookmark_interval)],
+             "--bookmark-interval", str(bookmark_interval),
+             "--host", host] + (["--netns", netns] if netns else []),
             stdin=subprocess.DEVNULL, stdout=self.log,
             stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
@@ -281,7 +301,7 @@ class ApiServer:
             ports = json.load(f)
         self.port = ports["port"]
         self.control_port = ports["control_port"]
-        self.url = "https://127.0.0.1:%d" % self.port
+        self.url = "https://%s:%d" % (host, self.port)
 
     def set_token(self, token):
         """Rotate the token as Kubernetes does: a new file renamed in."""

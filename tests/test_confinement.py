@@ -69,13 +69,20 @@ try:
                for f in os.listdir("/proc/%d/fd" % pid)}
         tap.ok(ROLE_FDS[role] <= set(fds), "%s: holds its channels" % role,
                fds)
-        # Beyond them only the watcher's HTTPS client may hold sockets;
-        # no process holds a file or directory of the host.
+        # Beyond them the watcher's HTTPS client may hold sockets and the
+        # executor its two netlink sockets (command and monitor); no
+        # process holds a file or directory of the host.
         extra = {f: t for f, t in fds.items() if f not in ROLE_FDS[role]}
+        with open("/proc/%d/net/netlink" % pid) as f:
+            nl_inodes = {line.split()[-1] for line in f.readlines()[1:]}
+        netlink = [t for t in extra.values()
+                   if t.startswith("socket:[") and t[8:-1] in nl_inodes]
         tap.ok(all(t.startswith("socket:") for t in extra.values()) and
-               (role == "watcher" or not extra),
+               ((role == "watcher" and not netlink) or
+                (role == "executor" and len(extra) == 2 and
+                 len(netlink) == 2) or not extra),
                "%s: holds no other descriptor but its own sockets" % role,
-               extra)
+               fds)
         with open("/proc/%d/environ" % pid, "rb") as f:
             env = [e.split(b"=")[0].decode() for e in f.read().split(b"\0")
                    if e]

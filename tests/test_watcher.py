@@ -14,14 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import knlib  # noqa: E402
 
 tap = knlib.Tap()
-knlib.need_root(tap)
-try:
-    import pki  # noqa: E402
-    import nodegen  # noqa: E402
-except ImportError as e:
-    tap.skip_all("tests/apiserver missing: %s" % e)
-if not pki.have_openssl():
-    tap.skip_all("openssl not installed")
+nodegen = knlib.need_apiserver(tap)
 
 LOCAL = nodegen.node_name(0)
 

@@ -1407,6 +1407,21 @@ class ControlServer(http.server.ThreadingHTTPServer):
         self.api = api
 
 
+def enter_netns(name):
+    """Serve the API from inside a network namespace (a test cluster's
+    underlay) while the control port, bound before, stays on the host's
+    loopback.  Only the main thread runs yet, so the whole process moves."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(os.path.join("/run/netns", name), os.O_RDONLY)
+    try:
+        if libc.setns(fd, 0x40000000) != 0:    # CLONE_NEWNET
+            e = ctypes.get_errno()
+            raise OSError(e, "setns %s: %s" % (name, os.strerror(e)))
+    finally:
+        os.close(fd)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--cert", required=True)
@@ -1420,13 +1435,18 @@ def main():
     p.add_argument("--bookmark-interval", type=float, default=60.0)
     p.add_argument("--history", type=int, default=10000)
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--netns", help="serve the API inside this network "
+                   "namespace; the control port stays on the host")
     args = p.parse_args()
     if args.history < 1:
         p.error("--history must be at least 1")
 
     store = Store(args.history)
+    ctl = ControlServer(args.control_port, None)
+    if args.netns:
+        enter_netns(args.netns)
     api = ApiServer(args, store)
-    ctl = ControlServer(args.control_port, api)
+    ctl.api = api
     for s in (api, ctl):
         threading.Thread(target=s.serve_forever, daemon=True).start()
     if args.ready_file:

@@ -1,0 +1,426 @@
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_ether.h>
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "kobj.h"
+
+static unsigned
+alen(uint8_t family)
+{
+	return family == AF_INET6 ? 16 : 4;
+}
+
+/*
+ * The VXLAN MAC of the node that owns a pod prefix: 00:53 and then
+ * 32 bits of the prefix.  For IPv4 the whole network address, as the
+ * original agent does; for IPv6 the 32 bits that end at the prefix
+ * length, where the node part of a pod prefix lies.
+ */
+void
+kobj_vxlan_mac(uint8_t family, uint8_t plen, const uint8_t *prefix,
+    uint8_t mac[6])
+{
+	unsigned	 end = family == AF_INET6 ? plen : 32, bit, i;
+
+	if (end < 32)
+		end = 32;
+	memset(mac, 0, 6);
+	mac[1] = 0x53;
+	for (i = 0; i < 32; i++) {
+		bit = end - 32 + i;
+		if (prefix[bit / 8] & (0x80 >> (bit % 8)))
+			mac[2 + i / 8] |= 0x80 >> (i % 8);
+	}
+}
+
+/* The objects a mode wants for one intent; how many. */
+int
+kobj_wanted(const struct kobj_ctx *c, const struct msg_intent *in,
+    struct kobj out[KOBJ_PER_INTENT])
+{
+	uint32_t	 dev = c->vxlan[in->family == AF_INET6];
+	uint8_t		 mac[6];
+	int		 n = 0;
+
+	memset(out, 0, KOBJ_PER_INTENT * sizeof(*out));
+	switch (c->mode) {
+	case MODE_LAYER2:
+		out[0].k.type = KOBJ_ROUTE;
+		out[0].k.family = in->family;
+		out[0].k.plen = in->plen;
+		memcpy(out[0].k.addr, in->prefix, 16);
+		out[0].v.oif = c->target;
+		out[0].v.gwfamily = in->family;
+		memcpy(out[0].v.gw, in->node, 16);
+		return 1;
+	case MODE_VXLAN:
+	case MODE_VXLAN_LEGACY:
+		if (dev == 0)
+			return 0;
+		kobj_vxlan_mac(in->family, in->plen, in->prefix, mac);
+		out[n].k.type = KOBJ_FDB;
+		out[n].k.ifindex = dev;
+		memcpy(out[n].k.mac, mac, 6);
+		out[n].v.gwfamily = in->family;
+		memcpy(out[n].v.gw, in->node, 16);
+		n++;
+		if (c->mode == MODE_VXLAN_LEGACY)
+			return n;
+		out[n].k.type = KOBJ_NEIGH;
+		out[n].k.family = in->family;
+		out[n].k.ifindex = dev;
+		memcpy(out[n].k.addr, in->prefix, 16);
+		out[n].v.state = NUD_PERMANENT;
+		memcpy(out[n].v.mac, mac, 6);
+		n++;
+		out[n].k.type = KOBJ_ROUTE;
+		out[n].k.family = in->family;
+		out[n].k.plen = in->plen;
+		memcpy(out[n].k.addr, in->prefix, 16);
+		out[n].v.oif = dev;
+		out[n].v.gwfamily = in->family;
+		out[n].v.onlink = 1;
+		memcpy(out[n].v.gw, in->prefix, 16);
+		n++;
+		return n;
+	}
+	return 0;
+}
+
+/* Does the kernel's object already say what we want? */
+int
+kobj_same(const struct kobj *want, const struct kobj *have)
+{
+	struct kobj_val	 v = have->v;
+
+	/* A route whose device the kernel chose matches on any device. */
+	if (want->k.type == KOBJ_ROUTE && want->v.oif == 0)
+		v.oif = 0;
+	return memcmp(&want->v, &v, sizeof(v)) == 0;
+}
+
+static void
+mac_name(const uint8_t *m, char *buf, size_t len)
+{
+	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2],
+	    m[3], m[4], m[5]);
+}
+
+/* For log lines: "route 100.96.1.0/24 via 10.0.0.2 dev 2" and so on. */
+void
+kobj_name(const struct kobj *o, char *buf, size_t len)
+{
+	char	 a[INET6_ADDRSTRLEN] = "?", g[INET6_ADDRSTRLEN] = "?", m[18];
+
+	if (o->k.family != 0)
+		inet_ntop(o->k.family, o->k.addr, a, sizeof(a));
+	if (o->v.gwfamily != 0)
+		inet_ntop(o->v.gwfamily, o->v.gw, g, sizeof(g));
+	switch (o->k.type) {
+	case KOBJ_ROUTE:
+		snprintf(buf, len, "route %s/%u via %s%s dev %u", a, o->k.plen,
+		    g, o->v.onlink ? " onlink" : "", o->v.oif);
+		break;
+	case KOBJ_NEIGH:
+		mac_name(o->v.mac, m, sizeof(m));
+		snprintf(buf, len, "neighbour %s lladdr %s dev %u", a, m,
+		    o->k.ifindex);
+		break;
+	case KOBJ_FDB:
+		mac_name(o->k.mac, m, sizeof(m));
+		snprintf(buf, len, "fdb %s dst %s dev %u", m, g, o->k.ifindex);
+		break;
+	default:
+		snprintf(buf, len, "object of type %u", o->k.type);
+	}
+}
+
+static const uint16_t	 op_flags[] = {
+	[KOBJ_CREATE] = NLM_F_CREATE | NLM_F_EXCL,
+	[KOBJ_REPLACE] = NLM_F_CREATE | NLM_F_REPLACE,
+	[KOBJ_DELETE] = 0,
+};
+
+/*
+ * Fills in a request made by nl_batch_add (header type and flags are
+ * set here).  Neighbours and FDB entries live on our own device, so
+ * they are always replaced; a route is created exclusively unless it
+ * is known to be ours.  A delete names our protocol, so the kernel
+ * itself refuses to remove a route that is not ours.
+ */
+void
+kobj_request(struct nlmsghdr *nlh, const struct kobj_ctx *c, enum kobj_op op,
+    const struct kobj *o)
+{
+	struct rtmsg	*rtm;
+	struct ndmsg	*ndm;
+	int		 del = op == KOBJ_DELETE;
+
+	nlh->nlmsg_flags |= op_flags[op];
+	if (o->k.type == KOBJ_ROUTE) {
+		nlh->nlmsg_type = del ? RTM_DELROUTE : RTM_NEWROUTE;
+		rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+		rtm->rtm_family = o->k.family;
+		rtm->rtm_dst_len = o->k.plen;
+		rtm->rtm_table = RT_TABLE_MAIN;
+		rtm->rtm_protocol = c->protocol;
+		rtm->rtm_scope = del ? RT_SCOPE_NOWHERE : RT_SCOPE_UNIVERSE;
+		rtm->rtm_type = RTN_UNICAST;
+		mnl_attr_put(nlh, RTA_DST, alen(o->k.family), o->k.addr);
+		if (del)
+			return;
+		if (o->v.onlink)
+			rtm->rtm_flags |= RTNH_F_ONLINK;
+		mnl_attr_put(nlh, RTA_GATEWAY, alen(o->v.gwfamily), o->v.gw);
+		if (o->v.oif != 0)
+			mnl_attr_put_u32(nlh, RTA_OIF, o->v.oif);
+		return;
+	}
+	nlh->nlmsg_type = del ? RTM_DELNEIGH : RTM_NEWNEIGH;
+	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
+	ndm->ndm_ifindex = (int)o->k.ifindex;
+	if (o->k.type == KOBJ_NEIGH) {
+		ndm->ndm_family = o->k.family;
+		ndm->ndm_state = o->v.state;
+		mnl_attr_put(nlh, NDA_DST, alen(o->k.family), o->k.addr);
+		if (!del)
+			mnl_attr_put(nlh, NDA_LLADDR, 6, o->v.mac);
+		return;
+	}
+	ndm->ndm_family = AF_BRIDGE;
+	ndm->ndm_flags = NTF_SELF;
+	ndm->ndm_state = NUD_PERMANENT | NUD_NOARP;
+	mnl_attr_put(nlh, NDA_LLADDR, 6, o->k.mac);
+	if (!del)
+		mnl_attr_put(nlh, NDA_DST, alen(o->v.gwfamily), o->v.gw);
+}
+
+struct attrs {
+	const struct nlattr	*a[RTA_MAX > NDA_MAX ? RTA_MAX + 1 : NDA_MAX + 1];
+	unsigned		 max;
+};
+
+static int
+attr_cb(const struct nlattr *a, void *arg)
+{
+	struct attrs	*t = arg;
+	unsigned	 type = mnl_attr_get_type(a);
+
+	if (type <= t->max)
+		t->a[type] = a;
+	return MNL_CB_OK;
+}
+
+/* Copies an address attribute of exactly the family's length. */
+static int
+attr_addr(const struct nlattr *a, uint8_t family, uint8_t *out)
+{
+	if (a == NULL || mnl_attr_get_payload_len(a) != alen(family))
+		return -1;
+	memcpy(out, mnl_attr_get_payload(a), alen(family));
+	return 0;
+}
+
+static int
+parse_route(const struct nlmsghdr *nlh, const struct kobj_ctx *c,
+    struct kobj *o)
+{
+	const struct rtmsg	*rtm = mnl_nlmsg_get_payload(nlh);
+	struct attrs		 t = { .max = RTA_MAX };
+	uint32_t		 table;
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*rtm) ||
+	    rtm->rtm_protocol != c->protocol || rtm->rtm_type != RTN_UNICAST ||
+	    (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6))
+		return 0;
+	if (mnl_attr_parse(nlh, sizeof(*rtm), attr_cb, &t) < 0)
+		return 0;
+	table = t.a[RTA_TABLE] != NULL ? mnl_attr_get_u32(t.a[RTA_TABLE]) :
+	    rtm->rtm_table;
+	if (table != RT_TABLE_MAIN)
+		return 0;
+	o->k.type = KOBJ_ROUTE;
+	o->k.family = rtm->rtm_family;
+	o->k.plen = rtm->rtm_dst_len;
+	if (rtm->rtm_dst_len > 0 &&
+	    attr_addr(t.a[RTA_DST], rtm->rtm_family, o->k.addr) == -1)
+		return 0;
+	if (t.a[RTA_GATEWAY] != NULL) {
+		if (attr_addr(t.a[RTA_GATEWAY], rtm->rtm_family, o->v.gw) == -1)
+			return 0;
+		o->v.gwfamily = rtm->rtm_family;
+	}
+	if (t.a[RTA_OIF] != NULL)
+		o->v.oif = mnl_attr_get_u32(t.a[RTA_OIF]);
+	o->v.onlink = (rtm->rtm_flags & RTNH_F_ONLINK) != 0;
+	return 1;
+}
+
+static int
+our_device(const struct kobj_ctx *c, uint32_t ifindex)
+{
+	return ifindex != 0 && (ifindex == c->vxlan[0] ||
+	    ifindex == c->vxlan[1]);
+}
+
+static int
+parse_neigh(const struct nlmsghdr *nlh, const struct kobj_ctx *c,
+    struct kobj *o)
+{
+	const struct ndmsg	*ndm = mnl_nlmsg_get_payload(nlh);
+	struct attrs		 t = { .max = NDA_MAX };
+	static const uint8_t	 zero[6];
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*ndm) ||
+	    ndm->ndm_ifindex <= 0 || !our_device(c, (uint32_t)ndm->ndm_ifindex))
+		return 0;
+	if (mnl_attr_parse(nlh, sizeof(*ndm), attr_cb, &t) < 0)
+		return 0;
+	o->k.ifindex = (uint32_t)ndm->ndm_ifindex;
+	if (ndm->ndm_family == AF_BRIDGE) {
+		if (t.a[NDA_LLADDR] == NULL ||
+		    mnl_attr_get_payload_len(t.a[NDA_LLADDR]) != 6)
+			return 0;
+		memcpy(o->k.mac, mnl_attr_get_payload(t.a[NDA_LLADDR]), 6);
+		/* The all-zeros default destination is never ours. */
+		if (memcmp(o->k.mac, zero, 6) == 0)
+			return 0;
+		o->k.type = KOBJ_FDB;
+		if (t.a[NDA_DST] != NULL) {
+			o->v.gwfamily = mnl_attr_get_payload_len(
+			    t.a[NDA_DST]) == 16 ? AF_INET6 : AF_INET;
+			if (attr_addr(t.a[NDA_DST], o->v.gwfamily, o->v.gw) ==
+			    -1)
+				return 0;
+		}
+		return 1;
+	}
+	/* In vxlan-legacy the ARP helper owns the neighbours. */
+	if (c->mode != MODE_VXLAN ||
+	    (ndm->ndm_family != AF_INET && ndm->ndm_family != AF_INET6))
+		return 0;
+	o->k.type = KOBJ_NEIGH;
+	o->k.family = ndm->ndm_family;
+	if (attr_addr(t.a[NDA_DST], ndm->ndm_family, o->k.addr) == -1)
+		return 0;
+	o->v.state = ndm->ndm_state;
+	if (t.a[NDA_LLADDR] != NULL &&
+	    mnl_attr_get_payload_len(t.a[NDA_LLADDR]) == 6)
+		memcpy(o->v.mac, mnl_attr_get_payload(t.a[NDA_LLADDR]), 6);
+	return 1;
+}
+
+/*
+ * 1 and *o filled when the message reports an object we own (*deleted
+ * says whether it went away), 0 for anything else.
+ */
+int
+kobj_parse(const struct nlmsghdr *nlh, const struct kobj_ctx *c,
+    struct kobj *o, int *deleted)
+{
+	memset(o, 0, sizeof(*o));
+	*deleted = nlh->nlmsg_type == RTM_DELROUTE ||
+	    nlh->nlmsg_type == RTM_DELNEIGH;
+	switch (nlh->nlmsg_type) {
+	case RTM_NEWROUTE:
+	case RTM_DELROUTE:
+		return parse_route(nlh, c, o);
+	case RTM_NEWNEIGH:
+	case RTM_DELNEIGH:
+		return parse_neigh(nlh, c, o);
+	}
+	return 0;
+}
+
+struct kent {
+	struct hnode	h;	/* first: the table's link */
+	struct kobj	o;
+};
+
+static uint32_t
+key_hash(const struct kobj_key *k)
+{
+	return hash_bytes(0, k, sizeof(*k));
+}
+
+static int
+key_eq(const struct hnode *h, const void *key)
+{
+	return memcmp(&((const struct kent *)h)->o.k, key,
+	    sizeof(struct kobj_key)) == 0;
+}
+
+int
+ktab_init(struct ktab *t, unsigned max)
+{
+	return htab_init(&t->t, max);
+}
+
+static void
+kent_free(struct hnode *h)
+{
+	free(h);
+}
+
+void
+ktab_free(struct ktab *t)
+{
+	htab_free(&t->t, kent_free);
+}
+
+struct kobj *
+ktab_get(const struct ktab *t, const struct kobj_key *k)
+{
+	struct hnode	*e = *htab_slot(&t->t, key_hash(k), key_eq, k);
+
+	return e != NULL ? &((struct kent *)e)->o : NULL;
+}
+
+/* Adds or overwrites; -1 when full or out of memory. */
+int
+ktab_put(struct ktab *t, const struct kobj *o)
+{
+	uint32_t	 h = key_hash(&o->k);
+	struct hnode	**pp = htab_slot(&t->t, h, key_eq, &o->k);
+	struct kent	*e;
+
+	if (*pp != NULL) {
+		((struct kent *)*pp)->o = *o;
+		return 0;
+	}
+	if (t->t.count >= t->t.max || (e = malloc(sizeof(*e))) == NULL)
+		return -1;
+	e->o = *o;
+	return htab_link(&t->t, pp, &e->h, h);
+}
+
+int
+ktab_del(struct ktab *t, const struct kobj_key *k)
+{
+	struct hnode	**pp = htab_slot(&t->t, key_hash(k), key_eq, k);
+
+	if (*pp == NULL)
+		return -1;
+	free(htab_unlink(&t->t, pp));
+	return 0;
+}
+
+/* Walks the table (see htab_next); prev NULL and *b = 0 to start. */
+struct kobj *
+ktab_next(const struct ktab *t, unsigned *b, const struct kobj *prev)
+{
+	const struct hnode	*h = prev == NULL ? NULL :
+				    (const struct hnode *)((const char *)prev -
+				    offsetof(struct kent, o));
+	struct hnode		*e = htab_next(&t->t, b, h);
+
+	return e != NULL ? &((struct kent *)e)->o : NULL;
+}

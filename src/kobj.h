@@ -1,0 +1,87 @@
+/*
+ * The kernel objects the executor owns, as plain values: what each
+ * mode wants for a route intent, the netlink requests that make,
+ * change or remove them, the parsing of what the kernel reports, and
+ * a table keyed the way the kernel keys them.  Pure code: no I/O.
+ */
+#ifndef KN_KOBJ_H
+#define KN_KOBJ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "htab.h"
+#include "proto.h"
+
+enum kobj_type {
+	KOBJ_ROUTE = 1,		/* main table, our rtm_protocol */
+	KOBJ_NEIGH,		/* permanent neighbour on our VXLAN device */
+	KOBJ_FDB,		/* forwarding entry on our VXLAN device */
+};
+
+/* What the kernel identifies an object by. */
+struct kobj_key {
+	uint8_t		type;
+	uint8_t		family;		/* of addr; 0 for FDB */
+	uint8_t		plen;
+	uint8_t		pad;
+	uint32_t	ifindex;	/* neighbour, FDB: the device */
+	uint8_t		addr[16];	/* route prefix, neighbour address */
+	uint8_t		mac[6];		/* FDB */
+	uint8_t		pad2[2];
+};
+
+/* What the kernel holds for it. */
+struct kobj_val {
+	uint32_t	oif;		/* route: 0 = the kernel picks */
+	uint8_t		gwfamily;	/* route gateway, FDB remote */
+	uint8_t		onlink;
+	uint16_t	state;		/* neighbour: NUD_* */
+	uint8_t		gw[16];
+	uint8_t		mac[6];		/* neighbour */
+	uint8_t		pad[2];
+};
+
+struct kobj {
+	struct kobj_key	k;
+	struct kobj_val	v;
+};
+
+/* The devices and numbers a mode's objects refer to. */
+struct kobj_ctx {
+	uint32_t	mode;		/* enum kn_mode */
+	uint8_t		protocol;	/* rtm_protocol of our routes */
+	uint32_t	target;		/* layer2: --target's index, or 0 */
+	uint32_t	vxlan[2];	/* VXLAN device per family, 0 = none */
+};
+
+#define KOBJ_PER_INTENT	3
+#define KOBJ_NAME_MAX	128
+
+int	kobj_wanted(const struct kobj_ctx *, const struct msg_intent *,
+	    struct kobj out[KOBJ_PER_INTENT]);
+void	kobj_vxlan_mac(uint8_t family, uint8_t plen, const uint8_t *prefix,
+	    uint8_t mac[6]);
+int	kobj_same(const struct kobj *want, const struct kobj *have);
+void	kobj_name(const struct kobj *, char *, size_t);
+
+struct nlmsghdr;
+enum kobj_op { KOBJ_CREATE, KOBJ_REPLACE, KOBJ_DELETE };
+void	kobj_request(struct nlmsghdr *, const struct kobj_ctx *, enum kobj_op,
+	    const struct kobj *);
+int	kobj_parse(const struct nlmsghdr *, const struct kobj_ctx *,
+	    struct kobj *, int *deleted);
+
+/* A table of objects keyed by struct kobj_key. */
+struct ktab {
+	struct htab	t;
+};
+
+int		 ktab_init(struct ktab *, unsigned max);
+void		 ktab_free(struct ktab *);
+struct kobj	*ktab_get(const struct ktab *, const struct kobj_key *);
+int		 ktab_put(struct ktab *, const struct kobj *);
+int		 ktab_del(struct ktab *, const struct kobj_key *);
+struct kobj	*ktab_next(const struct ktab *, unsigned *, const struct kobj *);
+
+#endif

@@ -1,0 +1,278 @@
+"""A cluster of network namespaces for end-to-end tests of the modes.
+
+One underlay namespace holds a bridge (the nodes' shared network,
+172.20.0.0/16 and fd00:200::/64, as tests/apiserver/nodegen.py numbers
+them) and the test API server on 172.20.0.1.  Each node is a namespace
+on that bridge with the real daemon, fully confined, and a local bridge
+cbr0 in its pod CIDR holding pod namespaces.  Nothing touches the
+host's own network: everything lives in namespaces that close() deletes.
+"""
+
+import ipaddress
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "apiserver"))
+import knlib  # noqa: E402
+import nodegen  # noqa: E402
+
+API_HOST = "172.20.0.1"
+API_HOST6 = "fd00:200::1"
+
+
+def sh(*argv, check=True):
+    r = subprocess.run(list(argv), capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise RuntimeError("%s: %s" % (" ".join(argv), r.stderr.strip()))
+    return r
+
+
+class Pod:
+    def __init__(self, ns, addr, addr6=None):
+        self.ns = ns
+        self.addr = addr
+        self.addr6 = addr6
+
+    def ping(self, dst, count=1, timeout=2):
+        """True when dst answers (one echo, or count)."""
+        return sh("ip", "netns", "exec", self.ns, "ping", "-n", "-q",
+                  "-c", str(count), "-W", str(timeout), dst,
+                  check=False).returncode == 0
+
+
+class Node:
+    def __init__(self, cluster, index, pods, dual_stack):
+        self.cluster = cluster
+        self.index = index
+        self.name = nodegen.node_name(index)
+        self.ns = "%s-n%d" % (cluster.prefix, index)
+        self.addr = nodegen.internal_ip(index)
+        self.addr6 = nodegen.internal_ip6(index) if dual_stack else None
+        self.pod_cidr = nodegen.pod_cidr(index)
+        self.pod_cidr6 = nodegen.pod_cidr6(index) if dual_stack else None
+        self.daemon = None
+        self.pods = []
+        ul = cluster.ul
+        sh("ip", "netns", "add", self.ns)
+        cluster.namespaces.append(self.ns)
+        self.run("ip", "link", "set", "lo", "up")
+        port = "n%d" % index
+        sh("ip", "-n", ul, "link", "add", port, "type", "veth", "peer",
+           "name", "eth0", "netns", self.ns)
+        sh("ip", "-n", ul, "link", "set", port, "master", "ul", "up")
+        self.run("ip", "addr", "add", self.addr + "/16", "dev", "eth0")
+        if dual_stack:
+            self.run("ip", "addr", "add", self.addr6 + "/64", "dev", "eth0",
+                     "nodad")
+        self.run("ip", "link", "set", "eth0", "up")
+        self.run("sysctl", "-qw", "net.ipv4.ip_forward=1")
+        self.run("sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+        self.run("ip", "link", "add", "cbr0", "type", "bridge")
+        net = ipaddress.ip_network(self.pod_cidr)
+        self.run("ip", "addr", "add", "%s/%d" % (net[1], net.prefixlen),
+                 "dev", "cbr0")
+        if dual_stack:
+            net6 = ipaddress.ip_network(self.pod_cidr6)
+            self.run("ip", "addr", "add", "%s/%d" % (net6[1], net6.prefixlen),
+                     "dev", "cbr0", "nodad")
+        self.run("ip", "link", "set", "cbr0", "up")
+        for j in range(pods):
+            self.add_pod(j, dual_stack)
+
+    def run(self, *argv, check=True):
+        return sh("ip", "netns", "exec", self.ns, *argv, check=check).stdout
+
+    def add_pod(self, j, dual_stack):
+        ns = "%s-n%dp%d" % (self.cluster.prefix, self.index, j)
+        sh("ip", "netns", "add", ns)
+        self.cluster.namespaces.append(ns)
+        host = "p%d" % j
+        sh("ip", "-n", self.ns, "link", "add", host, "type", "veth", "peer",
+           "name", "eth0", "netns", ns)
+        sh("ip", "-n", self.ns, "link", "set", host, "master", "cbr0", "up")
+        net = ipaddress.ip_network(self.pod_cidr)
+        addr = str(net[2 + j])
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "-n", ns, "addr", "add", "%s/%d" % (addr, net.prefixlen),
+           "dev", "eth0")
+        sh("ip", "-n", ns, "link", "set", "eth0", "up")
+        sh("ip", "-n", ns, "route", "add", "default", "via", str(net[1]))
+        addr6 = None
+        if dual_stack:
+            net6 = ipaddress.ip_network(self.pod_cidr6)
+            addr6 = str(net6[2 + j])
+            sh("ip", "-n", ns, "addr", "add", "%s/%d" % (addr6,
+               net6.prefixlen), "dev", "eth0", "nodad")
+            sh("ip", "-n", ns, "-6", "route", "add", "default", "via",
+               str(net6[1]))
+        self.pods.append(Pod(ns, addr, addr6))
+
+    def node_object(self, **kw):
+        return nodegen.make_node(self.index, target_bytes=3000,
+                                 dual_stack=self.pod_cidr6 is not None,
+                                 **kw)
+
+    def start(self, args):
+        self.daemon = knlib.Daemon(args, netns=_Named(self.ns),
+                                   api=self.cluster.api.daemon_args(self.name))
+        return self.daemon
+
+    def stop(self):
+        if self.daemon is not None:
+            self.daemon.stop()
+        self.daemon = None
+
+    def state(self):
+        """Every object a mode may own here, as text."""
+        return "\n".join([
+            self.run("ip", "-d", "link", "show"),
+            self.run("ip", "route", "show", "table", "all"),
+            self.run("ip", "-6", "route", "show", "table", "all"),
+            self.run("ip", "neigh", "show", "nud", "permanent"),
+            self.run("bridge", "fdb", "show"),
+        ])
+
+
+class _Named:
+    """What knlib.Daemon needs of a namespace: its name."""
+
+    def __init__(self, name):
+        self.name = name
+
+
+class Cluster:
+    """nodes node namespaces with pods each, the test API server on the
+    underlay, every Node object posted; no daemon yet (start_all)."""
+
+    def __init__(self, nodes=3, pods=2, dual_stack=False):
+        self.prefix = "kc%d" % (os.getpid() % 100000)
+        self.namespaces = []
+        self.nodes = []
+        self.api = None
+        self.ul = self.prefix + "-ul"
+        try:
+            sh("ip", "netns", "add", self.ul)
+            self.namespaces.append(self.ul)
+            sh("ip", "-n", self.ul, "link", "set", "lo", "up")
+            sh("ip", "-n", self.ul, "link", "add", "ul", "type", "bridge")
+            sh("ip", "-n", self.ul, "addr", "add", API_HOST + "/16", "dev",
+               "ul")
+            sh("ip", "-n", self.ul, "addr", "add", API_HOST6 + "/64", "dev",
+               "ul", "nodad")
+            sh("ip", "-n", self.ul, "link", "set", "ul", "up")
+            for i in range(nodes):
+                self.nodes.append(Node(self, i, pods, dual_stack))
+            self.api = knlib.ApiServer(netns=self.ul, host=API_HOST)
+            for n in self.nodes:
+                self.api.control("POST", "/nodes", n.node_object())
+        except BaseException:
+            self.close()
+            raise
+
+    def add_node(self, index, pods=2):
+        """One more node namespace, its Node object posted."""
+        n = Node(self, index, pods, False)
+        self.nodes.append(n)
+        self.api.control("POST", "/nodes", n.node_object())
+        return n
+
+    def renumber(self, node, index):
+        """Gives node the index-th pod CIDR: its bridge and pods are
+        readdressed and its Node object updated; the new CIDR."""
+        import ipaddress as ip
+        old = ip.ip_network(node.pod_cidr)
+        node.pod_cidr = nodegen.pod_cidr(index)
+        net = ip.ip_network(node.pod_cidr)
+        node.run("ip", "addr", "flush", "dev", "cbr0")
+        node.run("ip", "addr", "add", "%s/%d" % (net[1], net.prefixlen),
+                 "dev", "cbr0")
+        for j, p in enumerate(node.pods):
+            sh("ip", "-n", p.ns, "addr", "flush", "dev", "eth0")
+            p.addr = str(net[2 + j])
+            sh("ip", "-n", p.ns, "addr", "add", "%s/%d" % (p.addr,
+               net.prefixlen), "dev", "eth0")
+            sh("ip", "-n", p.ns, "route", "replace", "default", "via",
+               str(net[1]))
+        obj = self.api.control("GET", "/nodes/" + node.name)
+        obj["spec"]["podCIDR"] = node.pod_cidr
+        obj["spec"]["podCIDRs"] = [node.pod_cidr]
+        self.api.control("POST", "/nodes", obj)
+        assert old != net
+        return node.pod_cidr
+
+    def start_all(self, args):
+        for n in self.nodes:
+            n.start(args)
+
+    def wait_all(self, pattern, timeout=30):
+        """Every running daemon logs a line matching pattern."""
+        ok = True
+        for n in self.nodes:
+            if n.daemon is not None:
+                i, m = n.daemon.wait_for(pattern, timeout=timeout)
+                ok = ok and m is not None
+        return ok
+
+    def pings(self, family=4, nodes=None):
+        """(src, dst, ok) for every pod to every pod on the other nodes."""
+        out = []
+        nodes = nodes if nodes is not None else self.nodes
+        for a in nodes:
+            for b in nodes:
+                if a is b:
+                    continue
+                for p in a.pods:
+                    for q in b.pods:
+                        dst = q.addr if family == 4 else q.addr6
+                        out.append((p, q, p.ping(dst)))
+        return out
+
+    def converge_pings(self, family=4, nodes=None, timeout=20):
+        """Pings until all pass or the time is up; the last results."""
+        last = []
+
+        def all_pass():
+            last[:] = self.pings(family, nodes)
+            return all(ok for _, _, ok in last)
+        wait_until(all_pass, timeout, 0.5)
+        return last
+
+    def close(self):
+        for n in self.nodes:
+            try:
+                n.stop()
+            except Exception:
+                pass
+        if self.api is not None:
+            self.api.close()
+        for ns in reversed(self.namespaces):
+            sh("ip", "netns", "del", ns, check=False)
+        self.namespaces = []
+
+
+def owned(node, proto=107):
+    """The objects a daemon owns on node: routes of its protocol, and
+    the permanent neighbours and FDB entries on vxlan1, as sorted lines."""
+    lines = node.run("ip", "route", "show", "proto", str(proto)).splitlines()
+    lines += node.run("ip", "-6", "route", "show", "proto",
+                      str(proto)).splitlines()
+    if "vxlan1" in node.run("ip", "-o", "link", "show"):
+        lines += node.run("ip", "neigh", "show", "dev", "vxlan1", "nud",
+                          "permanent").splitlines()
+        lines += ["fdb " + x for x in node.run(
+            "bridge", "fdb", "show", "dev", "vxlan1").splitlines()]
+    return sorted(x.strip() for x in lines if x.strip())
+
+
+def wait_until(fn, timeout=20, interval=0.2):
+    """fn() until it is true or the time is up; its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(interval)
