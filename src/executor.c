@@ -71,6 +71,7 @@ struct executor {
 	int			 resync;	/* dump everything again */
 	int64_t			 next_sync;
 	uint32_t		 failed;	/* in the current generation */
+	uint32_t		 requests;	/* sent for it */
 	unsigned		 max;
 	struct pending		 pend[NL_BATCH_MAX];
 	struct nl_batch		 batch;
@@ -133,6 +134,7 @@ request(struct executor *e, enum kobj_op op, const struct kobj *o)
 		e->resync = 1;
 		return;
 	}
+	e->requests++;
 	e->pend[idx].op = op;
 	e->pend[idx].o = *o;
 	kobj_request(nlh, &e->ctx, op, o);
@@ -737,10 +739,11 @@ executor_peer(struct child *c, enum role from, struct msg *m)
 	struct msg_intent	 tmp;
 	size_t			 i, n;
 	int			 j, k;
+	int64_t			 t0 = mono_ms();
 
 	(void)from;
 	memset(&res, 0, sizeof(res));
-	e->failed = 0;
+	e->failed = e->requests = 0;
 	if (intentrx_msg(&e->rx, m, &res) != 1) {
 		if (m->hdr.type == MSG_LOCAL && e->dev[0].name != NULL)
 			executor_sync_all(e);
@@ -769,6 +772,10 @@ executor_peer(struct child *c, enum role from, struct msg *m)
 	if (res.failed > 0)
 		log_warnx("generation %llu: %u kernel objects failed",
 		    (unsigned long long)res.gen, res.failed);
+	(m->hdr.type == MSG_SNAP_END ? log_info : log_debug)("generation %llu: "
+	    "kernel reconciled with %u requests in %lld ms",
+	    (unsigned long long)res.gen, e->requests,
+	    (long long)(mono_ms() - t0));
 	if (msgchan_compose(&c->peer[ROLE_WATCHER], MSG_GEN_DONE, 0, -1, &res,
 	    sizeof(res)) == -1)
 		log_warn("watcher channel: sending the result of generation "
