@@ -27,6 +27,7 @@
 #include "child.h"
 #include "intentrx.h"
 #include "kobj.h"
+#include "link.h"
 #include "log.h"
 #include "nl.h"
 
@@ -35,6 +36,7 @@
 #define VXLAN_OVERHEAD4		50	/* outer IPv4, UDP, VXLAN, Ethernet */
 #define VXLAN_OVERHEAD6		70
 #define DUMP_TRIES		5
+#define VXLAN_APP_PROBES	3	/* as the original agent */
 
 /* The VXLAN device of one family, as it should be. */
 struct vdev {
@@ -272,7 +274,7 @@ have_load(struct executor *e)
 			continue;
 		if (dump(e, RTM_GETNEIGH, AF_BRIDGE, e->dev[i].ifindex) == -1)
 			return -1;
-		if (e->ctx.mode == MODE_VXLAN && dump(e, RTM_GETNEIGH,
+		if (e->ctx.neigh && dump(e, RTM_GETNEIGH,
 		    e->dev[i].family, e->dev[i].ifindex) == -1)
 			return -1;
 	}
@@ -280,132 +282,6 @@ have_load(struct executor *e)
 }
 
 /* --- devices ---------------------------------------------------- */
-
-struct linkinfo {
-	int		 found;
-	uint32_t	 ifindex;
-	uint32_t	 mtu;
-	unsigned	 flags;
-	uint8_t		 mac[6];
-	int		 vxlan;
-	uint32_t	 vni;
-	uint16_t	 port;
-	uint8_t		 learning;
-	uint8_t		 local[16];
-	uint8_t		 localfam;
-};
-
-static int
-attr_any(const struct nlattr *a, void *arg)
-{
-	const struct nlattr	**tb = arg;
-	unsigned		 t = mnl_attr_get_type(a);
-
-	if (t <= IFLA_MAX)
-		tb[t] = a;
-	return MNL_CB_OK;
-}
-
-static void
-parse_vxlan(const struct nlattr *data, struct linkinfo *li)
-{
-	const struct nlattr	*tb[IFLA_MAX + 1] = { NULL };
-
-	if (mnl_attr_parse_nested(data, attr_any, tb) < 0)
-		return;
-	if (tb[IFLA_VXLAN_ID] != NULL)
-		li->vni = mnl_attr_get_u32(tb[IFLA_VXLAN_ID]);
-	if (tb[IFLA_VXLAN_PORT] != NULL)
-		li->port = ntohs(mnl_attr_get_u16(tb[IFLA_VXLAN_PORT]));
-	if (tb[IFLA_VXLAN_LEARNING] != NULL)
-		li->learning = mnl_attr_get_u8(tb[IFLA_VXLAN_LEARNING]);
-	if (tb[IFLA_VXLAN_LOCAL] != NULL &&
-	    mnl_attr_get_payload_len(tb[IFLA_VXLAN_LOCAL]) == 4) {
-		li->localfam = AF_INET;
-		memcpy(li->local, mnl_attr_get_payload(tb[IFLA_VXLAN_LOCAL]),
-		    4);
-	}
-	if (tb[IFLA_VXLAN_LOCAL6] != NULL &&
-	    mnl_attr_get_payload_len(tb[IFLA_VXLAN_LOCAL6]) == 16) {
-		li->localfam = AF_INET6;
-		memcpy(li->local, mnl_attr_get_payload(tb[IFLA_VXLAN_LOCAL6]),
-		    16);
-	}
-}
-
-static int
-link_cb(const struct nlmsghdr *nlh, void *arg)
-{
-	struct linkinfo		*li = arg;
-	const struct ifinfomsg	*ifi = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr	*tb[IFLA_MAX + 1] = { NULL };
-	const struct nlattr	*info[IFLA_MAX + 1] = { NULL };
-
-	if (nlh->nlmsg_type != RTM_NEWLINK ||
-	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifi) ||
-	    mnl_attr_parse(nlh, sizeof(*ifi), attr_any, tb) < 0)
-		return 0;
-	li->found = 1;
-	li->ifindex = (uint32_t)ifi->ifi_index;
-	li->flags = ifi->ifi_flags;
-	if (tb[IFLA_MTU] != NULL)
-		li->mtu = mnl_attr_get_u32(tb[IFLA_MTU]);
-	if (tb[IFLA_ADDRESS] != NULL &&
-	    mnl_attr_get_payload_len(tb[IFLA_ADDRESS]) == 6)
-		memcpy(li->mac, mnl_attr_get_payload(tb[IFLA_ADDRESS]), 6);
-	if (tb[IFLA_LINKINFO] == NULL ||
-	    mnl_attr_parse_nested(tb[IFLA_LINKINFO], attr_any, info) < 0)
-		return 0;
-	if (info[IFLA_INFO_KIND] != NULL &&
-	    mnl_attr_validate(info[IFLA_INFO_KIND], MNL_TYPE_NUL_STRING) == 0 &&
-	    strcmp(mnl_attr_get_str(info[IFLA_INFO_KIND]), "vxlan") == 0) {
-		li->vxlan = 1;
-		if (info[IFLA_INFO_DATA] != NULL)
-			parse_vxlan(info[IFLA_INFO_DATA], li);
-	}
-	return 0;
-}
-
-/*
- * A link request in buf (zeroed here): for ifindex, or by a name the
- * caller adds when ifindex is 0; the ack is always asked for.
- */
-static struct nlmsghdr *
-link_msg(char *buf, size_t len, uint16_t type, uint16_t flags,
-    uint32_t ifindex)
-{
-	struct nlmsghdr		*nlh;
-	struct ifinfomsg	*ifi;
-
-	memset(buf, 0, len);
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_ACK | flags;
-	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-	ifi->ifi_index = (int)ifindex;
-	if (type == RTM_NEWLINK) {
-		ifi->ifi_flags = IFF_UP;
-		ifi->ifi_change = IFF_UP;
-	}
-	return nlh;
-}
-
-/* A link by name (ifindex 0) or by index; -1 with errno, li->found. */
-static int
-link_get(struct executor *e, const char *name, uint32_t ifindex,
-    struct linkinfo *li)
-{
-	char			 buf[256] __attribute__((aligned(8)));
-	struct nlmsghdr		*nlh;
-
-	memset(li, 0, sizeof(*li));
-	nlh = link_msg(buf, sizeof(buf), RTM_GETLINK, 0, ifindex);
-	if (name != NULL)
-		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-	if (nl_query(&e->cmd, nlh, link_cb, li) == -1)
-		return errno == ENODEV ? 0 : -1;
-	return 0;
-}
 
 struct addrfind {
 	uint8_t		 family;
@@ -418,16 +294,16 @@ addr_cb(const struct nlmsghdr *nlh, void *arg)
 {
 	struct addrfind		*f = arg;
 	const struct ifaddrmsg	*ifa = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr	*tb[IFLA_MAX + 1] = { NULL };
+	struct nl_attrs		 tb = { { NULL } };
 	const struct nlattr	*a;
 	unsigned		 len = f->family == AF_INET6 ? 16 : 4;
 
 	if (nlh->nlmsg_type != RTM_NEWADDR ||
 	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifa) ||
 	    ifa->ifa_family != f->family ||
-	    mnl_attr_parse(nlh, sizeof(*ifa), attr_any, tb) < 0)
+	    mnl_attr_parse(nlh, sizeof(*ifa), nl_attr_cb, &tb) < 0)
 		return 0;
-	a = tb[IFA_LOCAL] != NULL ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+	a = tb.a[IFA_LOCAL] != NULL ? tb.a[IFA_LOCAL] : tb.a[IFA_ADDRESS];
 	if (a != NULL && mnl_attr_get_payload_len(a) == len &&
 	    memcmp(mnl_attr_get_payload(a), f->addr, len) == 0)
 		f->ifindex = ifa->ifa_index;
@@ -458,7 +334,7 @@ underlay_of(struct executor *e, uint8_t family, const uint8_t *addr)
 static int
 link_talk(struct executor *e, struct nlmsghdr *nlh, const char *what)
 {
-	if (nl_query(&e->cmd, nlh, link_cb, &(struct linkinfo){ 0 }) == -1) {
+	if (nl_query(&e->cmd, nlh, link_parse, &(struct linkinfo){ 0 }) == -1) {
 		log_warn("%s", what);
 		return -1;
 	}
@@ -540,6 +416,35 @@ vdev_address(struct executor *e, struct vdev *d)
 }
 
 /*
+ * vxlan-legacy: the kernel tells the neighbour group (the ARP helper)
+ * about every address it cannot resolve on the device, instead of
+ * asking the wire, which no one answers.  Set over netlink, so no
+ * process writes to /proc.
+ */
+static int
+vdev_solicit(struct executor *e, struct vdev *d)
+{
+	char		 buf[128] __attribute__((aligned(8)));
+	struct nlmsghdr	*nlh;
+	struct ndtmsg	*ndtm;
+	struct nlattr	*parms;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_SETNEIGHTBL;
+	nlh->nlmsg_flags = NLM_F_ACK;
+	ndtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndtm));
+	ndtm->ndtm_family = d->family;
+	mnl_attr_put_strz(nlh, NDTA_NAME, d->family == AF_INET6 ?
+	    "ndisc_cache" : "arp_cache");
+	parms = mnl_attr_nest_start(nlh, NDTA_PARMS);
+	mnl_attr_put_u32(nlh, NDTPA_IFINDEX, d->ifindex);
+	mnl_attr_put_u32(nlh, NDTPA_APP_PROBES, VXLAN_APP_PROBES);
+	mnl_attr_nest_end(nlh, parms);
+	return link_talk(e, nlh, d->name);
+}
+
+/*
  * What the device of one family should be, from the local node.  The
  * MAC follows the original agent: 00:53 and the pod network address.
  */
@@ -572,7 +477,7 @@ vdev_plan(struct executor *e, struct vdev *d)
 	d->mtu = conf->mtu;
 	if (d->mtu == 0) {
 		d->mtu = 1500;
-		if (d->underlay != 0 && link_get(e, NULL, d->underlay, &ul) ==
+		if (d->underlay != 0 && link_get(&e->cmd, NULL, d->underlay, &ul) ==
 		    0 && ul.found && ul.mtu > 0)
 			d->mtu = ul.mtu;
 		d->mtu -= d->family == AF_INET6 ? VXLAN_OVERHEAD6 :
@@ -596,7 +501,7 @@ vdev_ensure(struct executor *e, struct vdev *d)
 	vdev_plan(e, d);
 	if (!d->wanted)
 		return;
-	if (link_get(e, d->name, 0, &li) == -1) {
+	if (link_get(&e->cmd, d->name, 0, &li) == -1) {
 		log_warn("looking up %s", d->name);
 		return;
 	}
@@ -616,7 +521,7 @@ vdev_ensure(struct executor *e, struct vdev *d)
 	}
 	if (!li.found) {
 		if (vdev_create(e, d) == -1 ||
-		    link_get(e, d->name, 0, &li) == -1 || !li.found)
+		    link_get(&e->cmd, d->name, 0, &li) == -1 || !li.found)
 			return;
 		log_info("created %s: VNI %u, port %u, MTU %u", d->name,
 		    VXLAN_VNI, VXLAN_PORT, d->mtu);
@@ -629,6 +534,8 @@ vdev_ensure(struct executor *e, struct vdev *d)
 	d->ifindex = li.ifindex;
 	e->ctx.vxlan[d->family == AF_INET6] = d->ifindex;
 	(void)vdev_address(e, d);
+	if (e->ctx.mode == MODE_VXLAN_LEGACY)
+		(void)vdev_solicit(e, d);
 	if (d->ifindex != old)
 		e->resync = 1;
 }
@@ -842,6 +749,8 @@ executor_main(void)
 	nl_batch_init(&e->batch, &e->cmd, request_done, e);
 	e->ctx.mode = e->c->conf.mode;
 	e->ctx.protocol = (uint8_t)e->c->conf.route_protocol;
+	/* In vxlan-legacy the ARP helper owns the neighbours. */
+	e->ctx.neigh = e->ctx.mode == MODE_VXLAN;
 	e->max = 2 * KOBJ_PER_INTENT * e->c->conf.max_nodes + 64;
 	if (ktab_init(&e->have, e->max) == -1 ||
 	    ktab_init(&e->want, e->max) == -1 ||
@@ -858,14 +767,14 @@ executor_main(void)
 	e->c->state = e;
 	child_confine(e->c);
 	if (e->ctx.mode == MODE_LAYER2 && e->c->conf.target[0] != '\0') {
-		if (link_get(e, e->c->conf.target, 0, &li) == -1 || !li.found)
+		if (link_get(&e->cmd, e->c->conf.target, 0, &li) == -1 || !li.found)
 			fatalx("--target %s: no such interface",
 			    e->c->conf.target);
 		e->ctx.target = li.ifindex;
 	}
 	/* Adopt what a previous run left: known, not yet changed. */
 	for (i = 0; i < 2; i++)
-		if (e->dev[i].name != NULL && link_get(e, e->dev[i].name, 0,
+		if (e->dev[i].name != NULL && link_get(&e->cmd, e->dev[i].name, 0,
 		    &li) == 0 && li.found && li.vxlan) {
 			e->dev[i].ifindex = li.ifindex;
 			e->ctx.vxlan[i] = li.ifindex;

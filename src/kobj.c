@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "kobj.h"
+#include "nl.h"
 
 static unsigned
 alen(uint8_t family)
@@ -203,22 +204,6 @@ kobj_request(struct nlmsghdr *nlh, const struct kobj_ctx *c, enum kobj_op op,
 		mnl_attr_put(nlh, NDA_DST, alen(o->v.gwfamily), o->v.gw);
 }
 
-struct attrs {
-	const struct nlattr	*a[RTA_MAX > NDA_MAX ? RTA_MAX + 1 : NDA_MAX + 1];
-	unsigned		 max;
-};
-
-static int
-attr_cb(const struct nlattr *a, void *arg)
-{
-	struct attrs	*t = arg;
-	unsigned	 type = mnl_attr_get_type(a);
-
-	if (type <= t->max)
-		t->a[type] = a;
-	return MNL_CB_OK;
-}
-
 /* Copies an address attribute of exactly the family's length. */
 static int
 attr_addr(const struct nlattr *a, uint8_t family, uint8_t *out)
@@ -234,14 +219,14 @@ parse_route(const struct nlmsghdr *nlh, const struct kobj_ctx *c,
     struct kobj *o)
 {
 	const struct rtmsg	*rtm = mnl_nlmsg_get_payload(nlh);
-	struct attrs		 t = { .max = RTA_MAX };
+	struct nl_attrs		 t = { { NULL } };
 	uint32_t		 table;
 
 	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*rtm) ||
 	    rtm->rtm_protocol != c->protocol || rtm->rtm_type != RTN_UNICAST ||
 	    (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6))
 		return 0;
-	if (mnl_attr_parse(nlh, sizeof(*rtm), attr_cb, &t) < 0)
+	if (mnl_attr_parse(nlh, sizeof(*rtm), nl_attr_cb, &t) < 0)
 		return 0;
 	table = t.a[RTA_TABLE] != NULL ? mnl_attr_get_u32(t.a[RTA_TABLE]) :
 	    rtm->rtm_table;
@@ -276,13 +261,13 @@ parse_neigh(const struct nlmsghdr *nlh, const struct kobj_ctx *c,
     struct kobj *o)
 {
 	const struct ndmsg	*ndm = mnl_nlmsg_get_payload(nlh);
-	struct attrs		 t = { .max = NDA_MAX };
+	struct nl_attrs		 t = { { NULL } };
 	static const uint8_t	 zero[6];
 
 	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*ndm) ||
 	    ndm->ndm_ifindex <= 0 || !our_device(c, (uint32_t)ndm->ndm_ifindex))
 		return 0;
-	if (mnl_attr_parse(nlh, sizeof(*ndm), attr_cb, &t) < 0)
+	if (mnl_attr_parse(nlh, sizeof(*ndm), nl_attr_cb, &t) < 0)
 		return 0;
 	o->k.ifindex = (uint32_t)ndm->ndm_ifindex;
 	if (ndm->ndm_family == AF_BRIDGE) {
@@ -303,8 +288,7 @@ parse_neigh(const struct nlmsghdr *nlh, const struct kobj_ctx *c,
 		}
 		return 1;
 	}
-	/* In vxlan-legacy the ARP helper owns the neighbours. */
-	if (c->mode != MODE_VXLAN ||
+	if (!c->neigh ||
 	    (ndm->ndm_family != AF_INET && ndm->ndm_family != AF_INET6))
 		return 0;
 	o->k.type = KOBJ_NEIGH;
@@ -320,7 +304,8 @@ parse_neigh(const struct nlmsghdr *nlh, const struct kobj_ctx *c,
 
 /*
  * 1 and *o filled when the message reports an object we own (*deleted
- * says whether it went away), 0 for anything else.
+ * says whether it went away) or, as RTM_GETNEIGH, asks for a neighbour
+ * on our device; 0 for anything else.
  */
 int
 kobj_parse(const struct nlmsghdr *nlh, const struct kobj_ctx *c,
@@ -335,6 +320,7 @@ kobj_parse(const struct nlmsghdr *nlh, const struct kobj_ctx *c,
 		return parse_route(nlh, c, o);
 	case RTM_NEWNEIGH:
 	case RTM_DELNEIGH:
+	case RTM_GETNEIGH:	/* the kernel asks: a miss, no address yet */
 		return parse_neigh(nlh, c, o);
 	}
 	return 0;

@@ -53,6 +53,7 @@ struct kobj_ctx {
 	uint8_t		protocol;	/* rtm_protocol of our routes */
 	uint32_t	target;		/* layer2: --target's index, or 0 */
 	uint32_t	vxlan[2];	/* VXLAN device per family, 0 = none */
+	uint8_t		neigh;		/* the neighbours on them are ours */
 };
 
 #define KOBJ_PER_INTENT	3

@@ -249,6 +249,18 @@ fail:
 	return -1;
 }
 
+/* Files an attribute in a struct nl_attrs; types past the end are skipped. */
+int
+nl_attr_cb(const struct nlattr *a, void *arg)
+{
+	struct nl_attrs	*t = arg;
+	unsigned	 type = mnl_attr_get_type(a);
+
+	if (type < NL_ATTR_MAX)
+		t->a[type] = a;
+	return MNL_CB_OK;
+}
+
 /*
  * Sends one request (a dump or a query with NLM_F_ACK) and hands each
  * reply to cb until the kernel says done.  Returns 0, NL_INTR when a

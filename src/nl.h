@@ -42,6 +42,12 @@ struct nl_batch {
 /* Dump or query outcome when the kernel says the dump was interrupted. */
 #define NL_INTR		1
 
+/* Attributes by type, for mnl_attr_parse(..., nl_attr_cb, &table). */
+#define NL_ATTR_MAX	64
+struct nl_attrs {
+	const struct nlattr	*a[NL_ATTR_MAX];
+};
+
 typedef int	(*nl_msg_cb)(const struct nlmsghdr *, void *);
 
 int	nl_open(struct nl *, unsigned groups, char *err, size_t errlen);
@@ -54,6 +60,7 @@ struct nlmsghdr *nl_batch_add(struct nl_batch *, uint16_t type,
 	    uint16_t flags, unsigned *idx);
 int	nl_batch_flush(struct nl_batch *);
 
+int	nl_attr_cb(const struct nlattr *, void *);
 int	nl_query(struct nl *, struct nlmsghdr *, nl_msg_cb, void *);
 int	nl_read(struct nl *, nl_msg_cb, void *);
 

@@ -69,8 +69,9 @@ try:
                for f in os.listdir("/proc/%d/fd" % pid)}
         tap.ok(ROLE_FDS[role] <= set(fds), "%s: holds its channels" % role,
                fds)
-        # Beyond them the watcher's HTTPS client may hold sockets and the
-        # executor its two netlink sockets (command and monitor); no
+        # Beyond them the watcher's HTTPS client may hold sockets, and the
+        # executor and the arp-helper two netlink sockets each (command
+        # and monitor); no
         # process holds a file or directory of the host.
         extra = {f: t for f, t in fds.items() if f not in ROLE_FDS[role]}
         with open("/proc/%d/net/netlink" % pid) as f:
@@ -79,7 +80,7 @@ try:
                    if t.startswith("socket:[") and t[8:-1] in nl_inodes]
         tap.ok(all(t.startswith("socket:") for t in extra.values()) and
                ((role == "watcher" and not netlink) or
-                (role == "executor" and len(extra) == 2 and
+                (role in ("executor", "arp-helper") and len(extra) == 2 and
                  len(netlink) == 2) or not extra),
                "%s: holds no other descriptor but its own sockets" % role,
                fds)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The layer2 and vxlan modes end to end: three node namespaces on a
+"""The layer2, vxlan and vxlan-legacy modes end to end: three node namespaces on a
 shared underlay, two pod namespaces each, the test API server and the
 real, fully confined daemon on every node.  Pods ping across nodes;
 nodes come and go; a pod CIDR changes; objects removed or changed by
@@ -35,6 +35,11 @@ def condition(c, node):
             if x["type"] == "NetworkUnavailable"]
 
 
+def mac_of(node):
+    net = node.pod_cidr.split("/")[0]
+    return "00:53:" + ":".join("%02x" % int(b) for b in net.split("."))
+
+
 def expected(mode, node, peers):
     """What a node should own for its peers, as owned() prints it
     (ip route shows no protocol when it filters by one)."""
@@ -44,11 +49,12 @@ def expected(mode, node, peers):
         if mode == "layer2":
             out.append("%s via %s dev eth0" % (p.pod_cidr, p.addr))
             continue
-        mac = "00:53:" + ":".join("%02x" % int(b) for b in net.split("."))
-        out.append("%s via %s dev vxlan1 onlink" % (p.pod_cidr,
-                                                               net))
-        out.append("%s lladdr %s PERMANENT" % (net, mac))
+        mac = mac_of(p)
         out.append("fdb %s dst %s self permanent" % (mac, p.addr))
+        if mode == "vxlan-legacy":
+            continue
+        out.append("%s via %s dev vxlan1 onlink" % (p.pod_cidr, net))
+        out.append("%s lladdr %s PERMANENT" % (net, mac))
     return sorted(out)
 
 
@@ -70,25 +76,39 @@ def run_mode(mode):
         tap.ok(all(len(x) == 1 and x[0]["status"] == "False" and
                    x[0]["reason"] == "RouteCreated" for x in cond),
                "%s: NetworkUnavailable is False on every node" % mode, cond)
-        if mode == "vxlan":
-            link = c.nodes[0].run("ip", "-d", "link", "show", "vxlan1")
+        n0, n1, n2 = c.nodes
+        if mode != "layer2":
+            link = n0.run("ip", "-d", "link", "show", "vxlan1")
             tap.ok(re.search(r"mtu 1450 ", link) and
                    "vxlan id 1 " in link and "local 172.20.0.10 " in link and
                    "dstport 4789 " in link and "nolearning" in link and
                    "link/ether 00:53:64:60:00:00" in link,
-                   "vxlan: vxlan1 has VNI 1, port 4789, the node's address, "
-                   "learning off, the MAC rule and MTU 1450", link)
+                   "%s: vxlan1 has VNI 1, port 4789, the node's address, "
+                   "learning off, the MAC rule and MTU 1450" % mode, link)
+            addr = n0.run("ip", "-o", "addr", "show", "dev", "vxlan1")
+            want = "100.96.0.0/12" if mode == "vxlan-legacy" else \
+                "100.96.0.0/32"
+            tap.ok(" inet %s " % want in addr, "%s: vxlan1 is addressed %s"
+                   % (mode, want), addr)
+        if mode == "vxlan-legacy":
+            neigh = n0.run("ip", "neigh", "show", "dev", "vxlan1")
+            want = ["%s lladdr %s" % (q.addr, mac_of(n)) for n in (n1, n2)
+                    for q in n.pods]
+            tap.ok(all(w in neigh for w in want), "vxlan-legacy: the "
+                   "arp-helper answered every pod address with its node's "
+                   "MAC", neigh)
 
         # Drift: removed or changed by hand, put back.
-        n0, n1, n2 = c.nodes
         want0 = owned(n0)
-        n0.run("ip", "route", "del", n1.pod_cidr)
-        tap.ok(wait_until(lambda: owned(n0) == want0, 10),
-               "%s: a route deleted by hand comes back" % mode, owned(n0))
-        n0.run("ip", "route", "replace", n1.pod_cidr, "via", n2.addr,
-               "proto", "107")
-        tap.ok(wait_until(lambda: owned(n0) == want0, 10),
-               "%s: a route changed by hand is put back" % mode, owned(n0))
+        if mode != "vxlan-legacy":
+            n0.run("ip", "route", "del", n1.pod_cidr)
+            tap.ok(wait_until(lambda: owned(n0) == want0, 10),
+                   "%s: a route deleted by hand comes back" % mode, owned(n0))
+            n0.run("ip", "route", "replace", n1.pod_cidr, "via", n2.addr,
+                   "proto", "107")
+            tap.ok(wait_until(lambda: owned(n0) == want0, 10),
+                   "%s: a route changed by hand is put back" % mode,
+                   owned(n0))
         n0.run("ip", "route", "add", "100.111.0.0/24", "via", n2.addr)
         tap.ok("100.111.0.0/24" in n0.run("ip", "route"),
                "%s: a route of another protocol is left alone" % mode)
@@ -97,21 +117,23 @@ def run_mode(mode):
             n0.run("ip", "neigh", "del", net1, "dev", "vxlan1")
             tap.ok(wait_until(lambda: owned(n0) == want0, 10),
                    "vxlan: a neighbour deleted by hand comes back", owned(n0))
-            mac1 = "00:53:" + ":".join("%02x" % int(b)
-                                       for b in net1.split("."))
-            n0.run("bridge", "fdb", "del", mac1, "dev", "vxlan1", "dst",
+        if mode != "layer2":
+            n0.run("bridge", "fdb", "del", mac_of(n1), "dev", "vxlan1", "dst",
                    n1.addr)
             tap.ok(wait_until(lambda: owned(n0) == want0, 10),
-                   "vxlan: an FDB entry deleted by hand comes back",
+                   "%s: an FDB entry deleted by hand comes back" % mode,
                    owned(n0))
             n0.run("ip", "link", "set", "vxlan1", "mtu", "1300")
             tap.ok(wait_until(lambda: "mtu 1450 " in n0.run(
                 "ip", "link", "show", "vxlan1"), 10),
-                "vxlan: a changed device MTU is put back")
+                "%s: a changed device MTU is put back" % mode)
             n0.run("ip", "link", "del", "vxlan1")
             tap.ok(wait_until(lambda: owned(n0) == want0, 10),
-                   "vxlan: a deleted vxlan1 is created and filled again",
+                   "%s: a deleted vxlan1 is created and filled again" % mode,
                    owned(n0))
+            res = c.converge_pings()
+            tap.ok(res and not failed_pings(res), "%s: pods ping across "
+                   "through the new vxlan1" % mode, failed_pings(res))
 
         # A killed executor, then a restarted daemon: nothing valid is
         # deleted, not even for a moment.
@@ -158,6 +180,11 @@ def run_mode(mode):
             [owned(n) for n in rest])
         tap.ok(not n0.pods[0].ping(n2.pods[0].addr, timeout=1),
                "%s: pods of the deleted node are unreachable" % mode)
+        if mode == "vxlan-legacy":
+            tap.ok(wait_until(lambda: mac_of(n2) not in n0.run(
+                "ip", "neigh", "show", "dev", "vxlan1"), 10),
+                "vxlan-legacy: the deleted node's pod neighbours are gone",
+                n0.run("ip", "neigh", "show", "dev", "vxlan1"))
         res = c.converge_pings(nodes=rest)
         tap.ok(res and not failed_pings(res), "%s: the other nodes still "
                "reach each other" % mode, failed_pings(res))
@@ -188,6 +215,6 @@ def run_mode(mode):
         c.close()
 
 
-for mode in ("layer2", "vxlan"):
+for mode in ("layer2", "vxlan", "vxlan-legacy"):
     run_mode(mode)
 tap.done()
