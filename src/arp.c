@@ -130,21 +130,6 @@ monitor_cb(const struct nlmsghdr *nlh, void *arg)
 	return 0;
 }
 
-static int
-seen_cb(const struct nlmsghdr *nlh, void *arg)
-{
-	struct arp	*a = arg;
-	struct kobj	 o;
-	int		 deleted;
-
-	if (kobj_parse(nlh, &a->ctx, &o, &deleted) == 1 &&
-	    ktab_put(&a->seen, &o) == -1) {
-		errno = ENOSPC;
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * After a removal or a new snapshot: a neighbour on our device whose
  * address no peer holds any more, or whose MAC is another peer's,
@@ -154,8 +139,7 @@ static void
 prune(struct arp *a)
 {
 	char			 buf[128] __attribute__((aligned(8)));
-	struct nlmsghdr		*nlh;
-	struct ndmsg		*ndm;
+	struct kobj_collect	 kc = { &a->ctx, &a->seen };
 	const struct msg_intent	*in;
 	const struct kobj	*o = NULL;
 	uint8_t			 mac[6];
@@ -169,14 +153,9 @@ prune(struct arp *a)
 	for (i = 0; i < 2; i++) {
 		if (a->ctx.vxlan[i] == 0)
 			continue;
-		memset(buf, 0, sizeof(buf));
-		nlh = mnl_nlmsg_put_header(buf);
-		nlh->nlmsg_type = RTM_GETNEIGH;
-		nlh->nlmsg_flags = NLM_F_DUMP;
-		ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
-		ndm->ndm_family = i == 0 ? AF_INET : AF_INET6;
-		mnl_attr_put_u32(nlh, NDA_IFINDEX, a->ctx.vxlan[i]);
-		if (nl_query(&a->cmd, nlh, seen_cb, a) != 0) {
+		if (nl_query(&a->cmd, kobj_dump_request(buf, sizeof(buf),
+		    &a->ctx, RTM_GETNEIGH, i == 0 ? AF_INET : AF_INET6,
+		    a->ctx.vxlan[i]), kobj_collect, &kc) != 0) {
 			log_warn("reading the neighbours of %s",
 			    vxlan_names[i]);
 			a->prune = 1;	/* again at the next chance */

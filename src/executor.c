@@ -208,48 +208,18 @@ reconcile_all(struct executor *e)
 	flush(e);
 }
 
-static int
-have_add(const struct nlmsghdr *nlh, void *arg)
-{
-	struct executor	*e = arg;
-	struct kobj	 o;
-	int		 deleted;
-
-	if (kobj_parse(nlh, &e->ctx, &o, &deleted) == 1 &&
-	    ktab_put(&e->have, &o) == -1) {
-		errno = ENOSPC;
-		return -1;
-	}
-	return 0;
-}
-
 /* One dump into the have table; redone while the kernel interrupts. */
 static int
 dump(struct executor *e, uint16_t type, uint8_t family, uint32_t ifindex)
 {
-	char		 buf[256] __attribute__((aligned(8)));
-	struct nlmsghdr	*nlh;
-	struct rtmsg	*rtm;
-	struct ndmsg	*ndm;
-	int		 try, rv;
+	char			 buf[256] __attribute__((aligned(8)));
+	struct kobj_collect	 kc = { &e->ctx, &e->have };
+	int			 try, rv;
 
 	for (try = 0; try < DUMP_TRIES; try++) {
-		memset(buf, 0, sizeof(buf));
-		nlh = mnl_nlmsg_put_header(buf);
-		nlh->nlmsg_type = type;
-		nlh->nlmsg_flags = NLM_F_DUMP;
-		if (type == RTM_GETROUTE) {
-			/* Strict checking lets the kernel filter for us. */
-			rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-			rtm->rtm_family = family;
-			rtm->rtm_protocol = e->ctx.protocol;
-			rtm->rtm_table = RT_TABLE_MAIN;
-		} else {
-			ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
-			ndm->ndm_family = family;
-			mnl_attr_put_u32(nlh, NDA_IFINDEX, ifindex);
-		}
-		if ((rv = nl_query(&e->cmd, nlh, have_add, e)) != NL_INTR)
+		rv = nl_query(&e->cmd, kobj_dump_request(buf, sizeof(buf),
+		    &e->ctx, type, family, ifindex), kobj_collect, &kc);
+		if (rv != NL_INTR)
 			return rv;
 		log_debug("dump interrupted by a change; again");
 	}

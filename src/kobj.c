@@ -5,6 +5,7 @@
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,6 +323,52 @@ kobj_parse(const struct nlmsghdr *nlh, const struct kobj_ctx *c,
 	case RTM_DELNEIGH:
 	case RTM_GETNEIGH:	/* the kernel asks: a miss, no address yet */
 		return parse_neigh(nlh, c, o);
+	}
+	return 0;
+}
+
+/*
+ * A dump of what we may own: routes of our protocol in the main table
+ * (strict checking lets the kernel filter), or the neighbours or FDB
+ * entries (AF_BRIDGE) of one device.
+ */
+struct nlmsghdr *
+kobj_dump_request(char *buf, size_t len, const struct kobj_ctx *c,
+    uint16_t type, uint8_t family, uint32_t ifindex)
+{
+	struct nlmsghdr	*nlh;
+	struct rtmsg	*rtm;
+	struct ndmsg	*ndm;
+
+	memset(buf, 0, len);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_DUMP;
+	if (type == RTM_GETROUTE) {
+		rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+		rtm->rtm_family = family;
+		rtm->rtm_protocol = c->protocol;
+		rtm->rtm_table = RT_TABLE_MAIN;
+	} else {
+		ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
+		ndm->ndm_family = family;
+		mnl_attr_put_u32(nlh, NDA_IFINDEX, ifindex);
+	}
+	return nlh;
+}
+
+/* Files each owned object of a dump; -1 (ENOSPC) when the table is full. */
+int
+kobj_collect(const struct nlmsghdr *nlh, void *arg)
+{
+	struct kobj_collect	*kc = arg;
+	struct kobj		 o;
+	int			 deleted;
+
+	if (kobj_parse(nlh, kc->ctx, &o, &deleted) == 1 &&
+	    ktab_put(kc->tab, &o) == -1) {
+		errno = ENOSPC;
+		return -1;
 	}
 	return 0;
 }

@@ -78,6 +78,17 @@ struct ktab {
 	struct htab	t;
 };
 
+/* Where a dump's owned objects go: nl_query(..., kobj_collect, &kc). */
+struct kobj_collect {
+	const struct kobj_ctx	*ctx;
+	struct ktab		*tab;
+};
+
+struct nlmsghdr	*kobj_dump_request(char *buf, size_t len,
+		    const struct kobj_ctx *, uint16_t type, uint8_t family,
+		    uint32_t ifindex);
+int		 kobj_collect(const struct nlmsghdr *, void *);
+
 int		 ktab_init(struct ktab *, unsigned max);
 void		 ktab_free(struct ktab *);
 struct kobj	*ktab_get(const struct ktab *, const struct kobj_key *);
