@@ -45,7 +45,9 @@ peer_of(struct arp *a, uint8_t family, const uint8_t *addr)
 	const struct msg_intent	*in;
 	struct msg_intent	 key;
 	int			 plen, max = family == AF_INET6 ? 128 : 32;
-	int			 min = a->c->conf.cluster.len, i;
+	const struct kn_prefix	*cluster = cluster_of(a->c->conf.cluster,
+				    family);
+	int			 min = cluster != NULL ? cluster->len : max, i;
 
 	for (plen = max; plen >= min; plen--) {
 		memset(&key, 0, sizeof(key));

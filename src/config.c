@@ -139,7 +139,8 @@ static const char usage_text[] =
 "                             the encapsulation)\n"
 "      --route-protocol n     rtm_protocol that marks our routes (default "
 KN_STR(KN_DEFAULT_ROUTE_PROTOCOL) ")\n"
-"      --pod-cidr cidr        cluster pod range (default 100.96.0.0/12)\n"
+"      --pod-cidr cidr[,cidr] cluster pod range, one per family\n"
+"                             (default 100.96.0.0/12)\n"
 "      --node-name name       this node's Kubernetes name\n"
 "      --machine-id file      find this node by its machine ID\n"
 "      --system-uuid file     find this node by its system UUID\n"
@@ -243,6 +244,65 @@ prefix_format(const struct kn_prefix *p, char *buf, size_t len)
 	if (inet_ntop(p->family, p->addr, a, sizeof(a)) == NULL)
 		strcpy(a, "?");
 	snprintf(buf, len, "%s/%u", a, p->len);
+}
+
+/*
+ * The cluster pod range: one prefix, or an IPv4 and an IPv6 prefix
+ * separated by a comma, as Kubernetes writes a dual-stack range.
+ */
+int
+cluster_parse(const char *s, struct kn_prefix cluster[2], char *err,
+    size_t errlen)
+{
+	char			 buf[2 * (INET6_ADDRSTRLEN + 5)], *second;
+	struct kn_prefix	 p[2];
+	int			 n = 1;
+
+	if (strlen(s) >= sizeof(buf))
+		return errset(err, errlen, "\"%s\" is not a CIDR", s);
+	strcpy(buf, s);
+	if ((second = strchr(buf, ',')) != NULL) {
+		*second++ = '\0';
+		n = 2;
+		if (strchr(second, ',') != NULL)
+			return errset(err, errlen, "\"%s\": at most two "
+			    "prefixes, one per family", s);
+	}
+	if (prefix_parse(buf, &p[0], err, errlen) == -1 ||
+	    (n == 2 && prefix_parse(second, &p[1], err, errlen) == -1))
+		return -1;
+	if (n == 2 && p[0].family == p[1].family)
+		return errset(err, errlen, "\"%s\": two prefixes of one "
+		    "family", s);
+	memset(cluster, 0, 2 * sizeof(*cluster));
+	while (n-- > 0)
+		cluster[p[n].family == AF_INET6] = p[n];
+	return 0;
+}
+
+/* "100.96.0.0/12", "fd00:100::/48" or both with a comma. */
+void
+cluster_format(const struct kn_prefix cluster[2], char *buf, size_t len)
+{
+	char	 a[INET6_ADDRSTRLEN + 5] = "", b[INET6_ADDRSTRLEN + 5] = "";
+
+	if (cluster[0].family != 0)
+		prefix_format(&cluster[0], a, sizeof(a));
+	if (cluster[1].family != 0)
+		prefix_format(&cluster[1], b, sizeof(b));
+	snprintf(buf, len, "%s%s%s", a, *a && *b ? "," : "", b);
+}
+
+/* The range of one family, or NULL when the cluster has none. */
+const struct kn_prefix *
+cluster_of(const struct kn_prefix cluster[2], uint8_t family)
+{
+	const struct kn_prefix	*p;
+
+	if (family != AF_INET && family != AF_INET6)
+		return NULL;
+	p = &cluster[family == AF_INET6];
+	return p->family == family ? p : NULL;
 }
 
 /*
@@ -389,7 +449,7 @@ config_defaults(struct kn_config *c)
 
 	memset(c, 0, sizeof(*c));
 	c->mode = MODE_VXLAN;
-	prefix_parse("100.96.0.0/12", &c->cluster, err, sizeof(err));
+	cluster_parse("100.96.0.0/12", c->cluster, err, sizeof(err));
 	c->sync_period_ms = 30000;
 	strcpy(c->system_uuid, KN_DEFAULT_SYSTEM_UUID);
 	c->max_nodes = KN_DEFAULT_MAX_NODES;
@@ -472,7 +532,7 @@ config_option(struct kn_config *c, struct kn_cmdline *cl, int ch,
 	case OPT_TARGET:
 		return set_ifname(c->target, "--target", arg, err, errlen);
 	case OPT_POD_CIDR:
-		if (prefix_parse(arg, &c->cluster, msg, sizeof(msg)) == -1)
+		if (cluster_parse(arg, c->cluster, msg, sizeof(msg)) == -1)
 			return errset(err, errlen, "--pod-cidr: %s", msg);
 		return 0;
 	case OPT_NODE_NAME:
@@ -733,7 +793,7 @@ yaml_scalar_value(struct yaml_ctx *y, struct kn_config *c, const char *sect,
 	else if (strcmp(key, "targetLinkName") == 0)
 		rv = set_ifname(c->target, what, v, msg, sizeof(msg));
 	else if (strcmp(key, "podCIDR") == 0) {
-		if (prefix_parse(v, &c->cluster, msg, sizeof(msg)) == -1)
+		if (cluster_parse(v, c->cluster, msg, sizeof(msg)) == -1)
 			return yaml_fail(y, ev, "podCIDR: %s", msg);
 		return 0;
 	} else if (strcmp(key, "nodeName") == 0)
@@ -896,9 +956,9 @@ config_resolve_user(struct kn_config *c, char *err, size_t errlen)
 void
 config_print(const struct kn_config *c, int fd)
 {
-	char	 cidr[INET6_ADDRSTRLEN + 5], mtu[32];
+	char	 cidr[2 * (INET6_ADDRSTRLEN + 5)], mtu[32];
 
-	prefix_format(&c->cluster, cidr, sizeof(cidr));
+	cluster_format(c->cluster, cidr, sizeof(cidr));
 	if (c->mtu != 0)
 		snprintf(mtu, sizeof(mtu), "%u", c->mtu);
 	else

@@ -48,7 +48,8 @@ struct kn_prefix {
 
 struct kn_config {
 	uint32_t	mode;
-	struct kn_prefix cluster;		/* --pod-cidr */
+	/* --pod-cidr: [0] IPv4, [1] IPv6; family 0 when not given */
+	struct kn_prefix cluster[2];
 	char		target[IF_NAMESIZE];
 	uint32_t	sync_period_ms;
 	char		node_name[KN_NAME_MAX];
@@ -107,6 +108,11 @@ void	 config_usage(int fd);
 const char *mode_name(uint32_t);
 int	 prefix_parse(const char *, struct kn_prefix *, char *err, size_t);
 void	 prefix_format(const struct kn_prefix *, char *buf, size_t);
+int	 cluster_parse(const char *, struct kn_prefix cluster[2], char *err,
+	    size_t);
+void	 cluster_format(const struct kn_prefix cluster[2], char *buf, size_t);
+const struct kn_prefix *cluster_of(const struct kn_prefix cluster[2],
+	    uint8_t family);
 int	 duration_parse(const char *, uint32_t *ms);
 
 #endif

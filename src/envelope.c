@@ -64,9 +64,10 @@ v6_refusal(const uint8_t *a)
 
 /* NULL when the intent is inside the envelope, else why not. */
 const char *
-intent_refusal(const struct kn_prefix *cluster, const struct msg_intent *in)
+intent_refusal(const struct kn_prefix clusters[2], const struct msg_intent *in)
 {
-	unsigned	 max;
+	const struct kn_prefix	*cluster;
+	unsigned		 max;
 
 	if (in->flags != 0 || in->pad != 0)
 		return "unknown flags";
@@ -76,7 +77,7 @@ intent_refusal(const struct kn_prefix *cluster, const struct msg_intent *in)
 		max = 128;
 	else
 		return "unknown address family";
-	if (in->family != cluster->family)
+	if ((cluster = cluster_of(clusters, in->family)) == NULL)
 		return "pod prefix outside the cluster range";
 	if (in->plen < cluster->len || in->plen > max)
 		return "pod prefix length outside the cluster range";

@@ -10,7 +10,7 @@
 #include "config.h"
 #include "proto.h"
 
-const char	*intent_refusal(const struct kn_prefix *cluster,
+const char	*intent_refusal(const struct kn_prefix cluster[2],
 		    const struct msg_intent *);
 
 struct itab;

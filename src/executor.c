@@ -441,8 +441,9 @@ vdev_plan(struct executor *e, struct vdev *d)
 	memcpy(d->addr, l->cidr[i], len);
 	kobj_vxlan_mac(d->family, l->plen[i], l->cidr[i], d->mac);
 	/* vxlan-legacy: one connected route for the whole cluster range. */
-	d->plen = e->ctx.mode == MODE_VXLAN_LEGACY ? conf->cluster.len :
-	    (uint8_t)(len * 8);
+	d->plen = e->ctx.mode == MODE_VXLAN_LEGACY &&
+	    cluster_of(conf->cluster, d->family) != NULL ?
+	    cluster_of(conf->cluster, d->family)->len : (uint8_t)(len * 8);
 	d->underlay = underlay_of(e, d->family, d->local);
 	d->mtu = conf->mtu;
 	if (d->mtu == 0) {

@@ -36,7 +36,7 @@ accept_one(struct intent_rx *rx, struct itab *t, const struct msg_intent *in,
 	const char	*why;
 	char		 name[2 * INET6_ADDRSTRLEN + 16];
 
-	if ((why = intent_refusal(&rx->conf->cluster, in)) != NULL) {
+	if ((why = intent_refusal(rx->conf->cluster, in)) != NULL) {
 		intent_name(in, name, sizeof(name));
 		log_warnx("refused intent %s: %s", name, why);
 		return 1;

@@ -59,7 +59,7 @@ field(const char *name, char *buf, size_t len)
 	if (strcmp(name, "mode") == 0)
 		snprintf(buf, len, "%s", mode_name(conf.mode));
 	else if (strcmp(name, "cluster") == 0)
-		prefix_format(&conf.cluster, buf, len);
+		cluster_format(conf.cluster, buf, len);
 	else if (strcmp(name, "target") == 0)
 		snprintf(buf, len, "%s", conf.target);
 	else if (strcmp(name, "sync") == 0)
@@ -105,7 +105,7 @@ test_defaults(void)
 	is_int(cl.action, ACTION_RUN, "defaults: action is run");
 	is_int(conf.mode, MODE_VXLAN, "defaults: mode vxlan");
 	is_str(mode_name(conf.mode), "vxlan", "defaults: mode named vxlan");
-	prefix_format(&conf.cluster, buf, sizeof(buf));
+	cluster_format(conf.cluster, buf, sizeof(buf));
 	is_str(buf, "100.96.0.0/12", "defaults: pod CIDR 100.96.0.0/12");
 	is_int(conf.sync_period_ms, 30000, "defaults: sync period 30000 ms");
 	is_str(conf.system_uuid, "/sys/class/dmi/id/product_uuid",
@@ -152,6 +152,10 @@ test_flags(void)
 		{ "--target", "enp0s31f6.100", "target", "enp0s31f6.100" },
 		{ "--pod-cidr", "10.244.0.0/16", "cluster", "10.244.0.0/16" },
 		{ "--pod-cidr", "fd00:10::/48", "cluster", "fd00:10::/48" },
+		{ "--pod-cidr", "10.244.0.0/16,fd00:10::/48", "cluster",
+		    "10.244.0.0/16,fd00:10::/48" },
+		{ "--pod-cidr", "fd00:10::/48,10.244.0.0/16", "cluster",
+		    "10.244.0.0/16,fd00:10::/48" },
 		{ "--node-name", "ip-10-0-0-1.ec2.internal", "node",
 		    "ip-10-0-0-1.ec2.internal" },
 		{ "--machine-id", "/etc/machine-id", "machine",
@@ -298,6 +302,11 @@ test_errors(void)
 		{ { "--pod-cidr=10.0.0/8" }, "is not an address" },
 		{ { "--pod-cidr=10.0.0.0" }, "no /prefix length" },
 		{ { "--pod-cidr=" }, "--pod-cidr" },
+		{ { "--pod-cidr=10.0.0.0/8,10.1.0.0/16" }, "two prefixes of one "
+		    "family" },
+		{ { "--pod-cidr=10.0.0.0/8," }, "is not a CIDR" },
+		{ { "--pod-cidr=10.0.0.0/8,fd00::/8,fd01::/16" }, "at most two "
+		    "prefixes" },
 		{ { "--machine-id=etc/machine-id" }, "not an absolute path" },
 		{ { "--system-uuid", "product_uuid" }, "not an absolute path" },
 		{ { "--boot-id=./boot_id" }, "not an absolute path" },
@@ -506,7 +515,7 @@ test_yaml(void)
 	is_int(conf.ipsec_encapsulation, IPSEC_ENCAP_ESP,
 	    "yaml: ipsec.encapsulation");
 	is_int(conf.verbose, 3, "yaml: logLevel 4 gives verbose 3");
-	prefix_format(&conf.cluster, buf, sizeof(buf));
+	cluster_format(conf.cluster, buf, sizeof(buf));
 	is_str(buf, "10.200.0.0/16", "yaml: podCIDR");
 	is_str(conf.cni_config, "/etc/cni/net.d/10-kopeio.conf",
 	    "yaml: cniConfigPath");
@@ -541,7 +550,8 @@ test_yaml(void)
 	ok(yaml("machineIDPath: \"\"\n") == 0 && conf.machine_id[0] == '\0',
 	    "yaml: an empty path clears the setting");
 	ok(yaml("podCIDR: fd00:10::/48\n") == 0 &&
-	    conf.cluster.family == AF_INET6 && conf.cluster.len == 48,
+	    conf.cluster[1].family == AF_INET6 && conf.cluster[1].len == 48 &&
+	    conf.cluster[0].family == 0,
 	    "yaml: an IPv6 podCIDR");
 
 	/* A YAML escape can put a NUL inside a scalar. */

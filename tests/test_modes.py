@@ -215,6 +215,45 @@ def run_mode(mode):
         c.close()
 
 
+def run_dual(mode):
+    """Two dual-stack nodes: both families programmed, each pod CIDR
+    with the node address of its own family."""
+    c = netcluster.Cluster(nodes=2, pods=1, dual_stack=True)
+    try:
+        c.start_all(["-v", "--provider", mode, "--pod-cidr",
+                     "100.96.0.0/12,fd00:100::/48"])
+        tap.ok(c.wait_all(COMMITTED), "%s dual-stack: committed" % mode)
+        for fam in (4, 6):
+            res = c.converge_pings(family=fam)
+            tap.ok(res and not failed_pings(res), "%s dual-stack: pods "
+                   "ping across over IPv%d" % (mode, fam),
+                   [(p.addr6, q.addr6, ok) for p, q, ok in res])
+        n0, n1 = c.nodes
+        v6 = n0.run("ip", "-6", "route", "show", "proto", "107")
+        if mode == "layer2":
+            want = "%s via %s dev eth0" % (n1.pod_cidr6, n1.addr6)
+        else:
+            net = n1.pod_cidr6.split("/")[0]
+            want = "%s via %s dev vxlan1v6" % (n1.pod_cidr6, net)
+        tap.ok(want in v6, "%s dual-stack: the IPv6 route is %s" %
+               (mode, want), v6)
+        if mode == "vxlan":
+            link = n0.run("ip", "-d", "link", "show", "vxlan1v6")
+            tap.ok("local %s " % n0.addr6 in link and "vxlan id 1 " in link
+                   and "mtu 1430 " in link and
+                   "link/ether 00:53:00:00:00:00" in link,
+                   "vxlan dual-stack: vxlan1v6 carries IPv6 from the node's "
+                   "IPv6 address, MTU 1430, the IPv6 MAC rule", link)
+            fdb = n0.run("bridge", "fdb", "show", "dev", "vxlan1v6")
+            tap.ok("00:53:00:00:00:01 dst %s " % n1.addr6 in fdb,
+                   "vxlan dual-stack: the IPv6 FDB entry points at the "
+                   "peer's IPv6 address", fdb)
+    finally:
+        c.close()
+
+
 for mode in ("layer2", "vxlan", "vxlan-legacy"):
     run_mode(mode)
+for mode in ("layer2", "vxlan"):
+    run_dual(mode)
 tap.done()

@@ -218,16 +218,16 @@ test_envelope(void)
 		{ "100.96.1.0/24", "100.96.9.9", "inside the cluster range" },
 		{ "fd00::/64", "fd00::1", "outside the cluster range" },
 	};
-	struct kn_prefix	 cluster;
+	struct kn_prefix	 cluster[2];
 	struct msg_intent	 in;
 	const char		*why;
 	char			 err[128];
 	size_t			 i;
 
-	prefix_parse("100.96.0.0/12", &cluster, err, sizeof(err));
+	cluster_parse("100.96.0.0/12", cluster, err, sizeof(err));
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		in = intent(t[i].prefix, t[i].node);
-		why = intent_refusal(&cluster, &in);
+		why = intent_refusal(cluster, &in);
 		if (t[i].why == NULL)
 			ok(why == NULL, "envelope: %s via %s accepted (%s)",
 			    t[i].prefix, t[i].node, why ? why : "");
@@ -238,20 +238,32 @@ test_envelope(void)
 	}
 	in = intent("100.96.1.0/24", "10.0.0.1");
 	in.flags = 1;
-	ok(intent_refusal(&cluster, &in) != NULL, "envelope: flags refused");
+	ok(intent_refusal(cluster, &in) != NULL, "envelope: flags refused");
 	in = intent("100.96.1.0/24", "10.0.0.1");
 	in.family = 99;
-	ok(intent_refusal(&cluster, &in) != NULL, "envelope: bad family");
+	ok(intent_refusal(cluster, &in) != NULL, "envelope: bad family");
 
-	prefix_parse("fd00:100::/48", &cluster, err, sizeof(err));
+	cluster_parse("fd00:100::/48", cluster, err, sizeof(err));
 	in = intent("fd00:100:0:1::/64", "fd00::1");
-	ok(intent_refusal(&cluster, &in) == NULL, "envelope: IPv6 accepted");
+	ok(intent_refusal(cluster, &in) == NULL, "envelope: IPv6 accepted");
+	in = intent("100.96.1.0/24", "10.0.0.1");
+	ok(intent_refusal(cluster, &in) != NULL,
+	    "envelope: IPv4 refused when the range is IPv6 only");
+	cluster_parse("100.96.0.0/12,fd00:100::/48", cluster, err, sizeof(err));
+	ok(intent_refusal(cluster, &in) == NULL,
+	    "envelope: dual-stack range: IPv4 accepted");
+	in = intent("fd00:100:0:1::/64", "fd00::1");
+	ok(intent_refusal(cluster, &in) == NULL,
+	    "envelope: dual-stack range: IPv6 accepted");
+	in = intent("fd00:100:0:1::/64", "fd00:100::1");
+	ok(intent_refusal(cluster, &in) != NULL,
+	    "envelope: dual-stack range: IPv6 node inside the range refused");
 	in = intent("fd00:100:0:1::/64", "fe80::1");
-	ok(intent_refusal(&cluster, &in) != NULL, "envelope: IPv6 link-local");
+	ok(intent_refusal(cluster, &in) != NULL, "envelope: IPv6 link-local");
 	in = intent("fd00:100:0:1::/64", "::ffff:10.0.0.1");
-	ok(intent_refusal(&cluster, &in) != NULL, "envelope: IPv4-mapped");
+	ok(intent_refusal(cluster, &in) != NULL, "envelope: IPv4-mapped");
 	in = intent("fd00:100:0:1::/64", "ff02::1");
-	ok(intent_refusal(&cluster, &in) != NULL, "envelope: IPv6 multicast");
+	ok(intent_refusal(cluster, &in) != NULL, "envelope: IPv6 multicast");
 }
 
 static void
