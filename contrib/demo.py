@@ -1,32 +1,87 @@
 #!/usr/bin/env python3
-"""The quick start's demo: a test API server with three nodes over
-real TLS, and the confined daemon watching them for a few seconds:
-its list, the intents the executor accepts, the node condition it
-sets.  Run from a build directory (KN_BUILDDIR) as root."""
+"""The quick start's demo cluster: three nodes, each a network
+namespace on a shared underlay bridge with two pod namespaces on a
+local bridge in its pod CIDR, the test API server over real TLS on the
+underlay, and the real, fully confined daemon on every node.  Prints
+the topology, the kernel objects the daemons made and a ping from
+every pod to every pod on the other nodes, then waits for Ctrl-C (or
+exits at once with --once) and removes everything it created.
 
+usage: contrib/demo.py [--mode layer2|vxlan|vxlan-legacy] [--once]
+
+Run as root from a build directory (KN_BUILDDIR), as contrib/quickstart
+does."""
+
+import argparse
 import os
+import signal
 import sys
-import time
 
 here = os.path.dirname(os.path.abspath(__file__))
 os.environ.setdefault("KN_SRCDIR", os.path.dirname(here))
 sys.path.insert(0, os.path.join(os.path.dirname(here), "tests"))
-import knlib  # noqa: E402
-import nodegen  # noqa: E402
+import netcluster  # noqa: E402
 
-api = knlib.ApiServer()
-d = None
-try:
-    for i in range(3):
-        api.control("POST", "/nodes", nodegen.make_node(i))
-    local = nodegen.node_name(0)
-    print("demo: test API server at %s with 3 nodes; this node is %s" %
-          (api.url, local))
-    d = knlib.Daemon(["--provider", "vxlan"], api=api.daemon_args(local))
-    i, m = d.wait_for(r"NetworkUnavailable=False", timeout=30)
-    time.sleep(0.5)
-finally:
-    rc = d.stop() if d is not None else 1
-    api.close()
-print(d.log() if d is not None else "")
-sys.exit(0 if m is not None and rc == 0 else 1)
+MODES = ("layer2", "vxlan", "vxlan-legacy")
+
+
+def say(*lines):
+    for line in lines:
+        print("demo: " + line if line else "", flush=True)
+
+
+def show(c, mode):
+    say("underlay: namespace %s, bridge ul, 172.20.0.0/16; test API server "
+        "%s" % (c.ul, c.api.url))
+    for n in c.nodes:
+        say("node %s: namespace %s, eth0 %s, pod CIDR %s, pods %s" %
+            (n.name, n.ns, n.addr, n.pod_cidr,
+             " ".join("%s (%s)" % (p.addr, p.ns) for p in n.pods)))
+    n = c.nodes[0]
+    say("", "what the daemon made on %s (%s mode):" % (n.name, mode))
+    for line in netcluster.owned(n):
+        say("  " + line)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--mode", choices=MODES, default="vxlan")
+    ap.add_argument("--once", action="store_true",
+                    help="exit after the pings instead of waiting")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("demo: run as root (network namespaces)")
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    say("building the cluster (%s mode)" % args.mode)
+    c = netcluster.Cluster(nodes=3, pods=2)
+    try:
+        c.start_all(["--provider", args.mode])
+        if not c.wait_all(r"^watcher: generation \d+ committed"):
+            for n in c.nodes:
+                print(n.daemon.log())
+            say("a daemon did not commit its routes")
+            return 1
+        show(c, args.mode)
+        res = c.converge_pings()
+        say("", "pings from every pod to every pod on the other nodes:")
+        for p, q, ok in res:
+            say("  %-11s -> %-11s %s" % (p.addr, q.addr,
+                                         "ok" if ok else "FAILED"))
+        good = sum(ok for _, _, ok in res)
+        say("%d of %d answered" % (good, len(res)))
+        if not args.once and not stop:
+            say("running; Ctrl-C stops the daemons and removes the cluster")
+            try:
+                while not stop:
+                    signal.pause()
+            except KeyboardInterrupt:
+                pass
+        return 0 if good == len(res) else 1
+    finally:
+        c.close()
+        say("removed every namespace the demo made")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
