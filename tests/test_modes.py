@@ -58,6 +58,38 @@ def expected(mode, node, peers):
     return sorted(out)
 
 
+def layer2_peers(c, n0, n1):
+    """A peer off the underlay is skipped with one log line; a changed
+    node address replaces the route in place."""
+    far = netcluster.nodegen.make_node(7, target_bytes=3000,
+                                       internal_ips=["10.9.9.9"])
+    c.api.control("POST", "/nodes", far)
+    pat = (r"^executor: installing route 100\.96\.7\.0/24 via 10\.9\.9\.9 "
+           r".*not on a directly connected network; peer skipped")
+    i, m = n0.daemon.wait_for(pat)
+    tap.ok(m is not None, "layer2: a peer that is not on-link is reported "
+           "and skipped", n0.daemon.log())
+    obj = c.api.control("GET", "/nodes/" + n1.name)
+    addrs = obj["status"]["addresses"]
+    for a in addrs:
+        if a["type"] == "InternalIP":
+            a["address"] = "172.20.0.50"
+    c.api.control("POST", "/nodes", obj)
+    tap.ok(wait_until(lambda: "%s via 172.20.0.50 dev eth0" % n1.pod_cidr in
+                      owned(n0)),
+           "layer2: a changed node address replaces the route in place",
+           owned(n0))
+    for a in addrs:
+        if a["type"] == "InternalIP":
+            a["address"] = n1.addr
+    c.api.control("POST", "/nodes", obj)
+    c.api.control("DELETE", "/nodes/" + far["metadata"]["name"])
+    tap.ok(wait_until(lambda: "%s via %s dev eth0" % (n1.pod_cidr, n1.addr)
+                      in owned(n0)), "layer2: and back", owned(n0))
+    tap.eq(len(re.findall(pat, n0.daemon.log(), re.M)), 1,
+           "layer2: the unreachable peer was logged once")
+
+
 def run_mode(mode):
     c = netcluster.Cluster(nodes=3, pods=2)
     try:
@@ -97,6 +129,9 @@ def run_mode(mode):
             tap.ok(all(w in neigh for w in want), "vxlan-legacy: the "
                    "arp-helper answered every pod address with its node's "
                    "MAC", neigh)
+
+        if mode == "layer2":
+            layer2_peers(c, n0, n1)
 
         # Drift: removed or changed by hand, put back.
         want0 = owned(n0)
@@ -221,8 +256,13 @@ def run_dual(mode):
     c = netcluster.Cluster(nodes=2, pods=1, dual_stack=True)
     try:
         c.start_all(["-v", "--provider", mode, "--pod-cidr",
-                     "100.96.0.0/12,fd00:100::/48"])
+                     "100.96.0.0/12,fd00:100::/48", "--sync-period", "1s"])
         tap.ok(c.wait_all(COMMITTED), "%s dual-stack: committed" % mode)
+        d = c.nodes[0].daemon
+        i, m = d.wait_for(r"^executor: full re-sync$", start=d.mark())
+        i, m2 = d.wait_for(r"^executor: full re-sync$", start=(i or 0) + 1)
+        tap.ok(m is not None and m2 is not None, "%s: a full re-sync every "
+               "--sync-period" % mode, d.log())
         for fam in (4, 6):
             res = c.converge_pings(family=fam)
             tap.ok(res and not failed_pings(res), "%s dual-stack: pods "
@@ -232,11 +272,13 @@ def run_dual(mode):
         v6 = n0.run("ip", "-6", "route", "show", "proto", "107")
         if mode == "layer2":
             want = "%s via %s dev eth0" % (n1.pod_cidr6, n1.addr6)
+        elif mode == "vxlan-legacy":
+            v6 = n0.run("ip", "-6", "neigh", "show", "dev", "vxlan1v6")
+            want = "%s lladdr 00:53:00:00:00:01" % n1.pods[0].addr6
         else:
             net = n1.pod_cidr6.split("/")[0]
             want = "%s via %s dev vxlan1v6" % (n1.pod_cidr6, net)
-        tap.ok(want in v6, "%s dual-stack: the IPv6 route is %s" %
-               (mode, want), v6)
+        tap.ok(want in v6, "%s dual-stack: IPv6 has %s" % (mode, want), v6)
         if mode == "vxlan":
             link = n0.run("ip", "-d", "link", "show", "vxlan1v6")
             tap.ok("local %s " % n0.addr6 in link and "vxlan id 1 " in link
@@ -254,6 +296,6 @@ def run_dual(mode):
 
 for mode in ("layer2", "vxlan", "vxlan-legacy"):
     run_mode(mode)
-for mode in ("layer2", "vxlan"):
+for mode in ("layer2", "vxlan", "vxlan-legacy"):
     run_dual(mode)
 tap.done()

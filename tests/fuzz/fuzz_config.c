@@ -52,16 +52,20 @@ check_config(const struct kn_config *c)
 	static const struct kn_config	 zero;
 	struct kn_config		 rest;
 	const char			*p;
+	int				 i;
 
 	CHECK(c->mode <= MODE_GRE);
 	CHECK(strcmp(mode_name(c->mode), "unknown") != 0);
-	/* Zero when the input set no podCIDR. */
-	if (c->cluster.family == 0) {
-		CHECK(c->cluster.len == 0);
-		CHECK(memcmp(c->cluster.addr, zero.cluster.addr,
-		    sizeof(c->cluster.addr)) == 0);
-	} else
-		check_prefix(&c->cluster);
+	/* Each family's slot is zero, or a prefix of that family. */
+	for (i = 0; i < 2; i++)
+		if (c->cluster[i].family == 0)
+			CHECK(memcmp(&c->cluster[i], &zero.cluster[i],
+			    sizeof(c->cluster[i])) == 0);
+		else {
+			CHECK(c->cluster[i].family == (i ? AF_INET6 :
+			    AF_INET));
+			check_prefix(&c->cluster[i]);
+		}
 	/* Zero when the input set no resyncPeriod. */
 	CHECK(c->sync_period_ms <= 86400000);
 	CHECK(c->ipsec_encryption <= IPSEC_ENC_NONE);
