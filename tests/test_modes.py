@@ -90,6 +90,35 @@ def layer2_peers(c, n0, n1):
            "layer2: the unreachable peer was logged once")
 
 
+def overrun(n):
+    """The executor stopped while the kernel reports 30,000 route changes
+    overflows its monitor socket: when it runs again it reads the whole
+    state, and what it owns is still right."""
+    want = owned(n)
+    d = n.daemon
+    mark = d.mark()
+    ex = knlib.children_of(d.pid())["executor"]
+    n.run("ip", "link", "add", "flood0", "type", "veth", "peer", "flood1")
+    n.run("ip", "link", "set", "flood0", "up")
+    n.run("ip", "link", "set", "flood1", "up")
+    batch = "".join("route add 10.%d.%d.0/24 dev flood0\n" % (i // 256,
+                                                             i % 256)
+                    for i in range(30000))
+    os.kill(ex, signal.SIGSTOP)
+    try:
+        subprocess.run(["ip", "netns", "exec", n.ns, "ip", "-batch", "-"],
+                       input=batch, text=True, check=True)
+    finally:
+        os.kill(ex, signal.SIGCONT)
+    i, m = d.wait_for(r"^executor: netlink monitor overrun: events lost, "
+                      r"reading the whole state again$", start=mark)
+    tap.ok(m is not None, "layer2: an overrun monitor is noticed and the "
+           "state read again", d.log())
+    n.run("ip", "link", "del", "flood0")
+    tap.eq(owned(n), want, "layer2: what it owns is unchanged after the "
+           "overrun")
+
+
 def run_mode(mode):
     c = netcluster.Cluster(nodes=3, pods=2)
     try:
@@ -132,6 +161,7 @@ def run_mode(mode):
 
         if mode == "layer2":
             layer2_peers(c, n0, n1)
+            overrun(n0)
 
         # Drift: removed or changed by hand, put back.
         want0 = owned(n0)
