@@ -9,78 +9,65 @@
 #include "nodemap.h"
 
 struct nodemap {
-	unsigned	 max;
-	unsigned	 count;
-	unsigned	 mask;		/* buckets - 1 */
+	struct htab	 t;		/* of struct nm_node, by name */
 	enum node_id_kind idkind;
 	char		 id[K8S_ID_MAX];
 	struct nm_node	*local;
-	struct nm_node	**bucket;
 };
 
 static uint32_t
 name_hash(const char *s)
 {
-	uint32_t	 h = 2166136261u;
+	return hash_bytes(0, s, strlen(s));
+}
 
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
+static int
+name_eq(const struct hnode *h, const void *name)
+{
+	return strcmp(((const struct nm_node *)h)->name, name) == 0;
 }
 
 struct nodemap *
 nodemap_new(unsigned max_nodes, enum node_id_kind kind, const char *id)
 {
 	struct nodemap	*m;
-	unsigned	 n = 16;
 
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return NULL;
-	while (n < max_nodes && n < (1u << 20))
-		n <<= 1;
-	if ((m->bucket = calloc(n, sizeof(*m->bucket))) == NULL) {
+	if (htab_init(&m->t, max_nodes) == -1) {
 		free(m);
 		return NULL;
 	}
-	m->mask = n - 1;
-	m->max = max_nodes;
 	m->idkind = kind;
 	snprintf(m->id, sizeof(m->id), "%s", id);
 	return m;
 }
 
+static void
+node_free(struct hnode *h)
+{
+	free(h);
+}
+
 void
 nodemap_free(struct nodemap *m)
 {
-	struct nm_node	*n, *next;
-	unsigned	 i;
-
 	if (m == NULL)
 		return;
-	for (i = 0; i <= m->mask; i++)
-		for (n = m->bucket[i]; n != NULL; n = next) {
-			next = n->next;
-			free(n);
-		}
-	free(m->bucket);
+	htab_free(&m->t, node_free);
 	free(m);
 }
 
-static struct nm_node **
+static struct hnode **
 lookup(const struct nodemap *m, const char *name, uint32_t h)
 {
-	struct nm_node	**pp;
-
-	for (pp = &m->bucket[h & m->mask]; *pp != NULL; pp = &(*pp)->next)
-		if ((*pp)->hash == h && strcmp((*pp)->name, name) == 0)
-			return pp;
-	return pp;
+	return htab_slot(&m->t, h, name_eq, name);
 }
 
 const struct nm_node *
 nodemap_get(const struct nodemap *m, const char *name)
 {
-	return *lookup(m, name, name_hash(name));
+	return (const struct nm_node *)*lookup(m, name, name_hash(name));
 }
 
 const struct nm_node *
@@ -92,7 +79,7 @@ nodemap_local(const struct nodemap *m)
 unsigned
 nodemap_count(const struct nodemap *m)
 {
-	return m->count;
+	return m->t.count;
 }
 
 /* Is this node the one the agent runs on? */
@@ -206,7 +193,8 @@ nodemap_apply(struct nodemap *m, enum k8s_event ev, const struct k8s_node *k,
     const struct intent_sink *sink)
 {
 	struct msg_intent	 old[2], new[2];
-	struct nm_node		**pp, *n;
+	struct hnode		**pp;
+	struct nm_node		*n;
 	uint32_t		 h;
 	int			 nold, nnew;
 
@@ -214,28 +202,25 @@ nodemap_apply(struct nodemap *m, enum k8s_event ev, const struct k8s_node *k,
 		return 0;
 	h = name_hash(k->name);
 	pp = lookup(m, k->name, h);
-	n = *pp;
+	n = (struct nm_node *)*pp;
 	if (ev == K8S_DELETED) {
 		if (n == NULL)
 			return 0;
 		nold = node_intents(n, old);
 		delta(old, nold, NULL, 0, sink);
-		*pp = n->next;
+		htab_unlink(&m->t, pp);
 		if (m->local == n)
 			m->local = NULL;
 		free(n);
-		m->count--;
 		return 0;
 	}
 	if (n == NULL) {
-		if (m->count >= m->max)
+		if (m->t.count >= m->t.max)
 			return -1;
 		if ((n = calloc(1, sizeof(*n))) == NULL)
 			return -1;
-		n->hash = h;
 		memcpy(n->name, k->name, sizeof(n->name));
-		*pp = n;
-		m->count++;
+		htab_link(&m->t, pp, &n->h, h);
 		nold = 0;
 	} else
 		nold = node_intents(n, old);
@@ -255,17 +240,16 @@ nodemap_intents(const struct nodemap *m,
     void (*fn)(void *, const struct msg_intent *), void *arg)
 {
 	struct msg_intent	 in[2];
-	struct nm_node		*n;
-	unsigned		 i, total = 0;
+	const struct hnode	*n = NULL;
+	unsigned		 b = 0, total = 0;
 	int			 j, k;
 
-	for (i = 0; i <= m->mask; i++)
-		for (n = m->bucket[i]; n != NULL; n = n->next) {
-			k = node_intents(n, in);
-			for (j = 0; j < k; j++)
-				fn(arg, &in[j]);
-			total += k;
-		}
+	while ((n = htab_next(&m->t, &b, n)) != NULL) {
+		k = node_intents((const struct nm_node *)n, in);
+		for (j = 0; j < k; j++)
+			fn(arg, &in[j]);
+		total += k;
+	}
 	return total;
 }
 

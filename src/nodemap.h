@@ -6,12 +6,12 @@
 #ifndef KN_NODEMAP_H
 #define KN_NODEMAP_H
 
+#include "htab.h"
 #include "k8s_parse.h"
 #include "proto.h"
 
 struct nm_node {
-	struct nm_node		*next;		/* hash chain */
-	uint32_t		 hash;
+	struct hnode		 h;		/* first: the table's link */
 	int			 local;		/* this node */
 	int			 warned;	/* several addresses: logged */
 	int			 ncidr;
