@@ -23,6 +23,7 @@ import netcluster  # noqa: E402
 COMMITTED = r"^watcher: generation \d+ committed"
 wait_until = netcluster.wait_until
 owned = netcluster.owned
+expected = netcluster.expected
 
 
 def failed_pings(res):
@@ -33,23 +34,6 @@ def condition(c, node):
     got = c.api.control("GET", "/nodes/" + node.name)
     return [x for x in got["status"].get("conditions", [])
             if x["type"] == "NetworkUnavailable"]
-
-
-def expected(mode, node, peers):
-    """What a node should own for its peers, as owned() prints it
-    (ip route shows no protocol when it filters by one)."""
-    out = []
-    for p in peers:
-        net = p.pod_cidr.split("/")[0]
-        if mode == "layer2":
-            out.append("%s via %s dev eth0" % (p.pod_cidr, p.addr))
-            continue
-        mac = "00:53:" + ":".join("%02x" % int(b) for b in net.split("."))
-        out.append("%s via %s dev vxlan1 onlink" % (p.pod_cidr,
-                                                               net))
-        out.append("%s lladdr %s PERMANENT" % (net, mac))
-        out.append("fdb %s dst %s self permanent" % (mac, p.addr))
-    return sorted(out)
 
 
 def run_mode(mode):
@@ -64,7 +48,7 @@ def run_mode(mode):
                failed_pings(res))
         for n in c.nodes:
             peers = [p for p in c.nodes if p is not n]
-            tap.eq(owned(n), expected(mode, n, peers),
+            tap.eq(owned(n), expected(mode, peers),
                    "%s: %s owns exactly its peers' objects" % (mode, n.name))
         cond = [condition(c, n) for n in c.nodes]
         tap.ok(all(len(x) == 1 and x[0]["status"] == "False" and
@@ -97,8 +81,7 @@ def run_mode(mode):
             n0.run("ip", "neigh", "del", net1, "dev", "vxlan1")
             tap.ok(wait_until(lambda: owned(n0) == want0, 10),
                    "vxlan: a neighbour deleted by hand comes back", owned(n0))
-            mac1 = "00:53:" + ":".join("%02x" % int(b)
-                                       for b in net1.split("."))
+            mac1 = netcluster.vxlan_mac(n1.pod_cidr)
             n0.run("bridge", "fdb", "del", mac1, "dev", "vxlan1", "dst",
                    n1.addr)
             tap.ok(wait_until(lambda: owned(n0) == want0, 10),
@@ -153,7 +136,7 @@ def run_mode(mode):
         n2.stop()
         rest = [n0, n1]
         tap.ok(wait_until(lambda: all(owned(n) == expected(
-            mode, n, [p for p in rest if p is not n]) for n in rest), 10),
+            mode, [p for p in rest if p is not n]) for n in rest), 10),
             "%s: a deleted node's objects are gone on every node" % mode,
             [owned(n) for n in rest])
         tap.ok(not n0.pods[0].ping(n2.pods[0].addr, timeout=1),
@@ -173,7 +156,7 @@ def run_mode(mode):
         # A pod CIDR changed: pings work with the new one.
         new = c.renumber(n1, 9)
         tap.ok(wait_until(lambda: all(owned(n) == expected(
-            mode, n, [p for p in rest if p is not n]) for n in rest), 15),
+            mode, [p for p in rest if p is not n]) for n in rest), 15),
             "%s: a changed pod CIDR (%s) replaces the old objects" %
             (mode, new), [owned(n) for n in rest])
         res = c.converge_pings(nodes=rest)
