@@ -64,20 +64,32 @@ def need_root(tap):
         tap.skip_all("needs root (network namespaces, privilege drop)")
 
 
+def apiserver_missing(*tools):
+    """Why the daemon cannot run here against the test API server (not
+    root, no tests/apiserver, no openssl, one of the named commands
+    missing), or None."""
+    if os.geteuid() != 0:
+        return "needs root (network namespaces, privilege drop)"
+    try:
+        import pki
+        import nodegen  # noqa: F401
+    except ImportError as e:
+        return "tests/apiserver missing: %s" % e
+    if not pki.have_openssl():
+        return "openssl not installed"
+    for tool in tools:
+        if shutil.which(tool) is None:
+            return "%s not installed" % tool
+    return None
+
+
 def need_apiserver(tap, *tools):
     """Skips the whole test unless it runs as root with the test API
     server, openssl and the named commands; returns nodegen."""
-    need_root(tap)
-    try:
-        import pki
-        import nodegen
-    except ImportError as e:
-        tap.skip_all("tests/apiserver missing: %s" % e)
-    if not pki.have_openssl():
-        tap.skip_all("openssl not installed")
-    for tool in tools:
-        if shutil.which(tool) is None:
-            tap.skip_all("%s not installed" % tool)
+    why = apiserver_missing(*tools)
+    if why is not None:
+        tap.skip_all(why)
+    import nodegen
     return nodegen
 
 

@@ -52,7 +52,7 @@ class Node:
         self.ns = "%s-n%d" % (cluster.prefix, index)
         self.addr = nodegen.internal_ip(index)
         self.addr6 = nodegen.internal_ip6(index) if dual_stack else None
-        self.pod_cidr = nodegen.pod_cidr(index)
+        self.pod_cidr = nodegen.pod_cidr(index, mask=cluster.pod_cidr_mask)
         self.pod_cidr6 = nodegen.pod_cidr6(index) if dual_stack else None
         self.daemon = None
         self.pods = []
@@ -114,6 +114,7 @@ class Node:
     def node_object(self, **kw):
         return nodegen.make_node(self.index, target_bytes=3000,
                                  dual_stack=self.pod_cidr6 is not None,
+                                 pod_cidr_mask=self.cluster.pod_cidr_mask,
                                  **kw)
 
     def start(self, args):
@@ -146,10 +147,14 @@ class _Named:
 
 class Cluster:
     """nodes node namespaces with pods each, the test API server on the
-    underlay, every Node object posted; no daemon yet (start_all)."""
+    underlay, every Node object posted; no daemon yet (start_all).
+    pod_cidr_mask: the size of the nodes' pod CIDRs (/25 fits 5,000
+    nodes in the default cluster range)."""
 
-    def __init__(self, nodes=3, pods=2, dual_stack=False):
+    def __init__(self, nodes=3, pods=2, dual_stack=False,
+                 pod_cidr_mask=nodegen.POD_CIDR_MASK):
         self.prefix = "kc%d" % (os.getpid() % 100000)
+        self.pod_cidr_mask = pod_cidr_mask
         self.namespaces = []
         self.nodes = []
         self.api = None
@@ -180,12 +185,25 @@ class Cluster:
         self.api.control("POST", "/nodes", n.node_object())
         return n
 
+    def remove_node(self, node):
+        """Stops the node's daemon and deletes its namespaces; its Node
+        object stays on the API server."""
+        node.stop()
+        # The namespace goes in the background: its veth peer now, so
+        # the port name is free for the next node.
+        sh("ip", "-n", self.ul, "link", "del", "n%d" % node.index,
+           check=False)
+        for ns in [p.ns for p in node.pods] + [node.ns]:
+            sh("ip", "netns", "del", ns, check=False)
+            self.namespaces.remove(ns)
+        self.nodes.remove(node)
+
     def renumber(self, node, index):
         """Gives node the index-th pod CIDR: its bridge and pods are
         readdressed and its Node object updated; the new CIDR."""
         import ipaddress as ip
         old = ip.ip_network(node.pod_cidr)
-        node.pod_cidr = nodegen.pod_cidr(index)
+        node.pod_cidr = nodegen.pod_cidr(index, mask=self.pod_cidr_mask)
         net = ip.ip_network(node.pod_cidr)
         node.run("ip", "addr", "flush", "dev", "cbr0")
         node.run("ip", "addr", "add", "%s/%d" % (net[1], net.prefixlen),
@@ -266,6 +284,32 @@ def owned(node, proto=107):
         lines += ["fdb " + x for x in node.run(
             "bridge", "fdb", "show", "dev", "vxlan1").splitlines()]
     return sorted(x.strip() for x in lines if x.strip())
+
+
+def vxlan_mac(pod_cidr):
+    """The MAC of the node that owns an IPv4 pod CIDR on vxlan1: 00:53
+    and the network address, as the original agent makes it."""
+    net = pod_cidr.split("/")[0]
+    return "00:53:" + ":".join("%02x" % int(b) for b in net.split("."))
+
+
+def expected(mode, peers):
+    """What a node should own for its peers (anything with pod_cidr and
+    addr), as owned() prints it (ip route shows no protocol when it
+    filters by one)."""
+    out = []
+    for p in peers:
+        net = p.pod_cidr.split("/")[0]
+        if mode == "layer2":
+            out.append("%s via %s dev eth0" % (p.pod_cidr, p.addr))
+            continue
+        mac = vxlan_mac(p.pod_cidr)
+        out.append("fdb %s dst %s self permanent" % (mac, p.addr))
+        if mode == "vxlan-legacy":
+            continue    # the neighbours are the arp-helper's, not permanent
+        out.append("%s via %s dev vxlan1 onlink" % (p.pod_cidr, net))
+        out.append("%s lladdr %s PERMANENT" % (net, mac))
+    return sorted(out)
 
 
 def wait_until(fn, timeout=20, interval=0.2):

@@ -23,6 +23,8 @@ import netcluster  # noqa: E402
 COMMITTED = r"^watcher: generation \d+ committed"
 wait_until = netcluster.wait_until
 owned = netcluster.owned
+expected = netcluster.expected
+vxlan_mac = netcluster.vxlan_mac
 
 
 def failed_pings(res):
@@ -33,29 +35,6 @@ def condition(c, node):
     got = c.api.control("GET", "/nodes/" + node.name)
     return [x for x in got["status"].get("conditions", [])
             if x["type"] == "NetworkUnavailable"]
-
-
-def mac_of(node):
-    net = node.pod_cidr.split("/")[0]
-    return "00:53:" + ":".join("%02x" % int(b) for b in net.split("."))
-
-
-def expected(mode, node, peers):
-    """What a node should own for its peers, as owned() prints it
-    (ip route shows no protocol when it filters by one)."""
-    out = []
-    for p in peers:
-        net = p.pod_cidr.split("/")[0]
-        if mode == "layer2":
-            out.append("%s via %s dev eth0" % (p.pod_cidr, p.addr))
-            continue
-        mac = mac_of(p)
-        out.append("fdb %s dst %s self permanent" % (mac, p.addr))
-        if mode == "vxlan-legacy":
-            continue
-        out.append("%s via %s dev vxlan1 onlink" % (p.pod_cidr, net))
-        out.append("%s lladdr %s PERMANENT" % (net, mac))
-    return sorted(out)
 
 
 def layer2_peers(c, n0, n1):
@@ -131,7 +110,7 @@ def run_mode(mode):
                failed_pings(res))
         for n in c.nodes:
             peers = [p for p in c.nodes if p is not n]
-            tap.eq(owned(n), expected(mode, n, peers),
+            tap.eq(owned(n), expected(mode, peers),
                    "%s: %s owns exactly its peers' objects" % (mode, n.name))
         cond = [condition(c, n) for n in c.nodes]
         tap.ok(all(len(x) == 1 and x[0]["status"] == "False" and
@@ -153,7 +132,7 @@ def run_mode(mode):
                    % (mode, want), addr)
         if mode == "vxlan-legacy":
             neigh = n0.run("ip", "neigh", "show", "dev", "vxlan1")
-            want = ["%s lladdr %s" % (q.addr, mac_of(n)) for n in (n1, n2)
+            want = ["%s lladdr %s" % (q.addr, vxlan_mac(n.pod_cidr)) for n in (n1, n2)
                     for q in n.pods]
             tap.ok(all(w in neigh for w in want), "vxlan-legacy: the "
                    "arp-helper answered every pod address with its node's "
@@ -183,7 +162,7 @@ def run_mode(mode):
             tap.ok(wait_until(lambda: owned(n0) == want0, 10),
                    "vxlan: a neighbour deleted by hand comes back", owned(n0))
         if mode != "layer2":
-            n0.run("bridge", "fdb", "del", mac_of(n1), "dev", "vxlan1", "dst",
+            n0.run("bridge", "fdb", "del", vxlan_mac(n1.pod_cidr), "dev", "vxlan1", "dst",
                    n1.addr)
             tap.ok(wait_until(lambda: owned(n0) == want0, 10),
                    "%s: an FDB entry deleted by hand comes back" % mode,
@@ -240,13 +219,13 @@ def run_mode(mode):
         n2.stop()
         rest = [n0, n1]
         tap.ok(wait_until(lambda: all(owned(n) == expected(
-            mode, n, [p for p in rest if p is not n]) for n in rest), 10),
+            mode, [p for p in rest if p is not n]) for n in rest), 10),
             "%s: a deleted node's objects are gone on every node" % mode,
             [owned(n) for n in rest])
         tap.ok(not n0.pods[0].ping(n2.pods[0].addr, timeout=1),
                "%s: pods of the deleted node are unreachable" % mode)
         if mode == "vxlan-legacy":
-            tap.ok(wait_until(lambda: mac_of(n2) not in n0.run(
+            tap.ok(wait_until(lambda: vxlan_mac(n2.pod_cidr) not in n0.run(
                 "ip", "neigh", "show", "dev", "vxlan1"), 10),
                 "vxlan-legacy: the deleted node's pod neighbours are gone",
                 n0.run("ip", "neigh", "show", "dev", "vxlan1"))
@@ -265,7 +244,7 @@ def run_mode(mode):
         # A pod CIDR changed: pings work with the new one.
         new = c.renumber(n1, 9)
         tap.ok(wait_until(lambda: all(owned(n) == expected(
-            mode, n, [p for p in rest if p is not n]) for n in rest), 15),
+            mode, [p for p in rest if p is not n]) for n in rest), 15),
             "%s: a changed pod CIDR (%s) replaces the old objects" %
             (mode, new), [owned(n) for n in rest])
         res = c.converge_pings(nodes=rest)
