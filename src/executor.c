@@ -71,6 +71,7 @@ struct executor {
 	struct vdev		 dev[2];	/* by family: 0 IPv4, 1 IPv6 */
 	int			 synced;	/* a snapshot was reconciled */
 	int			 resync;	/* dump everything again */
+	int			 devcheck;	/* a device may have drifted */
 	int64_t			 next_sync;
 	uint32_t		 failed;	/* in the current generation */
 	uint32_t		 requests;	/* sent for it */
@@ -467,7 +468,6 @@ vdev_ensure(struct executor *e, struct vdev *d)
 {
 	struct linkinfo	 li;
 	unsigned	 len = d->family == AF_INET6 ? 16 : 4;
-	uint32_t	 old = d->ifindex;
 
 	vdev_plan(e, d);
 	if (!d->wanted)
@@ -507,8 +507,24 @@ vdev_ensure(struct executor *e, struct vdev *d)
 	(void)vdev_address(e, d);
 	if (e->ctx.mode == MODE_VXLAN_LEGACY)
 		(void)vdev_solicit(e, d);
-	if (d->ifindex != old)
-		e->resync = 1;
+}
+
+/*
+ * Does a link event show the device as planned?  Our own changes come
+ * back as events too; only a difference calls for vdev_ensure.
+ */
+static int
+vdev_matches(const struct vdev *d, const struct nlmsghdr *nlh)
+{
+	struct linkinfo	 li;
+	unsigned	 len = d->family == AF_INET6 ? 16 : 4;
+
+	memset(&li, 0, sizeof(li));
+	link_parse(nlh, &li);
+	return li.mtu == d->mtu && memcmp(li.mac, d->mac, 6) == 0 &&
+	    (li.flags & IFF_UP) && li.vxlan && li.vni == VXLAN_VNI &&
+	    li.port == VXLAN_PORT && li.learning == 0 &&
+	    li.localfam == d->family && memcmp(li.local, d->local, len) == 0;
 }
 
 /* --- the monitor -------------------------------------------------- */
@@ -518,6 +534,7 @@ monitor_cb(const struct nlmsghdr *nlh, void *arg)
 {
 	struct executor			*e = arg;
 	const struct ifinfomsg		*ifi;
+	struct vdev			*d;
 	struct kobj			 o;
 	int				 deleted, i;
 
@@ -525,18 +542,20 @@ monitor_cb(const struct nlmsghdr *nlh, void *arg)
 		ifi = mnl_nlmsg_get_payload(nlh);
 		if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifi))
 			return 0;
-		for (i = 0; i < 2; i++)
-			if (e->dev[i].ifindex != 0 &&
-			    (uint32_t)ifi->ifi_index == e->dev[i].ifindex &&
-			    nlh->nlmsg_type == RTM_DELLINK) {
+		for (i = 0; i < 2; i++) {
+			d = &e->dev[i];
+			if (d->ifindex == 0 ||
+			    (uint32_t)ifi->ifi_index != d->ifindex)
+				continue;
+			if (nlh->nlmsg_type == RTM_DELLINK) {
 				log_warnx("%s was removed; creating it again",
-				    e->dev[i].name);
-				e->dev[i].ifindex = 0;
+				    d->name);
+				d->ifindex = 0;
 				e->ctx.vxlan[i] = 0;
 				e->resync = 1;
-			} else if (e->dev[i].ifindex != 0 &&
-			    (uint32_t)ifi->ifi_index == e->dev[i].ifindex)
-				e->resync |= 2;	/* check the settings */
+			} else if (!vdev_matches(d, nlh))
+				e->devcheck = 1;
+		}
 		return 0;
 	}
 	if (kobj_parse(nlh, &e->ctx, &o, &deleted) != 1)
@@ -584,21 +603,33 @@ monitor_read(struct executor *e)
 
 /* --- generations and the loop --------------------------------------- */
 
+/*
+ * Every device as planned.  A device with a new index has new keys for
+ * the objects on it: the wanted table is made again and a full re-sync
+ * asked for.
+ */
+static void
+devices_ensure(struct executor *e)
+{
+	uint32_t	 before[2] = { e->ctx.vxlan[0], e->ctx.vxlan[1] };
+	int		 i;
+
+	e->devcheck = 0;
+	for (i = 0; i < 2; i++)
+		if (e->dev[i].name != NULL)
+			vdev_ensure(e, &e->dev[i]);
+	if (before[0] != e->ctx.vxlan[0] || before[1] != e->ctx.vxlan[1]) {
+		want_rebuild(e);
+		e->resync = 1;
+	}
+}
+
 /* Dumps the kernel again and reconciles all; a failure retries later. */
 static void
 executor_sync_all(struct executor *e)
 {
-	int	 i;
-
+	devices_ensure(e);
 	e->resync = 0;
-	for (i = 0; i < 2; i++)
-		if (e->dev[i].name != NULL)
-			vdev_ensure(e, &e->dev[i]);
-	if (e->resync) {
-		/* A device changed index: its objects have new keys. */
-		e->resync = 0;
-		want_rebuild(e);
-	}
 	if (have_load(e) == -1) {
 		log_warn("reading the kernel's state");
 		e->resync = 1;
@@ -683,6 +714,8 @@ executor_io(struct child *c, struct pollfd *pfd, int n)
 
 	if (n > 0 && (pfd[0].revents & (POLLIN | POLLERR)))
 		monitor_read(e);
+	if (e->devcheck)
+		devices_ensure(e);
 	if (e->resync || mono_ms() >= e->next_sync) {
 		if (e->synced || e->resync)
 			log_debug("full re-sync");
