@@ -729,44 +729,55 @@ executor_sync_all(struct executor *e)
 	reconcile_all(e);
 }
 
+/*
+ * One addition or removal the envelope let through: only the keys of
+ * its own objects, which follow the prefix.  A refused intent never
+ * gets here, so it cannot touch keys it shares with an accepted one.
+ */
+static void
+executor_applied(const struct msg_intent *in, void *arg)
+{
+	struct executor		*e = arg;
+	struct kobj		 o[KOBJ_PER_INTENT];
+	const struct msg_intent	*now;
+	int			 j, k = kobj_wanted(&e->ctx, in, o);
+
+	for (j = 0; j < k; j++)
+		ktab_del(&e->want, &o[j].k);
+	if ((now = itab_get(e->rx.active, in)) != NULL)
+		want_add(now, e);
+	for (j = 0; j < k; j++)
+		reconcile_key(e, &o[j].k);
+}
+
 static void
 executor_peer(struct child *c, enum role from, struct msg *m)
 {
 	struct executor		*e = c->state;
 	struct msg_gen_result	 res;
-	const struct msg_intent	*in = m->data;
-	struct kobj		 o[KOBJ_PER_INTENT];
-	struct msg_intent	 tmp;
-	size_t			 i, n;
-	int			 j, k;
 	int64_t			 t0 = mono_ms();
 
 	(void)from;
 	memset(&res, 0, sizeof(res));
 	e->failed = e->requests = 0;
-	if (intentrx_msg(&e->rx, m, &res) != 1) {
-		if (m->hdr.type == MSG_LOCAL && e->dev[0].name != NULL)
+	switch (intentrx_msg(&e->rx, m, &res)) {
+	case INTENTRX_NONE:
+		return;
+	case INTENTRX_LOCAL:
+		if (e->dev[0].name != NULL)
 			executor_sync_all(e);
 		return;
-	}
-	if (m->hdr.type == MSG_SNAP_END) {
+	case INTENTRX_SNAPSHOT:
 		want_rebuild(e);
 		e->synced = 1;
 		executor_sync_all(e);
-	} else {
-		/* Only the keys of these intents; keys follow the prefix. */
-		n = m->len / sizeof(*in);
-		for (i = 0; i < n; i++) {
-			memcpy(&tmp, &in[i], sizeof(tmp));
-			k = kobj_wanted(&e->ctx, &tmp, o);
-			for (j = 0; j < k; j++)
-				ktab_del(&e->want, &o[j].k);
-			if (itab_get(e->rx.active, &tmp) != NULL)
-				want_add(itab_get(e->rx.active, &tmp), e);
-			for (j = 0; j < k; j++)
-				reconcile_key(e, &o[j].k);
-		}
+		break;
+	case INTENTRX_BATCH:
 		flush(e);
+		break;
+	case INTENTRX_REFUSED:
+		/* The kernel stays as it is: not a first snapshot either. */
+		break;
 	}
 	res.failed = e->failed;
 	if (res.failed > 0)
@@ -834,6 +845,8 @@ executor_main(void)
 	child_peer(e->c, ROLE_WATCHER, CHILD_FD_PEER);
 	if (intentrx_init(&e->rx, &e->c->conf) == -1)
 		fatal("intent table");
+	e->rx.applied = executor_applied;
+	e->rx.arg = e;
 	/* Sockets before the drop: the filter allows no socket(2). */
 	if (nl_open(&e->cmd, 0, err, sizeof(err)) == -1 ||
 	    nl_open(&e->mon, RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_ROUTE |
