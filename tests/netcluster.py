@@ -12,7 +12,6 @@ import ipaddress
 import os
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -254,25 +253,6 @@ class Cluster:
         self.namespaces = []
 
 
-def owned(node, proto=107):
-    """The objects a daemon owns on node: routes of its protocol, and
-    the permanent neighbours and FDB entries on vxlan1, as sorted lines."""
-    lines = node.run("ip", "route", "show", "proto", str(proto)).splitlines()
-    lines += node.run("ip", "-6", "route", "show", "proto",
-                      str(proto)).splitlines()
-    if "vxlan1" in node.run("ip", "-o", "link", "show"):
-        lines += node.run("ip", "neigh", "show", "dev", "vxlan1", "nud",
-                          "permanent").splitlines()
-        lines += ["fdb " + x for x in node.run(
-            "bridge", "fdb", "show", "dev", "vxlan1").splitlines()]
-    return sorted(x.strip() for x in lines if x.strip())
-
-
-def wait_until(fn, timeout=20, interval=0.2):
-    """fn() until it is true or the time is up; its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(interval)
+# What test_modes.py reaches through this module.
+owned = knlib.owned
+wait_until = knlib.wait_until

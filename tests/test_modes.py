@@ -36,20 +36,8 @@ def condition(c, node):
 
 
 def expected(mode, node, peers):
-    """What a node should own for its peers, as owned() prints it
-    (ip route shows no protocol when it filters by one)."""
-    out = []
-    for p in peers:
-        net = p.pod_cidr.split("/")[0]
-        if mode == "layer2":
-            out.append("%s via %s dev eth0" % (p.pod_cidr, p.addr))
-            continue
-        mac = "00:53:" + ":".join("%02x" % int(b) for b in net.split("."))
-        out.append("%s via %s dev vxlan1 onlink" % (p.pod_cidr,
-                                                               net))
-        out.append("%s lladdr %s PERMANENT" % (net, mac))
-        out.append("fdb %s dst %s self permanent" % (mac, p.addr))
-    return sorted(out)
+    """What a node should own for its peers."""
+    return knlib.expected_owned(mode, [(p.pod_cidr, p.addr) for p in peers])
 
 
 def run_mode(mode):
