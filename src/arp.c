@@ -183,10 +183,14 @@ arp_peer(struct child *c, enum role from, struct msg *m)
 
 	/* Only the executor reports generations to the watcher. */
 	(void)from;
-	if (intentrx_msg(&a->rx, m, &res) == 1 &&
-	    (m->hdr.type == MSG_SNAP_END || m->hdr.type == MSG_INTENT_DEL ||
-	    m->hdr.type == MSG_INTENT_ADD))
+	switch (intentrx_msg(&a->rx, m, &res)) {
+	case INTENTRX_BATCH:
+	case INTENTRX_SNAPSHOT:
 		a->prune = 1;
+		break;
+	default:
+		break;
+	}
 }
 
 static int

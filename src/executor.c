@@ -254,19 +254,28 @@ have_load(struct executor *e)
 
 /* --- devices ---------------------------------------------------- */
 
-struct addrfind {
+#define STALE_MAX	8
+
+/* What an address dump of one family finds. */
+struct addrscan {
 	uint8_t		 family;
-	const uint8_t	*addr;
+	const uint8_t	*addr;		/* the node's own: on which device? */
 	uint32_t	 ifindex;
+	uint32_t	 dev;		/* our device: its other addresses */
+	uint8_t		 plen;		/* and the one it keeps */
+	int		 nstale;
+	uint8_t		 stale[STALE_MAX][16];
+	uint8_t		 stale_plen[STALE_MAX];
 };
 
 static int
 addr_cb(const struct nlmsghdr *nlh, void *arg)
 {
-	struct addrfind		*f = arg;
+	struct addrscan		*f = arg;
 	const struct ifaddrmsg	*ifa = mnl_nlmsg_get_payload(nlh);
 	struct nl_attrs		 tb = { { NULL } };
 	const struct nlattr	*a;
+	const uint8_t		*p;
 	unsigned		 len = f->family == AF_INET6 ? 16 : 4;
 
 	if (nlh->nlmsg_type != RTM_NEWADDR ||
@@ -275,29 +284,68 @@ addr_cb(const struct nlmsghdr *nlh, void *arg)
 	    mnl_attr_parse(nlh, sizeof(*ifa), nl_attr_cb, &tb) < 0)
 		return 0;
 	a = tb.a[IFA_LOCAL] != NULL ? tb.a[IFA_LOCAL] : tb.a[IFA_ADDRESS];
-	if (a != NULL && mnl_attr_get_payload_len(a) == len &&
-	    memcmp(mnl_attr_get_payload(a), f->addr, len) == 0)
+	if (a == NULL || mnl_attr_get_payload_len(a) != len)
+		return 0;
+	p = mnl_attr_get_payload(a);
+	if (memcmp(p, f->addr, len) == 0 && (f->dev == 0 ||
+	    (ifa->ifa_index == f->dev && ifa->ifa_prefixlen == f->plen)))
 		f->ifindex = ifa->ifa_index;
+	else if (f->dev != 0 && ifa->ifa_index == f->dev &&
+	    f->nstale < STALE_MAX &&
+	    !(len == 16 && p[0] == 0xfe && (p[1] & 0xc0) == 0x80)) {
+		/* Not the link-local address the kernel gives IPv6. */
+		memcpy(f->stale[f->nstale], p, len);
+		f->stale_plen[f->nstale++] = ifa->ifa_prefixlen;
+	}
 	return 0;
+}
+
+/* One address request for a device, in buf. */
+static struct nlmsghdr *
+addr_msg(char *buf, size_t size, uint16_t type, uint16_t flags,
+    uint8_t family, uint8_t plen, uint32_t ifindex, const uint8_t *addr)
+{
+	struct nlmsghdr		*nlh;
+	struct ifaddrmsg	*ifa;
+	unsigned		 len = family == AF_INET6 ? 16 : 4;
+
+	memset(buf, 0, size);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = flags;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = family;
+	ifa->ifa_prefixlen = plen;
+	ifa->ifa_index = ifindex;
+	if (addr != NULL) {
+		mnl_attr_put(nlh, IFA_LOCAL, len, addr);
+		mnl_attr_put(nlh, IFA_ADDRESS, len, addr);
+	}
+	if (family == AF_INET6)
+		ifa->ifa_flags = IFA_F_NODAD;
+	return nlh;
+}
+
+static void
+addr_scan(struct executor *e, struct addrscan *f)
+{
+	char	 buf[64] __attribute__((aligned(8)));
+
+	if (nl_query(&e->cmd, addr_msg(buf, sizeof(buf), RTM_GETADDR,
+	    NLM_F_DUMP, f->family, 0, 0, NULL), addr_cb, f) == -1)
+		log_warn("reading the addresses");
 }
 
 /* The device that carries the node's own address. */
 static uint32_t
 underlay_of(struct executor *e, uint8_t family, const uint8_t *addr)
 {
-	char			 buf[64] __attribute__((aligned(8)));
-	struct nlmsghdr		*nlh;
-	struct ifaddrmsg	*ifa;
-	struct addrfind		 f = { family, addr, 0 };
+	struct addrscan	 f;
 
-	memset(buf, 0, sizeof(buf));
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_GETADDR;
-	nlh->nlmsg_flags = NLM_F_DUMP;
-	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
-	ifa->ifa_family = family;
-	if (nl_query(&e->cmd, nlh, addr_cb, &f) == -1)
-		log_warn("reading the addresses");
+	memset(&f, 0, sizeof(f));
+	f.family = family;
+	f.addr = addr;
+	addr_scan(e, &f);
 	return f.ifindex;
 }
 
@@ -363,27 +411,35 @@ vdev_set(struct executor *e, struct vdev *d, uint32_t ifindex)
 	return link_talk(e, nlh, d->name);
 }
 
-static int
+/*
+ * The device's own address, and no other: an address left from an
+ * earlier pod CIDR of this node goes.
+ */
+static void
 vdev_address(struct executor *e, struct vdev *d)
 {
-	char			 buf[128] __attribute__((aligned(8)));
-	struct nlmsghdr		*nlh;
-	struct ifaddrmsg	*ifa;
-	unsigned		 len = d->family == AF_INET6 ? 16 : 4;
+	char		 buf[128] __attribute__((aligned(8)));
+	struct addrscan	 f;
+	int		 i;
 
-	memset(buf, 0, sizeof(buf));
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_NEWADDR;
-	nlh->nlmsg_flags = NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
-	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
-	ifa->ifa_family = d->family;
-	ifa->ifa_prefixlen = d->plen;
-	ifa->ifa_index = d->ifindex;
-	mnl_attr_put(nlh, IFA_LOCAL, len, d->addr);
-	mnl_attr_put(nlh, IFA_ADDRESS, len, d->addr);
-	if (d->family == AF_INET6)
-		ifa->ifa_flags = IFA_F_NODAD;
-	return link_talk(e, nlh, d->name);
+	memset(&f, 0, sizeof(f));
+	f.family = d->family;
+	f.addr = d->addr;
+	f.dev = d->ifindex;
+	f.plen = d->plen;
+	addr_scan(e, &f);
+	/*
+	 * Stale ones first: removing a primary IPv4 address removes the
+	 * secondaries of its subnet too, ours among them.
+	 */
+	for (i = 0; i < f.nstale; i++)
+		(void)link_talk(e, addr_msg(buf, sizeof(buf), RTM_DELADDR,
+		    NLM_F_ACK, d->family, f.stale_plen[i], d->ifindex,
+		    f.stale[i]), d->name);
+	if (f.ifindex == 0 || f.nstale > 0)
+		(void)link_talk(e, addr_msg(buf, sizeof(buf), RTM_NEWADDR,
+		    NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, d->family,
+		    d->plen, d->ifindex, d->addr), d->name);
 }
 
 /*
@@ -504,7 +560,7 @@ vdev_ensure(struct executor *e, struct vdev *d)
 	}
 	d->ifindex = li.ifindex;
 	e->ctx.vxlan[d->family == AF_INET6] = d->ifindex;
-	(void)vdev_address(e, d);
+	vdev_address(e, d);
 	if (e->ctx.mode == MODE_VXLAN_LEGACY)
 		(void)vdev_solicit(e, d);
 }
@@ -638,44 +694,55 @@ executor_sync_all(struct executor *e)
 	reconcile_all(e);
 }
 
+/*
+ * One addition or removal the envelope let through: only the keys of
+ * its own objects, which follow the prefix.  A refused intent never
+ * gets here, so it cannot touch keys it shares with an accepted one.
+ */
+static void
+executor_applied(const struct msg_intent *in, void *arg)
+{
+	struct executor		*e = arg;
+	struct kobj		 o[KOBJ_PER_INTENT];
+	const struct msg_intent	*now;
+	int			 j, k = kobj_wanted(&e->ctx, in, o);
+
+	for (j = 0; j < k; j++)
+		ktab_del(&e->want, &o[j].k);
+	if ((now = itab_get(e->rx.active, in)) != NULL)
+		want_add(now, e);
+	for (j = 0; j < k; j++)
+		reconcile_key(e, &o[j].k);
+}
+
 static void
 executor_peer(struct child *c, enum role from, struct msg *m)
 {
 	struct executor		*e = c->state;
 	struct msg_gen_result	 res;
-	const struct msg_intent	*in = m->data;
-	struct kobj		 o[KOBJ_PER_INTENT];
-	struct msg_intent	 tmp;
-	size_t			 i, n;
-	int			 j, k;
 	int64_t			 t0 = mono_ms();
 
 	(void)from;
 	memset(&res, 0, sizeof(res));
 	e->failed = e->requests = 0;
-	if (intentrx_msg(&e->rx, m, &res) != 1) {
-		if (m->hdr.type == MSG_LOCAL && e->dev[0].name != NULL)
+	switch (intentrx_msg(&e->rx, m, &res)) {
+	case INTENTRX_NONE:
+		return;
+	case INTENTRX_LOCAL:
+		if (e->dev[0].name != NULL)
 			executor_sync_all(e);
 		return;
-	}
-	if (m->hdr.type == MSG_SNAP_END) {
+	case INTENTRX_SNAPSHOT:
 		want_rebuild(e);
 		e->synced = 1;
 		executor_sync_all(e);
-	} else {
-		/* Only the keys of these intents; keys follow the prefix. */
-		n = m->len / sizeof(*in);
-		for (i = 0; i < n; i++) {
-			memcpy(&tmp, &in[i], sizeof(tmp));
-			k = kobj_wanted(&e->ctx, &tmp, o);
-			for (j = 0; j < k; j++)
-				ktab_del(&e->want, &o[j].k);
-			if (itab_get(e->rx.active, &tmp) != NULL)
-				want_add(itab_get(e->rx.active, &tmp), e);
-			for (j = 0; j < k; j++)
-				reconcile_key(e, &o[j].k);
-		}
+		break;
+	case INTENTRX_BATCH:
 		flush(e);
+		break;
+	case INTENTRX_REFUSED:
+		/* The kernel stays as it is: not a first snapshot either. */
+		break;
 	}
 	res.failed = e->failed;
 	if (res.failed > 0)
@@ -745,6 +812,8 @@ executor_main(void)
 	child_peer(e->c, ROLE_WATCHER, CHILD_FD_PEER);
 	if (intentrx_init(&e->rx, &e->c->conf) == -1)
 		fatal("intent table");
+	e->rx.applied = executor_applied;
+	e->rx.arg = e;
 	/* Sockets before the drop: the filter allows no socket(2). */
 	if (nl_open(&e->cmd, 0, err, sizeof(err)) == -1 ||
 	    nl_open(&e->mon, RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_ROUTE |

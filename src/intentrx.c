@@ -54,7 +54,7 @@ accept_one(struct intent_rx *rx, struct itab *t, const struct msg_intent *in,
 	return 0;
 }
 
-static int
+static enum intentrx_rv
 intents(struct intent_rx *rx, const struct msg *m, int add,
     struct msg_gen_result *res)
 {
@@ -66,13 +66,16 @@ intents(struct intent_rx *rx, const struct msg *m, int add,
 	for (i = 0; i < n; i++) {
 		/* The payload need not be aligned for the struct. */
 		memcpy(&tmp, &in[i], sizeof(tmp));
-		refused += accept_one(rx, rx->staging != NULL ? rx->staging :
-		    rx->active, &tmp, add);
+		if (accept_one(rx, rx->staging != NULL ? rx->staging :
+		    rx->active, &tmp, add))
+			refused++;
+		else if (rx->staging == NULL && rx->applied != NULL)
+			rx->applied(&tmp, rx->arg);
 	}
 	if (rx->staging != NULL) {
 		rx->staging_sent += n;
 		rx->staging_refused += refused;
-		return 0;
+		return INTENTRX_NONE;
 	}
 	res->gen = m->hdr.id;
 	res->applied = n - refused;
@@ -80,10 +83,10 @@ intents(struct intent_rx *rx, const struct msg *m, int add,
 	log_debug("generation %llu: %u intents %s, %u refused",
 	    (unsigned long long)res->gen, res->applied, add ? "added" :
 	    "removed", refused);
-	return 1;
+	return INTENTRX_BATCH;
 }
 
-static int
+static enum intentrx_rv
 snapshot(struct intent_rx *rx, const struct msg *m,
     struct msg_gen_result *res)
 {
@@ -96,7 +99,7 @@ snapshot(struct intent_rx *rx, const struct msg *m,
 			fatal("snapshot table");
 		rx->staging_gen = g.gen;
 		rx->staging_sent = rx->staging_refused = 0;
-		return 0;
+		return INTENTRX_NONE;
 	}
 	res->gen = g.gen;
 	if (rx->staging == NULL || g.gen != rx->staging_gen ||
@@ -108,7 +111,7 @@ snapshot(struct intent_rx *rx, const struct msg *m,
 		rx->staging = NULL;
 		res->applied = 0;
 		res->refused = g.count;
-		return 1;
+		return INTENTRX_REFUSED;
 	}
 	itab_free(rx->active);
 	rx->active = rx->staging;
@@ -117,19 +120,61 @@ snapshot(struct intent_rx *rx, const struct msg *m,
 	res->refused = rx->staging_refused;
 	log_info("generation %llu: %u intents accepted, %u refused",
 	    (unsigned long long)g.gen, res->applied, res->refused);
-	return 1;
+	return INTENTRX_SNAPSHOT;
 }
 
-/* Returns 1 when a generation ended and *res says how it went. */
-int
+/*
+ * This node's pod CIDR and address: the VXLAN modes put an address
+ * from the one and the MAC derived from it on their device and use
+ * the other as its local end, so they pass the envelope like the
+ * intent they amount to, lest a watcher put an address of its choice
+ * on a device.  Only the families the cluster range covers are used; a
+ * refusal keeps the last accepted local node.
+ */
+static enum intentrx_rv
+local(struct intent_rx *rx, const struct msg *m)
+{
+	struct msg_local	 l;
+	struct msg_intent	 in;
+	const char		*why;
+	char			 name[2 * INET6_ADDRSTRLEN + 16];
+	int			 i, has;
+
+	memcpy(&l, m->data, sizeof(l));
+	for (i = 0; i < 2; i++) {
+		memset(&in, 0, sizeof(in));
+		in.family = l.family[i];
+		in.plen = l.plen[i];
+		memcpy(in.prefix, l.cidr[i], sizeof(in.prefix));
+		if (in.family == AF_INET)
+			memcpy(in.node, l.addr4, sizeof(l.addr4));
+		else
+			memcpy(in.node, l.addr6, sizeof(l.addr6));
+		has = in.family == AF_INET ? l.has4 : l.has6;
+		if (cluster_of(rx->conf->cluster, in.family) == NULL || !has) {
+			l.family[i] = l.plen[i] = 0;
+			memset(l.cidr[i], 0, sizeof(l.cidr[i]));
+			continue;
+		}
+		if ((why = intent_refusal(rx->conf->cluster, &in)) != NULL) {
+			intent_name(&in, name, sizeof(name));
+			log_warnx("refused local pod CIDR %s: %s", name, why);
+			return INTENTRX_NONE;
+		}
+	}
+	rx->local = l;
+	rx->have_local = 1;
+	return INTENTRX_LOCAL;
+}
+
+/* What the message did; *res says how a generation went. */
+enum intentrx_rv
 intentrx_msg(struct intent_rx *rx, const struct msg *m,
     struct msg_gen_result *res)
 {
 	switch (m->hdr.type) {
 	case MSG_LOCAL:
-		memcpy(&rx->local, m->data, sizeof(rx->local));
-		rx->have_local = 1;
-		return 0;
+		return local(rx, m);
 	case MSG_SNAP_BEGIN:
 	case MSG_SNAP_END:
 		return snapshot(rx, m, res);
@@ -137,5 +182,5 @@ intentrx_msg(struct intent_rx *rx, const struct msg *m,
 	case MSG_INTENT_DEL:
 		return intents(rx, m, m->hdr.type == MSG_INTENT_ADD, res);
 	}
-	return 0;
+	return INTENTRX_NONE;
 }

@@ -12,6 +12,13 @@
 
 struct intent_rx {
 	const struct kn_config	*conf;
+	/*
+	 * Called for each single addition or removal the envelope let
+	 * through, once the table holds it; never for a refused one, so
+	 * the caller touches only the keys of what was accepted.
+	 */
+	void			(*applied)(const struct msg_intent *, void *);
+	void			*arg;
 	struct itab		*active;	/* the accepted intents */
 	struct itab		*staging;	/* a snapshot being received */
 	uint64_t		 staging_gen;
@@ -21,8 +28,17 @@ struct intent_rx {
 	int			 have_local;
 };
 
+/* What a message did; all but INTENTRX_NONE and _LOCAL fill a result. */
+enum intentrx_rv {
+	INTENTRX_NONE,		/* nothing to act on */
+	INTENTRX_LOCAL,		/* this node's pod CIDR and address accepted */
+	INTENTRX_BATCH,		/* additions or removals, each via applied */
+	INTENTRX_SNAPSHOT,	/* a snapshot replaced the table */
+	INTENTRX_REFUSED,	/* a snapshot was refused; the table stays */
+};
+
 int	intentrx_init(struct intent_rx *, const struct kn_config *);
-int	intentrx_msg(struct intent_rx *, const struct msg *,
+enum intentrx_rv intentrx_msg(struct intent_rx *, const struct msg *,
 	    struct msg_gen_result *);
 
 #endif

@@ -4,7 +4,6 @@
  * ARP helper) by re-executing itself, wires their channels, restarts
  * a child that dies, and stops them all in order.
  */
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -16,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +24,7 @@
 #include "log.h"
 #include "msg.h"
 #include "sandbox.h"
+#include "spawn.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION	"unknown"
@@ -143,62 +142,6 @@ proc_send_channel(enum role to, enum role peer, int fd)
 		    role_name(peer), role_name(to));
 }
 
-/*
- * The environment of a child: TZ, and nothing from ours but the
- * sanitizer settings, so tests can tune them.
- */
-static char **
-child_env(void)
-{
-	static char	*env[8];
-	extern char	**environ;
-	char		**e;
-	int		 n = 0;
-
-	/* UTC without a zone file: the chroot has none. */
-	env[n++] = "TZ=UTC0";
-	for (e = environ; *e != NULL && n < 7; e++)
-		if (strncmp(*e, "ASAN_OPTIONS=", 13) == 0 ||
-		    strncmp(*e, "UBSAN_OPTIONS=", 14) == 0 ||
-		    strncmp(*e, "LSAN_OPTIONS=", 13) == 0)
-			env[n++] = *e;
-	env[n] = NULL;
-	return env;
-}
-
-/* In the forked child: put the channels on their fixed descriptors. */
-static void __attribute__((__noreturn__))
-proc_exec(enum role role, int fds[3])
-{
-	char		*argv[] = { "kopeio-networkd", "--role",
-			    (char *)role_name(role), NULL };
-	sigset_t	 empty;
-	int		 tmp[3], i;
-
-	for (i = 0; i < 3; i++) {
-		tmp[i] = -1;
-		if (fds[i] != -1 &&
-		    (tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10)) == -1)
-			_exit(127);
-	}
-	for (i = 0; i < 3; i++)
-		if (tmp[i] != -1 && dup2(tmp[i], CHILD_FD_CONTROL + i) == -1)
-			_exit(127);
-	/* All else is close-on-exec: closefrom() ran at start. */
-	sigemptyset(&empty);
-	sigprocmask(SIG_SETMASK, &empty, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	fexecve(exe_fd, argv, child_env());
-	_exit(127);
-}
-
-static void
-new_pair(int sv[2])
-{
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
-		fatal("socketpair");
-}
-
 static void
 send_blob(struct msgchan *ch, uint32_t type, const struct api_blob *b)
 {
@@ -257,42 +200,23 @@ check_token(int force)
 }
 
 /*
- * Fork and execute one child with its control channel and the given
- * peer channel ends, which the parent then closes; queue its HELLO and
- * configuration.
+ * Start one child with the given peer channel ends, which the parent
+ * then closes; its HELLO and configuration are queued.
  */
 static void
 proc_spawn(struct proc *p, int peer, int peer2)
 {
 	struct kn_config	 pc;
-	int			 ctl[2], fds[3];
-	pid_t			 pid;
 
-	new_pair(ctl);
-	fds[0] = ctl[1];
-	fds[1] = peer;
-	fds[2] = peer2;
-	if ((pid = fork()) == -1)
-		fatal("fork");
-	if (pid == 0)
-		proc_exec(p->role, fds);
-	close(ctl[1]);
-	close(peer);
-	if (peer2 != -1)
-		close(peer2);
-	p->pid = pid;
+	pc = conf;
+	pc.violate = p->violate;
+	p->pid = spawn_child(exe_fd, p->role, &pc, peer, peer2, &p->ctl);
 	p->ready = 0;
 	p->restart_at = 0;
 	p->started = mono_ms();
-	msgchan_init(&p->ctl, ctl[0], ROLE_PARENT, p->role);
-	pc = conf;
-	pc.violate = p->violate;
-	if (msgchan_hello(&p->ctl) == -1 ||
-	    msgchan_compose(&p->ctl, MSG_CONFIG, 0, -1, &pc, sizeof(pc)) == -1)
-		log_warn("%s control channel", role_name(p->role));
 	if (p->role == ROLE_WATCHER)
 		send_api(p);
-	log_debug("started the %s (pid %d)", role_name(p->role), pid);
+	log_debug("started the %s (pid %d)", role_name(p->role), p->pid);
 }
 
 /* First start: every channel end goes to its child on exec. */
@@ -301,10 +225,10 @@ start_all(void)
 {
 	int	 we[2], wa[2] = { -1, -1 };
 
-	new_pair(we);
+	spawn_pair(we);
 	proc_spawn(&procs[ROLE_EXECUTOR], we[1], -1);
 	if (procs[ROLE_ARP].wanted) {
-		new_pair(wa);
+		spawn_pair(wa);
 		proc_spawn(&procs[ROLE_ARP], wa[1], -1);
 	}
 	proc_spawn(&procs[ROLE_WATCHER], we[0], wa[0]);
@@ -319,7 +243,7 @@ proc_start(struct proc *p)
 {
 	int	 we[2], wa[2] = { -1, -1 };
 
-	new_pair(we);
+	spawn_pair(we);
 	if (p->role != ROLE_WATCHER) {
 		proc_spawn(p, we[1], -1);
 		if (p->violate)
@@ -329,7 +253,7 @@ proc_start(struct proc *p)
 		return;
 	}
 	if (procs[ROLE_ARP].wanted)
-		new_pair(wa);
+		spawn_pair(wa);
 	proc_spawn(p, we[0], wa[0]);
 	proc_send_channel(ROLE_EXECUTOR, ROLE_WATCHER, we[1]);
 	if (wa[1] != -1)
@@ -359,11 +283,6 @@ signame(int sig)
 static void
 proc_input(struct proc *p)
 {
-	struct msg_log	 ml;
-	char		 text[LOG_LINE_MAX];
-	size_t		 len;
-	int		 pri;
-
 	for (;;) {
 		switch (msgchan_recv(&p->ctl, &parent_msg)) {
 		case MSGCHAN_CLOSED:
@@ -376,16 +295,7 @@ proc_input(struct proc *p)
 		}
 		switch (parent_msg.hdr.type) {
 		case MSG_LOG:
-			memcpy(&ml, parent_msg.data, sizeof(ml));
-			len = parent_msg.len - sizeof(ml);
-			memcpy(text, (const char *)parent_msg.data + sizeof(ml),
-			    len);
-			text[len] = '\0';
-			log_sanitize(text, len);
-			pri = ml.pri <= LOG_DEBUG ? (int)ml.pri : LOG_ERR;
-			if (pri < LOG_CRIT)
-				pri = LOG_CRIT;
-			log_emit(pri, role_name(p->role), text);
+			spawn_log(&parent_msg, p->role);
 			break;
 		case MSG_TOKEN_REFRESH:
 			check_token(1);
@@ -756,11 +666,7 @@ main(int argc, char *argv[])
 	saved_argv = argv;
 	log_init(conf.log_stderr, role_name(ROLE_PARENT));
 	log_setverbose(conf.verbose);
-	/* Above the descriptors a child's channels are moved to. */
-	if ((r = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) == -1 ||
-	    (exe_fd = fcntl(r, F_DUPFD_CLOEXEC, CHILD_FD_CONTROL + 7)) == -1)
-		fatal("open /proc/self/exe");
-	close(r);
+	exe_fd = spawn_exe("/proc/self/exe");
 	sandbox_parent();
 	parent_signals();
 

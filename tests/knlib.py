@@ -129,31 +129,14 @@ class Netns:
         subprocess.run(["ip", "netns", "del", self.name], check=False)
 
 
-class Daemon:
-    """kopeio-networkd under test, its standard error collected."""
+class Lines:
+    """A process whose standard output and error are collected line by
+    line, for wait_for()."""
 
-    def __init__(self, args, netns=None, chroot=None, api=None):
-        """api: extra arguments that say how to reach an API server;
-        by default a port nothing listens on, so the watcher only
-        retries."""
-        self.tmp = private_dir()
-        self.chroot = chroot or os.path.join(self.tmp, "empty")
-        if api is None:
-            for name, text in (("token", "test-token\n"),
-                               ("ca.crt", "never read: no server answers\n")):
-                with open(os.path.join(self.tmp, name), "w") as f:
-                    f.write(text)
-            api = ["--apiserver", "https://127.0.0.1:9",
-                   "--token-file", os.path.join(self.tmp, "token"),
-                   "--ca-file", os.path.join(self.tmp, "ca.crt"),
-                   "--node-name", "node-a"]
-        argv = [DAEMON, "-d", "--chroot", self.chroot] + list(api) + \
-            list(args)
-        if netns is not None:
-            argv = ["ip", "netns", "exec", netns.name] + argv
+    def __init__(self, argv, stdin=subprocess.DEVNULL):
         self.lines = []
         self.cond = threading.Condition()
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(argv, stdin=stdin,
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True,
                                      errors="replace")
@@ -165,10 +148,12 @@ class Daemon:
             with self.cond:
                 self.lines.append(line.rstrip("\n"))
                 self.cond.notify_all()
-
-    def log(self):
         with self.cond:
-            return "\n".join(self.lines)
+            self.cond.notify_all()
+
+    def log(self, start=0):
+        with self.cond:
+            return "\n".join(self.lines[start:])
 
     def wait_for(self, pattern, timeout=20, start=0):
         """Index of the first log line from line `start` on that matches
@@ -193,6 +178,37 @@ class Daemon:
         with self.cond:
             return len(self.lines)
 
+    def wait(self, timeout=15):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+
+class Daemon(Lines):
+    """kopeio-networkd under test, its standard error collected."""
+
+    def __init__(self, args, netns=None, chroot=None, api=None):
+        """api: extra arguments that say how to reach an API server;
+        by default a port nothing listens on, so the watcher only
+        retries."""
+        self.tmp = private_dir()
+        self.chroot = chroot or os.path.join(self.tmp, "empty")
+        if api is None:
+            for name, text in (("token", "test-token\n"),
+                               ("ca.crt", "never read: no server answers\n")):
+                with open(os.path.join(self.tmp, name), "w") as f:
+                    f.write(text)
+            api = ["--apiserver", "https://127.0.0.1:9",
+                   "--token-file", os.path.join(self.tmp, "token"),
+                   "--ca-file", os.path.join(self.tmp, "ca.crt"),
+                   "--node-name", "node-a"]
+        argv = [DAEMON, "-d", "--chroot", self.chroot] + list(api) + \
+            list(args)
+        if netns is not None:
+            argv = ["ip", "netns", "exec", netns.name] + argv
+        super().__init__(argv)
+
     def wait_ready(self, roles, timeout=20, start=0):
         """{role: pid} once every role has said it is ready."""
         pids = {}
@@ -210,12 +226,6 @@ class Daemon:
 
     def signal(self, sig):
         os.kill(self.proc.pid, sig)
-
-    def wait(self, timeout=15):
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
 
     def stop(self):
         if self.proc.poll() is None:
@@ -357,3 +367,54 @@ class ApiServer:
             self.proc.kill()
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def owned(node, proto=107):
+    """The objects a daemon owns on node (anything with run(), such as a
+    Netns): routes of its protocol, and the permanent neighbours and FDB
+    entries on vxlan1, as sorted lines."""
+    lines = node.run("ip", "route", "show", "proto", str(proto)).splitlines()
+    lines += node.run("ip", "-6", "route", "show", "proto",
+                      str(proto)).splitlines()
+    if "vxlan1" in node.run("ip", "-o", "link", "show"):
+        lines += node.run("ip", "neigh", "show", "dev", "vxlan1", "nud",
+                          "permanent").splitlines()
+        lines += ["fdb " + x for x in node.run(
+            "bridge", "fdb", "show", "dev", "vxlan1").splitlines()]
+    return sorted(x.strip() for x in lines if x.strip())
+
+
+def vxlan_mac(pod_cidr):
+    """The MAC of the node that owns an IPv4 pod CIDR on vxlan1: 00:53
+    and the network address, as the original agent makes it."""
+    net = pod_cidr.split("/")[0]
+    return "00:53:" + ":".join("%02x" % int(b) for b in net.split("."))
+
+
+def expected_owned(mode, peers, dev="eth0"):
+    """What owned() shows for peers, (IPv4 pod CIDR, node address)
+    pairs, reached over dev in layer2 mode (ip route shows no protocol
+    when it filters by one)."""
+    out = []
+    for cidr, addr in peers:
+        net = cidr.split("/")[0]
+        if mode == "layer2":
+            out.append("%s via %s dev %s" % (cidr, addr, dev))
+            continue
+        mac = vxlan_mac(cidr)
+        out.append("fdb %s dst %s self permanent" % (mac, addr))
+        if mode == "vxlan-legacy":
+            continue    # the neighbours are the arp-helper's
+        out.append("%s via %s dev vxlan1 onlink" % (cidr, net))
+        out.append("%s lladdr %s PERMANENT" % (net, mac))
+    return sorted(out)
+
+
+def wait_until(fn, timeout=20, interval=0.2):
+    """fn() until it is true or the time is up; its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(interval)

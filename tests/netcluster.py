@@ -12,7 +12,6 @@ import ipaddress
 import os
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -272,51 +271,13 @@ class Cluster:
         self.namespaces = []
 
 
-def owned(node, proto=107):
-    """The objects a daemon owns on node: routes of its protocol, and
-    the permanent neighbours and FDB entries on vxlan1, as sorted lines."""
-    lines = node.run("ip", "route", "show", "proto", str(proto)).splitlines()
-    lines += node.run("ip", "-6", "route", "show", "proto",
-                      str(proto)).splitlines()
-    if "vxlan1" in node.run("ip", "-o", "link", "show"):
-        lines += node.run("ip", "neigh", "show", "dev", "vxlan1", "nud",
-                          "permanent").splitlines()
-        lines += ["fdb " + x for x in node.run(
-            "bridge", "fdb", "show", "dev", "vxlan1").splitlines()]
-    return sorted(x.strip() for x in lines if x.strip())
-
-
-def vxlan_mac(pod_cidr):
-    """The MAC of the node that owns an IPv4 pod CIDR on vxlan1: 00:53
-    and the network address, as the original agent makes it."""
-    net = pod_cidr.split("/")[0]
-    return "00:53:" + ":".join("%02x" % int(b) for b in net.split("."))
+# Shared with the tests that drive an executor without a cluster.
+owned = knlib.owned
+wait_until = knlib.wait_until
+vxlan_mac = knlib.vxlan_mac
 
 
 def expected(mode, peers):
-    """What a node should own for its peers (anything with pod_cidr and
-    addr), as owned() prints it (ip route shows no protocol when it
-    filters by one)."""
-    out = []
-    for p in peers:
-        net = p.pod_cidr.split("/")[0]
-        if mode == "layer2":
-            out.append("%s via %s dev eth0" % (p.pod_cidr, p.addr))
-            continue
-        mac = vxlan_mac(p.pod_cidr)
-        out.append("fdb %s dst %s self permanent" % (mac, p.addr))
-        if mode == "vxlan-legacy":
-            continue    # the neighbours are the arp-helper's, not permanent
-        out.append("%s via %s dev vxlan1 onlink" % (p.pod_cidr, net))
-        out.append("%s lladdr %s PERMANENT" % (net, mac))
-    return sorted(out)
-
-
-def wait_until(fn, timeout=20, interval=0.2):
-    """fn() until it is true or the time is up; its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(interval)
+    """What owned() shows on a node for its peers (anything with
+    pod_cidr and addr)."""
+    return knlib.expected_owned(mode, [(p.pod_cidr, p.addr) for p in peers])

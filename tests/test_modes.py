@@ -250,6 +250,18 @@ def run_mode(mode):
         res = c.converge_pings(nodes=rest)
         tap.ok(res and not failed_pings(res), "%s: pods ping across with "
                "the changed pod CIDR" % mode, failed_pings(res))
+        if mode != "layer2":
+            net = new.split("/")[0]
+            want = [net + ("/12" if mode == "vxlan-legacy" else "/32")]
+
+            def addrs():
+                return re.findall(r"inet (\S+)", n1.run(
+                    "ip", "-o", "-4", "addr", "show", "dev", "vxlan1"))
+            tap.ok(wait_until(lambda: addrs() == want), "%s: vxlan1 of the "
+                   "renumbered node has only its new address %s" %
+                   (mode, want[0]), addrs())
+            tap.ok(vxlan_mac(new) in n1.run("ip", "link", "show", "vxlan1"),
+                   "%s: and the MAC of its new pod CIDR" % mode)
         for n in rest:
             tap.ok(not re.search(r"(?m)^(watcher|executor|parent): .*"
                                  r"(fatal|killed|restarting)",

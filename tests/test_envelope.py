@@ -1,0 +1,443 @@
+#!/usr/bin/env python3
+"""The executor's safety envelope, against a real, confined executor.
+
+tests/exec_driver plays the parent and the watcher for one executor in
+a fresh network namespace and sends what a compromised watcher could:
+a default route, prefixes outside the cluster range or of the other
+family, lengths out of bounds, host bits, node addresses that are
+loopback, multicast, link-local, unspecified, broadcast, IPv4-mapped or
+inside the cluster range, unknown flags and families, stray bytes, more
+intents than --max-nodes allows, snapshots whose count disagrees, this
+node's own pod CIDR outside the range, and malformed messages.  Each
+is refused with the line the manual documents, and the routes of every
+table, the neighbours, the FDB and the links are byte-identical before
+and after.  In layer2 and vxlan mode over IPv4, and layer2 over IPv6."""
+
+import difflib
+import ipaddress
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import knlib  # noqa: E402
+
+tap = knlib.Tap()
+knlib.need_root(tap)
+for tool in ("ip", "bridge"):
+    if shutil.which(tool) is None:
+        tap.skip_all("%s not installed" % tool)
+
+DRIVER = os.path.join(knlib.BUILDDIR, "tests", "exec_driver")
+DONE = r"^(done gen=\d+ applied=\d+ refused=\d+ failed=\d+|" \
+    r"channel closed|timeout .*)$"
+
+OUTSIDE = "pod prefix outside the cluster range"
+LENGTH = "pod prefix length outside the cluster range"
+HOSTBITS = "pod prefix has host bits set"
+INSIDE = "node address inside the cluster range"
+FLAGS = "unknown flags"
+
+
+class Executor(knlib.Lines):
+    """One executor behind tests/exec_driver, inside ns."""
+
+    def __init__(self, ns, args):
+        self.tmp = knlib.private_dir()
+        super().__init__(["ip", "netns", "exec", ns.name, DRIVER,
+                          knlib.DAEMON, "--chroot",
+                          os.path.join(self.tmp, "empty")] + args,
+                         stdin=subprocess.PIPE)
+
+    def send(self, *commands):
+        """The script lines; the log mark before them."""
+        mark = self.mark()
+        self.proc.stdin.write("".join(c + "\n" for c in commands))
+        self.proc.stdin.flush()
+        return mark
+
+    def do(self, *commands):
+        """The commands, then a wait: (the line that ended the wait or
+        None, the lines from the commands on)."""
+        mark = self.send(*commands + ("wait",))
+        i, m = self.wait_for(DONE, start=mark)
+        return (m.group(0) if m else None), self.log(mark)
+
+    def pid(self):
+        """The executor's: the driver's child (ip netns exec execs)."""
+        return knlib.children_of(self.proc.pid).get("executor")
+
+    def stop(self):
+        """End of the script: the driver stops the executor.  Its log,
+        and whether the driver and the executor both exited 0 (a
+        sanitizer's report makes either fail)."""
+        self.proc.stdin.close()
+        if self.wait(20) is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.reader.join(5)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        out = self.log()
+        return out, self.proc.returncode == 0 and out.endswith(
+            "executor exited with status 0")
+
+
+def packed(family, plen, prefix, node, flags=0, pad=0, stray=None):
+    """A struct msg_intent as hex.  stray: "prefix" or "node", a byte
+    set after that IPv4 address."""
+    p = bytearray(ipaddress.ip_address(prefix).packed.ljust(16, b"\0"))
+    n = bytearray(ipaddress.ip_address(node).packed.ljust(16, b"\0"))
+    if stray == "prefix":
+        p[4] = 1
+    elif stray == "node":
+        n[15] = 1
+    return struct.pack("=BBBB16s16s", family, plen, flags, pad, bytes(p),
+                       bytes(n)).hex()
+
+
+def refusal(what, why):
+    """The executor's line for a refused intent; what None: any name."""
+    return re.compile("^executor: refused intent %s: %s$" % (
+        ".*" if what is None else re.escape(what), re.escape(why)))
+
+
+class Config:
+    """A mode, a cluster range, this node and its valid peers, and the
+    hostile intents for that family."""
+
+    def __init__(self, mode, family):
+        self.mode = mode
+        self.family = family
+        if family == 4:
+            self.cluster = "100.96.0.0/12"
+            self.addr = "172.20.0.10"
+            self.underlay = "172.20.0.10/16"
+            self.local = "100.96.0.0/24"
+            self.peers = [("100.96.1.0/24", "172.20.0.11"),
+                          ("100.96.2.0/24", "172.20.0.12")]
+            self.extra = ("100.96.3.0/24", "172.20.0.13")
+        else:
+            self.cluster = "fd00:100::/48"
+            self.addr = "fd00:200::10"
+            self.underlay = "fd00:200::10/64"
+            self.local = "fd00:100::/64"
+            self.peers = [("fd00:100:0:1::/64", "fd00:200::11"),
+                          ("fd00:100:0:2::/64", "fd00:200::12")]
+            self.extra = ("fd00:100:0:3::/64", "fd00:200::13")
+        p1, n1 = self.peers[0]
+        net1, plen = p1.split("/")
+        af = socket.AF_INET if family == 4 else socket.AF_INET6
+        # (prefix, node, reason), sent as text.
+        if family == 4:
+            self.hostile = [
+                ("0.0.0.0/0", n1, LENGTH),
+                ("10.1.0.0/24", n1, OUTSIDE),
+                ("100.112.0.0/24", n1, OUTSIDE),
+                ("fd00:100:0:1::/64", "fd00:200::11", OUTSIDE),
+                # A peer's network address: in vxlan mode its
+                # neighbour and FDB entry have the same keys.
+                ("100.96.1.0/8", n1, LENGTH),
+                ("100.96.1.0/33", n1, LENGTH),
+                ("100.96.1.1/24", n1, HOSTBITS),
+                (p1, "127.0.0.1", "node address is loopback"),
+                (p1, "224.0.0.1", "node address is multicast"),
+                (p1, "169.254.1.1", "node address is link-local"),
+                (p1, "0.0.0.0", "node address in 0.0.0.0/8"),
+                (p1, "255.255.255.255",
+                 "node address is reserved or broadcast"),
+                (p1, "100.96.2.1", INSIDE),
+            ]
+        else:
+            self.hostile = [
+                ("::/0", n1, LENGTH),
+                ("2001:db8::/64", n1, OUTSIDE),
+                ("100.96.1.0/24", "172.20.0.11", OUTSIDE),
+                ("fd00:100:0:1::/40", n1, LENGTH),
+                ("fd00:100:0:1::/129", n1, LENGTH),
+                ("fd00:100:0:1::1/64", n1, HOSTBITS),
+                (p1, "::1", "node address is unspecified or loopback"),
+                (p1, "::", "node address is unspecified or loopback"),
+                (p1, "fe80::1", "node address is link-local"),
+                (p1, "ff02::1", "node address is multicast"),
+                (p1, "::ffff:10.0.0.1", "node address is IPv4-mapped"),
+                (p1, "fd00:100:0:2::1", INSIDE),
+            ]
+        # (hex, reason): what text cannot say.  An unknown family with
+        # a peer's prefix bytes: in vxlan mode the same FDB key.
+        plen = int(plen)
+        self.raw = [
+            (packed(af, plen, net1, n1, flags=1), FLAGS),
+            (packed(af, plen, net1, n1, pad=1), FLAGS),
+            (packed(7, plen, net1, n1), "unknown address family"),
+        ]
+        if family == 4:
+            self.raw += [
+                (packed(af, plen, net1, n1, stray="prefix"),
+                 "IPv4 pod prefix with trailing bytes"),
+                (packed(af, plen, net1, n1, stray="node"),
+                 "IPv4 node address with trailing bytes"),
+            ]
+        # This node's own pod CIDR, which vxlan1 is addressed in.
+        if family == 4:
+            self.bad_local = [
+                ("8.8.8.0/24", self.addr, OUTSIDE),
+                ("100.96.0.0/8", self.addr, LENGTH),
+                (self.local, "127.0.0.1", "node address is loopback"),
+            ]
+        else:
+            self.bad_local = [
+                ("2001:db8::/64", self.addr, OUTSIDE),
+                (self.local, "fe80::1", "node address is link-local"),
+            ]
+
+    def args(self):
+        return ["--provider", self.mode, "--pod-cidr", self.cluster,
+                "--max-nodes", "1", "-v"]
+
+    def tag(self):
+        return "%s IPv%d" % (self.mode, self.family)
+
+
+def pairs(intents):
+    return " ".join("%s %s" % (p, n) for p, n in intents)
+
+
+def counts(done, applied, refused):
+    return done is not None and re.match(
+        r"done gen=\d+ applied=%d refused=%d failed=0$" % (applied, refused),
+        done) is not None
+
+
+def logged(log, patterns):
+    """The patterns no line of log matches."""
+    lines = log.splitlines()
+    return [p.pattern for p in patterns
+            if not any(p.search(x) for x in lines)]
+
+
+def underlay(ns, c):
+    """eth0, a veth whose peer stays here too: an on-link network for
+    the peers' addresses.  No duplicate address detection, so no
+    link-local address or its route turns up in the middle of a
+    comparison."""
+    for conf in ("all", "default"):
+        ns.run("sysctl", "-qw", "net.ipv6.conf.%s.accept_dad=0" % conf)
+    ns.run("ip", "link", "add", "eth0", "type", "veth", "peer", "name",
+           "eth1")
+    ns.run("ip", "addr", "add", c.underlay, "dev", "eth0", "nodad")
+    ns.run("ip", "link", "set", "eth1", "up")
+    ns.run("ip", "link", "set", "eth0", "up")
+
+
+def programmed(ns, c):
+    """The peers' routes (and vxlan objects) are there, and only them."""
+    have = knlib.owned(ns)
+    if c.family == 4:
+        return have == knlib.expected_owned(c.mode, c.peers)
+    return len(have) == len(c.peers) and all(
+        any(x.startswith("%s via %s dev eth0 " % p) for x in have)
+        for p in c.peers)
+
+
+def run(c):
+    tag = c.tag()
+    ns = knlib.Netns()
+    ex = None
+    try:
+        underlay(ns, c)
+        ex = Executor(ns, c.args())
+        i, m = ex.wait_for(r"^ready$")
+        if not tap.ok(m is not None, "%s: the executor is confined and "
+                      "ready" % tag, ex.log()):
+            return
+        pid = ex.pid()
+
+        # A valid snapshot first: the executor does program.
+        done, log = ex.do("local %s %s" % (c.local, c.addr), "begin 1",
+                          "add " + pairs(c.peers), "end 1 2")
+        tap.eq(done, "done gen=1 applied=2 refused=0 failed=0",
+               "%s: a valid snapshot of two peers is applied" % tag)
+        tap.ok(knlib.wait_until(lambda: programmed(ns, c), 5),
+               "%s: the peers' objects are in the kernel" % tag,
+               knlib.owned(ns))
+        knlib.wait_until(lambda: not ns.run("ip", "addr", "show",
+                                            "tentative"), 5)
+        before = ns.state()
+
+        def same(desc):
+            after = ns.state()
+            tap.ok(after == before, "%s: %s: the kernel state is "
+                   "byte-identical" % (tag, desc), "\n".join(
+                       difflib.unified_diff(before.splitlines(),
+                                            after.splitlines(), "before",
+                                            "after", lineterm="")))
+
+        def refused(commands, applied, nrefused, patterns, desc):
+            done, log = ex.do(*commands)
+            missing = logged(log, patterns)
+            tap.ok(counts(done, applied, nrefused) and not missing,
+                   "%s: %s" % (tag, desc), log + "\nmissing: %r" % missing)
+            same(desc)
+
+        # Each hostile intent alone, as an addition.
+        for prefix, node, why in c.hostile:
+            what = "%s via %s" % (prefix, node)
+            refused(["add %s %s" % (prefix, node)], 0, 1,
+                    [refusal(what, why)],
+                    "add %s is refused: %s" % (what, why))
+        for hexa, why in c.raw:
+            refused(["raw MSG_INTENT_ADD " + hexa], 0, 1,
+                    [refusal(None, why)],
+                    "an intent with %s is refused" % why)
+
+        # All of them in a snapshot with the valid peers, and as removals.
+        texts = ["%s %s" % (p, n) for p, n, _ in c.hostile]
+        raws = "".join(h for h, _ in c.raw)
+        every = [refusal("%s via %s" % (p, n), w) for p, n, w in c.hostile]
+        every += [refusal(None, w) for _, w in c.raw]
+        nhostile = len(c.hostile) + len(c.raw)
+        refused(["begin 2", "add %s %s" % (pairs(c.peers), " ".join(texts)),
+                 "raw MSG_INTENT_ADD " + raws,
+                 "end 2 %d" % (2 + nhostile)], 2, nhostile, every,
+                "a snapshot of the peers and every hostile intent: only "
+                "the peers are kept")
+        refused(["del " + " ".join(texts)], 0, len(c.hostile),
+                every[:len(c.hostile)],
+                "removals of the hostile intents are refused")
+        refused(["raw MSG_INTENT_DEL " + raws], 0, len(c.raw),
+                every[len(c.hostile):],
+                "removals of the malformed intents are refused")
+
+        # --max-nodes 1: two intents at most.
+        extra = "%s via %s" % c.extra
+        full = "more than 2 intents (--max-nodes)"
+        refused(["add %s %s" % c.extra], 0, 1, [refusal(extra, full)],
+                "a third intent is refused: %s" % full)
+        refused(["begin 3", "add %s %s %s" % (pairs(c.peers), *c.extra),
+                 "end 3 3"], 2, 1, [refusal(extra, full)],
+                "a snapshot of three intents keeps two")
+
+        # Snapshots that do not add up: the kept table stays.
+        p1 = "%s %s" % c.peers[0]
+        refused(["begin 4", "add " + p1, "end 4 2"], 0, 2,
+                [re.compile(r"^executor: snapshot 4 refused: 2 intents "
+                            r"announced, 1 received$")],
+                "a snapshot whose END counts more than it sent is refused")
+        refused(["begin 5", "add " + p1, "end 6 1"], 0, 1,
+                [re.compile(r"^executor: snapshot 6 refused: ")],
+                "a snapshot whose END names another generation is refused")
+        refused(["end 7 0"], 0, 0,
+                [re.compile(r"^executor: snapshot 7 refused: ")],
+                "an END without a BEGIN is refused")
+
+        # This node's own pod CIDR and address, which vxlan1 carries.
+        for cidr, addr, why in c.bad_local:
+            what = "%s via %s" % (cidr, addr)
+            refused(["local %s %s" % (cidr, addr), "add " + p1], 1, 0,
+                    [re.compile("^executor: refused local pod CIDR %s: %s$"
+                                % (re.escape(what), re.escape(why)))],
+                    "this node as %s is refused: %s" % (what, why))
+
+        # Malformed messages: a protocol error closes the channel; the
+        # executor stays, with its state, for the next watcher.
+        hdr = struct.Struct("=IIII")
+        me = ex.proc.pid
+        malformed = [
+            ("raw MSG_INTENT_ADD " + "00" * 37, "an ADD of 37 bytes",
+             "wrong payload length for the type (type 15, 53 bytes)"),
+            ("raw MSG_INTENT_ADD", "an empty ADD",
+             "wrong payload length for the type (type 15, 16 bytes)"),
+            ("raw MSG_SNAP_END " + "00" * 8, "a truncated SNAP_END",
+             "wrong payload length for the type (type 17, 24 bytes)"),
+            ("raw 99", "an unknown type",
+             "unknown message type (type 99, 16 bytes)"),
+            ("raw MSG_GEN_DONE " + "00" * 24, "a GEN_DONE from the watcher",
+             "message type not allowed from this sender (type 18, 40 "
+             "bytes)"),
+            ("record 0f000000", "a record shorter than a header",
+             "truncated message (shorter than the header) (type 0, 4 "
+             "bytes)"),
+            ("record " + hdr.pack(14, 40, 8, me).hex(),
+             "a header longer than its record",
+             "header length does not match the message (type 14, 16 "
+             "bytes)"),
+            ("record " + hdr.pack(14, 32, 8, me + 1).hex() + "00" * 16,
+             "another sender pid",
+             "sender pid does not match the handshake (type 14, 32 "
+             "bytes)"),
+        ]
+        for command, desc, why in malformed:
+            done, log = ex.do(command)
+            missing = logged(log, [
+                re.compile("^executor: protocol error on the watcher "
+                           "channel: %s; message dropped$" % re.escape(why)),
+                re.compile("^executor: closing the watcher channel$")])
+            tap.ok(done == "channel closed" and not missing,
+                   "%s: %s is a protocol error: the channel is closed" %
+                   (tag, desc), log + "\nmissing: %r" % missing)
+            same(desc)
+            mark = ex.send("reconnect")
+            i, m = ex.wait_for(r"^ready$", start=mark)
+            done, log = ex.do("add " + p1)
+            tap.ok(m is not None and knlib.alive(pid) and
+                   counts(done, 1, 0), "%s: after %s the executor runs on "
+                   "and serves a new channel" % (tag, desc), ex.log(mark))
+
+        out, clean = ex.stop()
+        tap.ok(clean, "%s: the executor lived through it all and stops "
+               "cleanly" % tag, out)
+        same("after the executor stopped")
+
+        # A new executor adopts the objects; a first snapshot that does
+        # not add up must not count as one: nothing is removed.
+        ex = Executor(ns, c.args())
+        i, m = ex.wait_for(r"^executor: adopted (\d+) kernel objects")
+        tap.ok(m is not None and int(m.group(1)) == len(knlib.owned(ns)),
+               "%s: a new executor adopts what the last one left" % tag,
+               ex.log())
+        ex.wait_for(r"^ready$")
+        refused(["local %s %s" % (c.local, c.addr), "begin 1", "add " + p1,
+                 "end 1 2"], 0, 2,
+                [re.compile(r"^executor: snapshot 1 refused: 2 intents "
+                            r"announced, 1 received$")],
+                "a new executor's first snapshot that does not add up "
+                "removes nothing")
+        out, clean = ex.stop()
+        tap.ok(clean, "%s: the second executor stops cleanly too" % tag,
+               out)
+        ex = None
+    finally:
+        if ex is not None:
+            ex.stop()
+        ns.close()
+
+
+def documented():
+    """The reasons the manual lists for "refused intent", and those
+    src/envelope.c can give."""
+    with open(os.path.join(knlib.SRCDIR, "man", "kopeio-networkd.8")) as f:
+        page = f.read()
+    item = page.split(".It Li refused intent ", 1)[1].split("\n.It ", 1)[0]
+    man = [re.sub(r" Ar (\S+) No ", r" \1 ", x) for x in
+           re.findall(r"(?m)^\.Dq (.*?)(?: ,| \.)?$", item)]
+    with open(os.path.join(knlib.SRCDIR, "src", "envelope.c")) as f:
+        src = re.findall(r'return "([^"]+)";', f.read())
+    return man, src
+
+
+CONFIGS = (Config("layer2", 4), Config("vxlan", 4), Config("layer2", 6))
+man, src = documented()
+tested = {w for c in CONFIGS for w in
+          [x[2] for x in c.hostile + c.bad_local] + [x[1] for x in c.raw]}
+tested.add("more than n intents (--max-nodes)")
+tap.eq(sorted(set(man)), sorted(tested), "the manual lists exactly the "
+       "reasons for a refused intent that this test provokes")
+tap.ok(src and set(src) <= set(man), "every reason src/envelope.c gives "
+       "is in the manual", sorted(set(src) - set(man)))
+for config in CONFIGS:
+    run(config)
+tap.done()
