@@ -233,8 +233,21 @@ def run_mode(mode):
         tap.ok(res and not failed_pings(res), "%s: the other nodes still "
                "reach each other" % mode, failed_pings(res))
 
-        # A node added: pings work.
+        # A heartbeat costs nothing; a node added costs its own requests.
+        mark = n0.daemon.mark()
+        c.api.control("POST", "/heartbeat/" + n1.name)
         n3 = c.add_node(3)
+        i, m = n0.daemon.wait_for(r"^executor: generation \d+: kernel "
+                                  r"reconciled with (\d+) requests",
+                                  start=mark)
+        per_peer = {"layer2": 1, "vxlan": 3, "vxlan-legacy": 1}[mode]
+        time.sleep(1)   # room for a second generation, were there one
+        tap.ok(m is not None and int(m.group(1)) == per_peer and
+               len(re.findall(r"(?m)^executor: generation \d+: kernel "
+                              r"reconciled", "\n".join(
+                                  n0.daemon.lines[mark:]))) == 1,
+               "%s: a heartbeat makes no request, an added node %d" %
+               (mode, per_peer), n0.daemon.lines[mark:])
         n3.start(["-v", "--provider", mode])
         rest = [n0, n1, n3]
         res = c.converge_pings(nodes=rest)
