@@ -57,6 +57,7 @@ enum {
 	OPT_ADDRESS_TYPE,
 	OPT_MAX_NODES,
 	OPT_MTU,
+	OPT_WATCH_TIMEOUT,
 	OPT_ROUTE_PROTOCOL,
 };
 
@@ -79,6 +80,7 @@ static const struct option long_options[] = {
 	{ "node-address-type",	required_argument,	NULL, OPT_ADDRESS_TYPE },
 	{ "max-nodes",		required_argument,	NULL, OPT_MAX_NODES },
 	{ "mtu",		required_argument,	NULL, OPT_MTU },
+	{ "watch-timeout",	required_argument,	NULL, OPT_WATCH_TIMEOUT },
 	{ "route-protocol",	required_argument,	NULL, OPT_ROUTE_PROTOCOL },
 	{ "provider",		required_argument,	NULL, OPT_PROVIDER },
 	{ "target",		required_argument,	NULL, OPT_TARGET },
@@ -101,6 +103,7 @@ static const char usage_text[] =
 "       [--seccomp kill|log] [--self-test] [--kubeconfig file]\n"
 "       [--apiserver url] [--token-file file] [--ca-file file]\n"
 "       [--node-address-type InternalIP|ExternalIP] [--max-nodes n]\n"
+"       [--watch-timeout seconds]\n"
 "       [--provider mode] [--target ifname] [--mtu bytes]\n"
 "       [--route-protocol n]\n"
 "       [--pod-cidr cidr] [--node-name name] [--machine-id file]\n"
@@ -132,6 +135,9 @@ static const char usage_text[] =
 "                             which node address carries pod traffic\n"
 "                             (default InternalIP)\n"
 "      --max-nodes n          most nodes the agent keeps (default 5000)\n"
+"      --watch-timeout seconds\n"
+"                             a watch lasts 1 to 2 times this (default "
+KN_STR(KN_DEFAULT_WATCH_TIMEOUT) ")\n"
 "      --provider mode        layer2, vxlan, vxlan-legacy, ipsec or gre\n"
 "                             (default vxlan)\n"
 "      --target ifname        underlay interface (default: found by route)\n"
@@ -454,6 +460,7 @@ config_defaults(struct kn_config *c)
 	strcpy(c->system_uuid, KN_DEFAULT_SYSTEM_UUID);
 	c->max_nodes = KN_DEFAULT_MAX_NODES;
 	c->route_protocol = KN_DEFAULT_ROUTE_PROTOCOL;
+	c->watch_timeout = KN_DEFAULT_WATCH_TIMEOUT;
 	c->ipsec_encryption = IPSEC_ENC_AES;
 	c->ipsec_authentication = IPSEC_AUTH_SHA1;
 	c->ipsec_encapsulation = IPSEC_ENCAP_UDP;
@@ -584,6 +591,9 @@ config_option(struct kn_config *c, struct kn_cmdline *cl, int ch,
 	case OPT_MAX_NODES:
 		return set_number("--max-nodes", arg, 1, 100000, &c->max_nodes,
 		    err, errlen);
+	case OPT_WATCH_TIMEOUT:
+		return set_number("--watch-timeout", arg, 1, 3600,
+		    &c->watch_timeout, err, errlen);
 	case OPT_MTU:
 		return set_number("--mtu", arg, 1280, 65535, &c->mtu, err,
 		    errlen);
@@ -987,6 +997,7 @@ config_print(const struct kn_config *c, int fd)
 	    "ca-file %s\n"
 	    "node-address-type %s\n"
 	    "max-nodes %u\n"
+	    "watch-timeout %us\n"
 	    "verbose %d\n",
 	    mode_name(c->mode), cidr,
 	    *c->target ? c->target : "(found by route)", mtu,
@@ -1005,5 +1016,6 @@ config_print(const struct kn_config *c, int fd)
 	    *c->apiserver ? c->apiserver : "(not set)",
 	    *c->token_file ? c->token_file : "(not set)",
 	    *c->ca_file ? c->ca_file : "(not set)",
-	    address_type_names[c->address_type], c->max_nodes, c->verbose);
+	    address_type_names[c->address_type], c->max_nodes,
+	    c->watch_timeout, c->verbose);
 }

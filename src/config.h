@@ -18,6 +18,7 @@
 #define KN_NOBODY_ID		65534
 #define KN_DEFAULT_SYSTEM_UUID	"/sys/class/dmi/id/product_uuid"
 #define KN_DEFAULT_MAX_NODES	5000
+#define KN_DEFAULT_WATCH_TIMEOUT	300	/* seconds; a watch lasts 1-2x */
 /* rtm_protocol of our routes; contrib/kopeio.conf names it for ip(8). */
 #define KN_DEFAULT_ROUTE_PROTOCOL	107
 #define KN_STR(x)	KN_STR1(x)
@@ -75,6 +76,7 @@ struct kn_config {
 	char		ca_file[KN_PATH_MAX];
 	uint32_t	address_type;		/* enum k8s_addr_type */
 	uint32_t	max_nodes;
+	uint32_t	watch_timeout;		/* seconds, at least */
 	uint32_t	mtu;			/* 0: underlay less encapsulation */
 	uint32_t	route_protocol;
 	/* Self-test only: the child makes a call its filter forbids. */

@@ -389,8 +389,8 @@ proc_send_config(void)
 }
 
 /*
- * SIGHUP: read the configuration again.  Verbosity and the sync period
- * change at once; anything else would need new processes or a new
+ * SIGHUP: read the configuration again.  Verbosity, the sync period and
+ * the watch timeout change at once; anything else would need new processes or a new
  * kernel layout, so a change to it is refused and logged.
  */
 static void
@@ -435,6 +435,7 @@ reload(void)
 			    "runs; restart it to apply", fixed[i].name);
 	conf.verbose = nc.verbose;
 	conf.sync_period_ms = nc.sync_period_ms;
+	conf.watch_timeout = nc.watch_timeout;
 	log_setverbose(conf.verbose);
 	proc_send_config();
 	if (access(conf.config_file, F_OK) == 0)

@@ -28,9 +28,6 @@
 #endif
 
 #define LIST_LIMIT		500
-#define WATCH_TIMEOUT_MIN	300	/* seconds; randomised per watch */
-#define WATCH_TIMEOUT_MAX	600
-#define SILENCE_MARGIN		60	/* beyond the watch timeout */
 #define BACKOFF_FIRST_MS	500
 #define BACKOFF_MAX_MS		30000
 #define CA_MAX			(1u << 20)
@@ -492,10 +489,11 @@ static void
 start_watch(struct watcher *w)
 {
 	char	 url[API_URL_MAX + 3 * K8S_RV_MAX + 128], *rv;
-	long	 timeout;
+	long	 base = w->c->conf.watch_timeout, timeout, margin;
 
-	timeout = WATCH_TIMEOUT_MIN + (long)arc4random_uniform(
-	    WATCH_TIMEOUT_MAX - WATCH_TIMEOUT_MIN + 1);
+	/* Spread out, so watches of 5,000 nodes do not end together. */
+	timeout = base + (long)arc4random_uniform((uint32_t)base + 1);
+	margin = base / 5 > 0 ? base / 5 : 1;
 	/* The version is the server's opaque string: escape it. */
 	if ((rv = curl_easy_escape(NULL, w->rv, 0)) == NULL)
 		fatalx("out of memory");
@@ -510,7 +508,7 @@ start_watch(struct watcher *w)
 	/* A watch that says nothing, not even a bookmark, is dead. */
 	curl_easy_setopt(w->watch->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(w->watch->easy, CURLOPT_LOW_SPEED_TIME,
-	    timeout + SILENCE_MARGIN);
+	    timeout + margin);
 	log_debug("watching nodes from resourceVersion %s for %ld s", w->rv,
 	    timeout);
 	if (req_start(w, w->watch) == -1)

@@ -62,6 +62,14 @@ field(const char *name, char *buf, size_t len)
 		cluster_format(conf.cluster, buf, len);
 	else if (strcmp(name, "target") == 0)
 		snprintf(buf, len, "%s", conf.target);
+	else if (strcmp(name, "maxnodes") == 0)
+		snprintf(buf, len, "%u", conf.max_nodes);
+	else if (strcmp(name, "mtu") == 0)
+		snprintf(buf, len, "%u", conf.mtu);
+	else if (strcmp(name, "proto") == 0)
+		snprintf(buf, len, "%u", conf.route_protocol);
+	else if (strcmp(name, "watch") == 0)
+		snprintf(buf, len, "%u", conf.watch_timeout);
 	else if (strcmp(name, "sync") == 0)
 		snprintf(buf, len, "%u", conf.sync_period_ms);
 	else if (strcmp(name, "node") == 0)
@@ -108,6 +116,9 @@ test_defaults(void)
 	cluster_format(conf.cluster, buf, sizeof(buf));
 	is_str(buf, "100.96.0.0/12", "defaults: pod CIDR 100.96.0.0/12");
 	is_int(conf.sync_period_ms, 30000, "defaults: sync period 30000 ms");
+	is_int(conf.watch_timeout, 300, "defaults: watch timeout 300 s");
+	is_int(conf.route_protocol, 107, "defaults: route protocol 107");
+	is_int(conf.mtu, 0, "defaults: MTU from the underlay");
 	is_str(conf.system_uuid, "/sys/class/dmi/id/product_uuid",
 	    "defaults: system UUID path");
 	ok(conf.machine_id[0] == '\0' && conf.boot_id[0] == '\0' &&
@@ -149,6 +160,14 @@ test_flags(void)
 		{ "--provider", "ipsec", "mode", "ipsec" },
 		{ "--provider", "gre", "mode", "gre" },
 		{ "--target", "eth1", "target", "eth1" },
+		{ "--max-nodes", "1", "maxnodes", "1" },
+		{ "--max-nodes", "100000", "maxnodes", "100000" },
+		{ "--mtu", "1280", "mtu", "1280" },
+		{ "--mtu", "9001", "mtu", "9001" },
+		{ "--route-protocol", "5", "proto", "5" },
+		{ "--route-protocol", "254", "proto", "254" },
+		{ "--watch-timeout", "1", "watch", "1" },
+		{ "--watch-timeout", "3600", "watch", "3600" },
 		{ "--target", "enp0s31f6.100", "target", "enp0s31f6.100" },
 		{ "--pod-cidr", "10.244.0.0/16", "cluster", "10.244.0.0/16" },
 		{ "--pod-cidr", "fd00:10::/48", "cluster", "fd00:10::/48" },
@@ -302,6 +321,20 @@ test_errors(void)
 		{ { "--pod-cidr=10.0.0/8" }, "is not an address" },
 		{ { "--pod-cidr=10.0.0.0" }, "no /prefix length" },
 		{ { "--pod-cidr=" }, "--pod-cidr" },
+		{ { "--max-nodes=0" }, "--max-nodes: \"0\" is not a number from 1 "
+		    "to 100000" },
+		{ { "--max-nodes=100001" }, "from 1 to 100000" },
+		{ { "--mtu=1279" }, "--mtu: \"1279\" is not a number from 1280 "
+		    "to 65535" },
+		{ { "--mtu=1500x" }, "from 1280 to 65535" },
+		{ { "--route-protocol=4" }, "from 5 to 254" },
+		{ { "--route-protocol=255" }, "from 5 to 254" },
+		{ { "--watch-timeout=0" }, "--watch-timeout: \"0\" is not a number "
+		    "from 1 to 3600" },
+		{ { "--watch-timeout=-5" }, "from 1 to 3600" },
+		{ { "--watch-timeout=3601" }, "from 1 to 3600" },
+		{ { "--watch-timeout=five" }, "from 1 to 3600" },
+		{ { "--watch-timeout=" }, "from 1 to 3600" },
 		{ { "--pod-cidr=10.0.0.0/8,10.1.0.0/16" }, "two prefixes of one "
 		    "family" },
 		{ { "--pod-cidr=10.0.0.0/8," }, "is not a CIDR" },

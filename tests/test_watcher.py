@@ -249,6 +249,48 @@ finally:
         d.stop()
     api.close()
 
+# A stalled watch (headers, then nothing, not even a bookmark) is
+# dropped after its timeout plus the margin and resumed from the last
+# version seen, without a relist.  --watch-timeout 2 makes that seconds.
+api = knlib.ApiServer(bookmark_interval=1.0)
+d = None
+try:
+    for i in range(3):
+        api.control("POST", "/nodes", node(i))
+    d = knlib.Daemon(["-v", "--watch-timeout", "2"],
+                     api=api.daemon_args(LOCAL))
+    i, m = d.wait_for(r"^watcher: generation \d+ committed")
+    tap.ok(m is not None, "stall: the daemon commits", d.log())
+    i, m = d.wait_for(r"^watcher: watching nodes from resourceVersion \S+ "
+                      r"for ([234]) s$")
+    tap.ok(m is not None, "--watch-timeout 2: a watch asks for 2 to 4 s",
+           d.log())
+    mark = d.mark()
+    n = len(api.requests())
+    api.control("POST", "/faults", [{"match": "watch", "action": "stall",
+                                     "seconds": 120}])
+    i, m = d.wait_for(r"^watcher: watch: silent for too long; resuming$",
+                      start=mark, timeout=30)
+    tap.ok(m is not None, "stall: the silent watch is dropped", d.log())
+    silent = i if i is not None else len(d.lines)
+    api.control("POST", "/nodes", node(3))
+    i, m = d.wait_for(r"^executor: generation \d+: 1 intents added",
+                      start=mark, timeout=30)
+    tap.ok(m is not None, "stall: a node added afterwards arrives", d.log())
+    # The watch that stalled is the last one started before the drop.
+    started = [(j, x) for j, x in enumerate(d.lines) if re.match(
+        r"^watcher: watching nodes from resourceVersion \S+ for", x)]
+    before = [x for j, x in started if j < silent]
+    after = [x for j, x in started if j > silent]
+    tap.ok(before and after and after[0].split()[5] == before[-1].split()[5],
+           "stall: the next watch resumes from the version the stalled one "
+           "had reached", (before[-1:], after[:1]))
+    tap.eq(requests_since(api, n, "list"), [], "stall: no relist")
+finally:
+    if d is not None:
+        d.stop()
+    api.close()
+
 # 5,000 nodes through pagination; memory independent of object size.
 hwm = {}
 for size in (2000, 20000):
