@@ -39,13 +39,16 @@ def q(r, key):
     return v[0] if isinstance(v, list) else v
 
 
-api = knlib.ApiServer(bookmark_interval=1.0)
-d = None
-try:
+def three_nodes(args):
+    """A test API server with three nodes and the daemon against it."""
+    api = knlib.ApiServer(bookmark_interval=1.0)
     for i in range(3):
         api.control("POST", "/nodes", node(i))
-    d = knlib.Daemon(["-v", "--provider", "vxlan-legacy"],
-                     api=api.daemon_args(LOCAL))
+    return api, knlib.Daemon(args, api=api.daemon_args(LOCAL))
+
+
+api, d = three_nodes(["-v", "--provider", "vxlan-legacy"])
+try:
 
     # The first list, the snapshot, the commit and the condition.
     i, m = d.wait_for(r"^watcher: listed (\d+) nodes at resourceVersion "
@@ -252,13 +255,8 @@ finally:
 # A stalled watch (headers, then nothing, not even a bookmark) is
 # dropped after its timeout plus the margin and resumed from the last
 # version seen, without a relist.  --watch-timeout 2 makes that seconds.
-api = knlib.ApiServer(bookmark_interval=1.0)
-d = None
+api, d = three_nodes(["-v", "--watch-timeout", "2"])
 try:
-    for i in range(3):
-        api.control("POST", "/nodes", node(i))
-    d = knlib.Daemon(["-v", "--watch-timeout", "2"],
-                     api=api.daemon_args(LOCAL))
     i, m = d.wait_for(r"^watcher: generation \d+ committed")
     tap.ok(m is not None, "stall: the daemon commits", d.log())
     i, m = d.wait_for(r"^watcher: watching nodes from resourceVersion \S+ "
