@@ -104,8 +104,11 @@ class Netns:
     """A throw-away network namespace, so nothing a test runs can touch
     the host's own routes."""
 
+    made = 0
+
     def __init__(self):
-        self.name = "kn-%d-%d" % (os.getpid(), int(time.time() * 1000) % 100000)
+        Netns.made += 1
+        self.name = "kn-%d-%d" % (os.getpid(), Netns.made)
         subprocess.run(["ip", "netns", "add", self.name], check=True)
         self.run("ip", "link", "set", "lo", "up")
 
@@ -191,7 +194,11 @@ class Daemon(Lines):
     def __init__(self, args, netns=None, chroot=None, api=None):
         """api: extra arguments that say how to reach an API server;
         by default a port nothing listens on, so the watcher only
-        retries."""
+        retries.  netns: where it runs; by default a namespace of its
+        own, so no test ever programs the host's network."""
+        self.own_ns = None
+        if netns is None:
+            netns = self.own_ns = Netns()
         self.tmp = private_dir()
         self.chroot = chroot or os.path.join(self.tmp, "empty")
         if api is None:
@@ -205,8 +212,7 @@ class Daemon(Lines):
                    "--node-name", "node-a"]
         argv = [DAEMON, "-d", "--chroot", self.chroot] + list(api) + \
             list(args)
-        if netns is not None:
-            argv = ["ip", "netns", "exec", netns.name] + argv
+        argv = ["ip", "netns", "exec", netns.name] + argv
         super().__init__(argv)
 
     def wait_ready(self, roles, timeout=20, start=0):
@@ -235,6 +241,9 @@ class Daemon(Lines):
                 self.proc.wait()
         self.reader.join(5)
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if self.own_ns is not None:
+            self.own_ns.close()
+            self.own_ns = None
         return self.proc.returncode
 
 
@@ -291,9 +300,19 @@ class ApiServer:
     """The test API server (tests/apiserver) on loopback, with a fresh
     CA, a server certificate and a bearer token in its own directory."""
 
-    def __init__(self, bookmark_interval=1.0, netns=None, host="127.0.0.1"):
+    def __init__(self, bookmark_interval=1.0, netns=None, host="127.0.0.1",
+                 client_ca=False):
         """netns, host: serve the API on host inside that namespace (a
-        test cluster's underlay); the control port stays on loopback."""
+        test cluster's underlay), by default on loopback in a namespace
+        of its own, where daemon() starts daemons; the control port
+        stays on the host's loopback.  client_ca: client certificates
+        signed by the test CA authenticate, as with kube-apiserver's
+        --client-ca-file."""
+        self.own_ns = None
+        if netns is None:
+            self.own_ns = Netns()
+            netns = self.own_ns.name
+        self.netns = netns
         import json
         import pki
         self.json = json
@@ -310,7 +329,8 @@ class ApiServer:
              "--token-file", self.token_file, "--port", "0",
              "--control-port", "0", "--ready-file", ready,
              "--bookmark-interval", str(bookmark_interval),
-             "--host", host] + (["--netns", netns] if netns else []),
+             "--host", host, "--netns", netns] +
+            (["--client-ca", self.pki.ca] if client_ca else []),
             stdin=subprocess.DEVNULL, stdout=self.log,
             stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
@@ -341,6 +361,12 @@ class ApiServer:
         return ["--apiserver", self.url, "--token-file", self.daemon_token,
                 "--ca-file", self.pki.ca, "--node-name", node]
 
+    def daemon(self, args, node="node-a", api=None):
+        """The daemon in this server's own namespace; api: other
+        arguments than daemon_args() to reach it."""
+        return Daemon(args, netns=self.own_ns,
+                      api=api if api is not None else self.daemon_args(node))
+
     def control(self, method, path, body=None):
         import http.client
         c = http.client.HTTPConnection("127.0.0.1", self.control_port,
@@ -367,6 +393,8 @@ class ApiServer:
             self.proc.kill()
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self.own_ns is not None:
+            self.own_ns.close()
 
 
 def owned(node, proto=107):

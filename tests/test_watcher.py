@@ -44,7 +44,7 @@ def three_nodes(args):
     api = knlib.ApiServer(bookmark_interval=1.0)
     for i in range(3):
         api.control("POST", "/nodes", node(i))
-    return api, knlib.Daemon(args, api=api.daemon_args(LOCAL))
+    return api, api.daemon(args, LOCAL)
 
 
 api, d = three_nodes(["-v", "--provider", "vxlan-legacy"])
@@ -233,7 +233,7 @@ try:
     del fresh["spec"]["podCIDRs"]
     api.control("POST", "/nodes", fresh)
     api.control("POST", "/nodes", node(1))
-    d = knlib.Daemon([], api=api.daemon_args(LOCAL))
+    d = api.daemon([], LOCAL)
     i, m = d.wait_for(r"^watcher: waiting for node %s to get a pod CIDR$" %
                       re.escape(LOCAL))
     tap.ok(m is not None, "no pod CIDR yet: it waits and says so", d.log())
@@ -299,7 +299,7 @@ for size in (2000, 20000):
         api.control("POST", "/generate", {"count": 5000,
                                           "target_bytes": size,
                                           "pod_cidr_mask": 25})
-        d = knlib.Daemon([], api=api.daemon_args(LOCAL))
+        d = api.daemon([], LOCAL)
         i, m = d.wait_for(r"^watcher: listed (\d+) nodes", timeout=180)
         tap.ok(m is not None and m.group(1) == "5000",
                "%d-byte nodes: all 5,000 listed" % size, d.log())
