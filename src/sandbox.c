@@ -286,6 +286,30 @@ sandbox_rules(enum role role, uint32_t defact)
 	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOENT),
 	    SCMP_SYS(open), 0)) < 0)
 		fatalx("seccomp open rules: %s", strerror(-rc));
+	/*
+	 * Looking a path up finds nothing in the empty chroot either
+	 * (OpenSSL does on its error paths); glibc's fstat is newfstatat
+	 * with AT_EMPTY_PATH on a descriptor, which is allowed.
+	 */
+	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(newfstatat), 1,
+	    SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH))) < 0 ||
+	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOENT),
+	    SCMP_SYS(newfstatat), 1,
+	    SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0))) < 0 ||
+	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(statx), 1,
+	    SCMP_A2(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH))) < 0 ||
+	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOENT),
+	    SCMP_SYS(statx), 1,
+	    SCMP_A2(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0))) < 0 ||
+	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOENT),
+	    SCMP_SYS(stat), 0)) < 0 ||
+	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOENT),
+	    SCMP_SYS(lstat), 0)) < 0 ||
+	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOENT),
+	    SCMP_SYS(access), 0)) < 0 ||
+	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOENT),
+	    SCMP_SYS(faccessat), 0)) < 0)
+		fatalx("seccomp stat rules: %s", strerror(-rc));
 	/* New libcs try clone3 first; ENOSYS makes them fall back. */
 	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
 	    SCMP_SYS(clone3), 0)) < 0)

@@ -136,10 +136,10 @@ class Lines:
     """A process whose standard output and error are collected line by
     line, for wait_for()."""
 
-    def __init__(self, argv, stdin=subprocess.DEVNULL):
+    def __init__(self, argv, stdin=subprocess.DEVNULL, env=None):
         self.lines = []
         self.cond = threading.Condition()
-        self.proc = subprocess.Popen(argv, stdin=stdin,
+        self.proc = subprocess.Popen(argv, stdin=stdin, env=env,
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True,
                                      errors="replace")

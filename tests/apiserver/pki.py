@@ -98,11 +98,12 @@ def _b64(path):
 
 
 def write_kubeconfig(path, server, ca, token=None, token_file=None,
-                     client_cert=None, client_key=None):
+                     client_cert=None, client_key=None, files=False):
     """A single-context kubeconfig for kubectl and for the daemon.
     The CA and any client certificate are embedded as *-data (base64);
     the credential is a literal token, a tokenFile (re-read by the
-    client, so a test can rotate it) or a client certificate.  Strings
+    client, so a test can rotate it) or a client certificate.  files:
+    name the CA, certificate and key by path instead.  Strings
     are written as JSON strings, which YAML reads as double-quoted
     scalars."""
     q = json.dumps
@@ -113,7 +114,8 @@ def write_kubeconfig(path, server, ca, token=None, token_file=None,
         "- name: test",
         "  cluster:",
         "    server: " + q(server),
-        "    certificate-authority-data: " + q(_b64(ca)),
+        ("    certificate-authority: " + q(ca)) if files else
+        ("    certificate-authority-data: " + q(_b64(ca))),
         "contexts:",
         "- name: test",
         "  context:",
@@ -129,7 +131,10 @@ def write_kubeconfig(path, server, ca, token=None, token_file=None,
         creds.append("    token: " + q(token))
     if token_file is not None:
         creds.append("    tokenFile: " + q(token_file))
-    if client_cert is not None:
+    if client_cert is not None and files:
+        creds.append("    client-certificate: " + q(client_cert))
+        creds.append("    client-key: " + q(client_key))
+    elif client_cert is not None:
         creds.append("    client-certificate-data: " + q(_b64(client_cert)))
         creds.append("    client-key-data: " + q(_b64(client_key)))
     if not creds:
