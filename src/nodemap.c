@@ -196,6 +196,7 @@ nodemap_apply(struct nodemap *m, enum k8s_event ev, const struct k8s_node *k,
 	struct hnode		**pp;
 	struct nm_node		*n;
 	uint32_t		 h;
+	size_t			 len;
 	int			 nold, nnew;
 
 	if (ev == K8S_BOOKMARK)
@@ -217,9 +218,11 @@ nodemap_apply(struct nodemap *m, enum k8s_event ev, const struct k8s_node *k,
 	if (n == NULL) {
 		if (m->t.count >= m->t.max)
 			return -1;
-		if ((n = calloc(1, sizeof(*n))) == NULL)
+		/* Names average a few dozen bytes: keep only those. */
+		len = strnlen(k->name, sizeof(k->name) - 1);
+		if ((n = calloc(1, sizeof(*n) + len + 1)) == NULL)
 			return -1;
-		memcpy(n->name, k->name, sizeof(n->name));
+		memcpy(n->name, k->name, len);
 		htab_link(&m->t, pp, &n->h, h);
 		nold = 0;
 	} else

@@ -20,7 +20,7 @@ struct nm_node {
 	uint8_t			 addr4[4];
 	uint8_t			 addr6[16];
 	int			 net_unavailable;
-	char			 name[K8S_NAME_MAX];
+	char			 name[];	/* at most K8S_NAME_MAX */
 };
 
 struct intent_sink {
