@@ -2,7 +2,8 @@
 """The ways the daemon finds and authenticates to the API server, end
 to end against the test API server over real TLS: a kubeconfig with a
 client certificate (embedded or by path), a client certificate from a
-CA the server does not trust, and the in-cluster service account
+CA the server does not trust, a CA that did not sign the server,
+insecure-skip-tls-verify, and the in-cluster service account
 (KUBERNETES_SERVICE_HOST/PORT and the mounted token and CA), including
 a token rotated in the mounted directory."""
 
@@ -89,6 +90,37 @@ try:
     tap.ok(not re.search(r"(?m)^watcher: listed", d.log()) and
            not [r for r in api.requests() if r["code"] == 200],
            "foreign certificate: nothing is served", d.log())
+finally:
+    if d is not None:
+        d.stop()
+    api.close()
+
+
+# TLS verification: a CA that did not sign the server's certificate
+# fails every connection; insecure-skip-tls-verify in the kubeconfig
+# turns verification off, with a warning at every connection.
+api = server()
+d = None
+try:
+    other = knlib.private_dir()
+    stranger = pki.make_pki(other)
+    kc = os.path.join(api.dir, "kubeconfig")
+    pki.write_kubeconfig(kc, api.url, stranger.ca, token="token-one")
+    d = api.daemon(["-v"], api=["--kubeconfig", kc, "--node-name", LOCAL])
+    i, m = d.wait_for(r"^watcher: list https://.*(certificate|SSL)",
+                      timeout=30)
+    tap.ok(m is not None and not re.search(r"(?m)^watcher: listed",
+                                           d.log()),
+           "a CA that did not sign the server: the connection is refused",
+           d.log())
+    d.stop()
+    pki.write_kubeconfig(kc, api.url, None, token="token-one", insecure=True)
+    d = api.daemon(["-v"], api=["--kubeconfig", kc, "--node-name", LOCAL])
+    i, m = d.wait_for(COMMITTED, timeout=30)
+    tap.ok(m is not None, "insecure-skip-tls-verify: it works", d.log())
+    warns = re.findall(r"(?m)^watcher: .*insecure-skip-tls-verify", d.log())
+    tap.ok(len(warns) >= 2, "insecure-skip-tls-verify: a warning at every "
+           "connection (%d)" % len(warns), d.log())
 finally:
     if d is not None:
         d.stop()

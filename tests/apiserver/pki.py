@@ -98,12 +98,14 @@ def _b64(path):
 
 
 def write_kubeconfig(path, server, ca, token=None, token_file=None,
-                     client_cert=None, client_key=None, files=False):
+                     client_cert=None, client_key=None, files=False,
+                     insecure=False):
     """A single-context kubeconfig for kubectl and for the daemon.
     The CA and any client certificate are embedded as *-data (base64);
     the credential is a literal token, a tokenFile (re-read by the
     client, so a test can rotate it) or a client certificate.  files:
-    name the CA, certificate and key by path instead.  Strings
+    name the CA, certificate and key by path instead.  insecure: no CA,
+    insecure-skip-tls-verify instead.  Strings
     are written as JSON strings, which YAML reads as double-quoted
     scalars."""
     q = json.dumps
@@ -114,6 +116,7 @@ def write_kubeconfig(path, server, ca, token=None, token_file=None,
         "- name: test",
         "  cluster:",
         "    server: " + q(server),
+        "    insecure-skip-tls-verify: true" if insecure else
         ("    certificate-authority: " + q(ca)) if files else
         ("    certificate-authority-data: " + q(_b64(ca))),
         "contexts:",
