@@ -21,6 +21,8 @@ import pki  # noqa: E402
 
 LOCAL = nodegen.node_name(0)
 COMMITTED = r"^watcher: node \S+: NetworkUnavailable=False \(RouteCreated\)$"
+# Once the condition is False, a later daemon has nothing to patch.
+GENERATION = r"^watcher: generation \d+ committed"
 SA = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
@@ -114,9 +116,21 @@ try:
            "a CA that did not sign the server: the connection is refused",
            d.log())
     d.stop()
-    pki.write_kubeconfig(kc, api.url, None, token="token-one", insecure=True)
+    d.stop()
+    # A host name is resolved by the parent before any child starts: the
+    # watcher, in its empty chroot, could not resolve it.
+    pki.write_kubeconfig(kc, api.url.replace("127.0.0.1", "localhost"),
+                         api.pki.ca, token="token-one")
     d = api.daemon(["-v"], api=["--kubeconfig", kc, "--node-name", LOCAL])
     i, m = d.wait_for(COMMITTED, timeout=30)
+    tap.ok(m is not None and re.search(r"(?m)^watcher: API server "
+                                       r"https://localhost:", d.log()),
+           "a host name in the server URL: resolved before the drop, the "
+           "certificate checked against the name", d.log())
+    d.stop()
+    pki.write_kubeconfig(kc, api.url, None, token="token-one", insecure=True)
+    d = api.daemon(["-v"], api=["--kubeconfig", kc, "--node-name", LOCAL])
+    i, m = d.wait_for(GENERATION, timeout=30)
     tap.ok(m is not None, "insecure-skip-tls-verify: it works", d.log())
     warns = re.findall(r"(?m)^watcher: .*insecure-skip-tls-verify", d.log())
     tap.ok(len(warns) >= 2, "insecure-skip-tls-verify: a warning at every "
