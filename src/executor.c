@@ -633,10 +633,11 @@ monitor_read(struct executor *e)
 	unsigned		 b = 0;
 
 	if (nl_read(&e->mon, monitor_cb, e) == -1) {
-		if (errno == ENOBUFS)
+		if (errno == ENOBUFS) {
 			log_warnx("netlink monitor overrun: events lost, "
 			    "reading the whole state again");
-		else
+			nl_drain(&e->mon);
+		} else
 			log_warn("netlink monitor");
 		e->resync = 1;
 	}

@@ -328,3 +328,17 @@ nl_read(struct nl *nl, nl_msg_cb cb, void *arg)
 				return -1;
 	}
 }
+
+/*
+ * After an overrun the queued events are older than the dump that
+ * follows: throw them away unread rather than parse megabytes of them.
+ */
+void
+nl_drain(struct nl *nl)
+{
+	char	 c;
+
+	while (recv(nl_fd(nl), &c, sizeof(c), MSG_DONTWAIT | MSG_TRUNC) >= 0 ||
+	    errno == ENOBUFS || errno == EINTR)
+		;
+}

@@ -63,5 +63,6 @@ int	nl_batch_flush(struct nl_batch *);
 int	nl_attr_cb(const struct nlattr *, void *);
 int	nl_query(struct nl *, struct nlmsghdr *, nl_msg_cb, void *);
 int	nl_read(struct nl *, nl_msg_cb, void *);
+void	nl_drain(struct nl *);
 
 #endif

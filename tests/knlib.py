@@ -356,8 +356,11 @@ class ApiServer:
         """How the daemon reaches this server: its own copy of the
         token file, so a test can rotate the two separately."""
         self.daemon_token = os.path.join(self.dir, "daemon-token")
-        with open(self.token_file) as src, open(self.daemon_token, "w") as f:
+        # Renamed in whole: a daemon started before may be reading it.
+        tmp = self.daemon_token + ".%d" % threading.get_ident()
+        with open(self.token_file) as src, open(tmp, "w") as f:
             f.write(src.read())
+        os.rename(tmp, self.daemon_token)
         return ["--apiserver", self.url, "--token-file", self.daemon_token,
                 "--ca-file", self.pki.ca, "--node-name", node]
 

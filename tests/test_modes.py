@@ -91,8 +91,9 @@ def overrun(n):
         os.kill(ex, signal.SIGCONT)
     i, m = d.wait_for(r"^executor: netlink monitor overrun: events lost, "
                       r"reading the whole state again$", start=mark)
-    tap.ok(m is not None, "layer2: an overrun monitor is noticed and the "
-           "state read again", d.log())
+    i, m2 = d.wait_for(r"^executor: full re-sync$", start=(i or mark) + 1)
+    tap.ok(m is not None and m2 is not None, "layer2: an overrun monitor is "
+           "noticed and the state read again", d.log())
     n.run("ip", "link", "del", "flood0")
     tap.eq(owned(n), want, "layer2: what it owns is unchanged after the "
            "overrun")
