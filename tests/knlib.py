@@ -16,10 +16,24 @@ BUILDDIR = os.environ.get("KN_BUILDDIR",
                           os.path.dirname(os.path.dirname(
                               os.path.abspath(__file__))))
 DAEMON = os.path.join(BUILDDIR, "src", "kopeio-networkd")
+SRCDIR = os.environ.get("KN_SRCDIR",
+                        os.path.dirname(os.path.dirname(
+                            os.path.abspath(__file__))))
 
 # Capability numbers from linux/capability.h.
 CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_SETPCAP = 5, 6, 7, 8
 CAP_NET_ADMIN, CAP_SYS_CHROOT = 12, 18
+
+
+def parent_caps():
+    """The capabilities the daemon's parent keeps, caps_parent[] of
+    src/sandbox.c, as names without CAP_ in their order there: what a
+    pod or a service must grant it, no more."""
+    with open(os.path.join(SRCDIR, "src", "sandbox.c")) as f:
+        m = re.search(r"\bcaps_parent\[\]\s*=\s*\{([^}]*)\}", f.read())
+    if m is None:
+        raise RuntimeError("no caps_parent[] in src/sandbox.c")
+    return re.findall(r"\bCAP_([A-Z_]+)\b", m.group(1))
 
 
 def capmask(*caps):
@@ -49,6 +63,23 @@ class Tap:
 
     def eq(self, got, want, desc):
         return self.ok(got == want, desc, "got %r, want %r" % (got, want))
+
+    def todo(self, cond, desc, why, diag=None):
+        """A check of something not built yet: a failure is reported
+        as TODO (an expected failure), a pass as a plain pass."""
+        if cond:
+            return self.ok(True, desc)
+        self.n += 1
+        print("not ok %d - %s # TODO %s" % (self.n, desc, why))
+        for line in str(diag or "").splitlines()[-10:]:
+            print("# " + line)
+        sys.stdout.flush()
+        return False
+
+    def skip(self, desc, why):
+        self.n += 1
+        print("ok %d - %s # SKIP %s" % (self.n, desc, why))
+        sys.stdout.flush()
 
     def skip_all(self, why):
         print("1..0 # SKIP " + why)
@@ -191,11 +222,13 @@ class Lines:
 class Daemon(Lines):
     """kopeio-networkd under test, its standard error collected."""
 
-    def __init__(self, args, netns=None, chroot=None, api=None):
+    def __init__(self, args, netns=None, chroot=None, api=None, wrap=()):
         """api: extra arguments that say how to reach an API server;
         by default a port nothing listens on, so the watcher only
         retries.  netns: where it runs; by default a namespace of its
-        own, so no test ever programs the host's network."""
+        own, so no test ever programs the host's network.  wrap: a
+        command that runs the daemon and execs it in the end (setpriv,
+        a shell that joins a cgroup), so pid() stays the daemon's."""
         self.own_ns = None
         if netns is None:
             netns = self.own_ns = Netns()
@@ -212,7 +245,7 @@ class Daemon(Lines):
                    "--node-name", "node-a"]
         argv = [DAEMON, "-d", "--chroot", self.chroot] + list(api) + \
             list(args)
-        argv = ["ip", "netns", "exec", netns.name] + argv
+        argv = ["ip", "netns", "exec", netns.name] + list(wrap) + argv
         super().__init__(argv)
 
     def wait_ready(self, roles, timeout=20, start=0):
@@ -290,9 +323,6 @@ def alive(pid):
         return f.read().split(")")[-1].split()[0] != "Z"
 
 
-SRCDIR = os.environ.get("KN_SRCDIR",
-                        os.path.dirname(os.path.dirname(
-                            os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "apiserver"))
 
 
@@ -364,11 +394,12 @@ class ApiServer:
         return ["--apiserver", self.url, "--token-file", self.daemon_token,
                 "--ca-file", self.pki.ca, "--node-name", node]
 
-    def daemon(self, args, node="node-a", api=None):
+    def daemon(self, args, node="node-a", api=None, wrap=()):
         """The daemon in this server's own namespace; api: other
         arguments than daemon_args() to reach it."""
         return Daemon(args, netns=self.own_ns,
-                      api=api if api is not None else self.daemon_args(node))
+                      api=api if api is not None else self.daemon_args(node),
+                      wrap=wrap)
 
     def control(self, method, path, body=None):
         import http.client
