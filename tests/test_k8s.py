@@ -25,7 +25,6 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import knlib  # noqa: E402
-from test_manpage import help_options  # noqa: E402
 
 tap = knlib.Tap()
 GEN = os.path.join(knlib.SRCDIR, "k8s", "gen-manifests")
@@ -48,9 +47,6 @@ WANT_CONFIG = {
     "ipsec-encrypted": ["provider ipsec", "ipsec-encryption aes"],
     "gre": ["provider gre"],
 }
-# Flags the manifests use that the daemon is being given on another
-# branch; while one is missing its check is an expected failure.
-PENDING = ("--metrics-address", "-s", "--ipsec-key-file")
 SECRET = "kopeio-networking-ipsec"
 COMMITTED = r"^watcher: generation \d+ committed"
 
@@ -63,31 +59,6 @@ def run(argv, **kw):
 def version():
     with open(os.path.join(knlib.SRCDIR, "configure.ac")) as f:
         return re.search(r"AC_INIT\(\[[^]]*\], \[([^]]*)\]", f.read()).group(1)
-
-
-def flags(args):
-    """[(flag, value or None)] of a command line whose values either
-    follow an equals sign or are the next word."""
-    out = []
-    for a in args:
-        if a.startswith("-"):
-            name, eq, value = a.partition("=")
-            out.append([name, value if eq else None])
-        elif out and out[-1][1] is None:
-            out[-1][1] = a
-        else:
-            out.append([None, a])
-    return [tuple(x) for x in out]
-
-
-def unflag(pairs):
-    argv = []
-    for name, value in pairs:
-        if name is not None and name.startswith("--") and value is not None:
-            argv.append("%s=%s" % (name, value))
-        else:
-            argv += [x for x in (name, value) if x is not None]
-    return argv
 
 
 class Pod:
@@ -111,19 +82,9 @@ class Pod:
             if secret is not None:
                 with open(os.path.join(d, "key"), "w") as f:
                     f.write("1 %s\n" % os.urandom(32).hex())
-        self.left_out = []
-        pairs = []
-        for name, value in flags(self.c.get("args", [])):
-            if name in PENDING and name not in known:
-                self.left_out.append(name)
-                continue
-            if value is not None:
-                value = value.replace("$(NODE_NAME)", node)
-                for path, d in self.dirs.items():
-                    if value == path or value.startswith(path + "/"):
-                        value = d + value[len(path):]
-            pairs.append((name, value))
-        self.args = unflag(pairs)
+        self.args, self.left_out = knlib.host_args(
+            self.c.get("args", []), self.dirs, known,
+            [("$(NODE_NAME)", node)])
         self.chroot = os.path.join(self.tmp, "empty")
         os.mkdir(self.chroot, 0o755)     # /var/empty of the image
 
@@ -181,7 +142,7 @@ def check_pod(mode, ds, text):
     tap.eq(c.get("env"), [{"name": "NODE_NAME", "valueFrom": {
         "fieldRef": {"fieldPath": "spec.nodeName"}}}],
         "%s: NODE_NAME from the downward API (spec.nodeName)" % mode)
-    args = flags(c.get("args", []))
+    args = knlib.split_flags(c.get("args", []))
     tap.ok(("--node-name", "$(NODE_NAME)") in args and ("-d", None) in args,
            "%s: --node-name=$(NODE_NAME), and -d to log to standard error"
            % mode, args)
@@ -239,19 +200,6 @@ def check_volumes(mode, spec, c, args):
            "mode 0400" % (mode, SECRET), (key, secrets))
 
 
-def check_flags(used, known):
-    """Every flag of every file ({flag: [mode]}) is one the daemon
-    knows."""
-    for name, modes in sorted(used.items()):
-        desc = "kopeio-networkd knows %s (%s)" % (name, ", ".join(modes))
-        if name in PENDING:
-            tap.todo(name in known, desc, "%s is not in kopeio-networkd "
-                     "--help yet" % name)
-        else:
-            tap.ok(name in known, desc, "not in --help: %s" %
-                   " ".join(known))
-
-
 def check_args(mode, ds, known):
     """-nv reads the whole command line (the volumes on directories of
     this host) as meant."""
@@ -261,18 +209,13 @@ def check_args(mode, ds, known):
             f.write("token\n")
         with open(os.path.join(pod.tmp, "ca.crt"), "w") as f:
             f.write("never read by -n\n")
-        r = run([knlib.DAEMON, "-nv"] + pod.args +
-                ["--apiserver", "https://127.0.0.1:6443",
-                 "--token-file", os.path.join(pod.tmp, "token"),
-                 "--ca-file", os.path.join(pod.tmp, "ca.crt"),
-                 "--chroot", pod.chroot])
-        lines = r.stdout.splitlines()
-        want = WANT_CONFIG[mode] + ["node-name node-0", "configuration OK"]
-        tap.ok(r.returncode == 0 and all(w in lines for w in want),
-               "%s: kopeio-networkd -n accepts the arguments%s and reads "
-               "%s" % (mode, " (without %s, not there yet)" %
-                       " ".join(pod.left_out) if pod.left_out else "",
-                       ", ".join(want[:-1])), r.stdout + r.stderr)
+        knlib.check_config(
+            tap, mode, pod.args +
+            ["--apiserver", "https://127.0.0.1:6443",
+             "--token-file", os.path.join(pod.tmp, "token"),
+             "--ca-file", os.path.join(pod.tmp, "ca.crt"),
+             "--chroot", pod.chroot], pod.left_out,
+            WANT_CONFIG[mode] + ["node-name node-0"])
     finally:
         pod.close()
 
@@ -386,18 +329,16 @@ def main():
     tap.eq(files, sorted(modes), "k8s/ holds one file per mode and no other")
     tap.ok(run([sys.executable, GEN, "nosuch"]).returncode == 2,
            "gen-manifests refuses an unknown mode")
-    h = run([knlib.DAEMON, "--help"])
-    known = help_options(h.stdout)
-    tap.ok(h.returncode == 0 and "--provider" in known, "the daemon lists "
-           "its options", h.stdout + h.stderr)
+    known = knlib.daemon_options()
+    tap.ok("--provider" in known, "the daemon lists its options", known)
     docs = {m: check_file(m, known) for m in modes}
     used = {}
     for m, ds in sorted(docs.items()):
         if ds is not None:
             args = ds["spec"]["template"]["spec"]["containers"][0]["args"]
-            for name, _ in flags(args):
+            for name, _ in knlib.split_flags(args):
                 used.setdefault(name, []).append(m)
-    check_flags(used, known)
+    knlib.check_flags(tap, used, known)
 
     why = knlib.apiserver_missing("ip", "setpriv")
     if why is not None:
