@@ -6,9 +6,18 @@ daemon parent's list (caps_parent[] in src/sandbox.c, read as
 tests/test_k8s.py reads it for the pods), nothing ambient, no new
 privileges, the sandbox options stated and none that would cut the
 daemon off netlink or the host's network; the daemon accepts its
-command line (-n), and systemd-analyze verify finds nothing to say."""
+command line (-n), and systemd-analyze verify finds nothing to say.
 
+contrib/Containerfile: a build stage that installs every -dev package
+configure.ac asks for and installs into /usr; a runtime stage that
+installs, with no build tools, the Debian package of every shared
+library the built daemon links (so a missing one is caught here, not
+when the pod starts), makes the empty /var/empty and starts the daemon
+as the manifests do."""
+
+import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -152,11 +161,133 @@ def check_verify():
         shutil.rmtree(root, ignore_errors=True)
 
 
+# In every Debian image, the slim one too: the C library, which every
+# package needs, and libgcc-s1, which apt needs (through libstdc++6);
+# only a sanitizer build of the daemon links the latter.
+BASE_PACKAGES = ("libc6", "libgcc-s1")
+
+
+def read_stages(path):
+    """[(FROM line, [(instruction, arguments)])], continued lines
+    joined."""
+    stages, pending = [], ""
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not pending and (line.lstrip().startswith("#") or
+                                not line.strip()):
+                continue
+            if line.endswith("\\"):
+                pending += line[:-1] + " "
+                continue
+            line, pending = (pending + line).strip(), ""
+            word, _, rest = line.partition(" ")
+            if word.upper() == "FROM":
+                stages.append((rest.strip(), []))
+            elif stages:
+                stages[-1][1].append((word.upper(), " ".join(rest.split())))
+    return stages
+
+
+def installed(steps):
+    """The packages of every apt-get install of a stage."""
+    out = []
+    for word, rest in steps:
+        if word != "RUN":
+            continue
+        for cmd in re.split(r"&&|;", rest):
+            argv = cmd.split()
+            if "apt-get" in argv and "install" in argv:
+                out += [a for a in argv[argv.index("install") + 1:]
+                        if not a.startswith("-")]
+    return out
+
+
+def package_of(lib):
+    """The Debian package that holds a library path, or None; dpkg
+    knows a file by the path it shipped it under, /lib or /usr/lib."""
+    paths = [lib, os.path.realpath(lib)]
+    paths += [p[4:] if p.startswith("/usr/") else "/usr" + p for p in paths]
+    for p in paths:
+        r = subprocess.run(["dpkg", "-S", p], capture_output=True, text=True)
+        if r.returncode == 0:
+            return r.stdout.split(":")[0].strip()
+    return None
+
+
+def linked_packages():
+    """{soname: Debian package} of the daemon's own DT_NEEDED libraries
+    (the packages that hold them pull in theirs)."""
+    r = subprocess.run(["readelf", "-d", knlib.DAEMON], capture_output=True,
+                       text=True)
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^]]+)\]",
+                        r.stdout)
+    r = subprocess.run(["ldd", knlib.DAEMON], capture_output=True, text=True)
+    where = dict(re.findall(r"^\s*(\S+) => (/\S+)", r.stdout, re.M))
+    return {n: package_of(where[n]) if n in where else None for n in needed}
+
+
+def configure_dev_packages():
+    """The Debian -dev packages configure.ac names for its libraries."""
+    with open(os.path.join(knlib.SRCDIR, "configure.ac")) as f:
+        return re.findall(r"^KN_LIB\(\[\w+\], \[[^]]*\], \[([^]]+)\]\)",
+                          f.read(), re.M)
+
+
+def check_containerfile():
+    stages = read_stages(os.path.join(CONTRIB, "Containerfile"))
+    tap.eq([f for f, _ in stages], ["debian:bookworm-slim AS build",
+                                    "debian:bookworm-slim"],
+           "Containerfile: a build stage and a runtime stage on "
+           "debian:bookworm-slim")
+    if len(stages) != 2:
+        return
+    build, runtime = stages[0][1], stages[1][1]
+    dev = configure_dev_packages()
+    tap.ok(dev and set(dev) <= set(installed(build)),
+           "Containerfile: the build stage installs the -dev package of "
+           "every library configure.ac checks for (%s)" % " ".join(dev),
+           "missing: %s" % " ".join(sorted(set(dev) - set(installed(build)))))
+    runs = " && ".join(r for w, r in build if w == "RUN")
+    tap.ok(re.search(r"autoreconf -fi && \./configure --prefix=/usr .*"
+                     r"&& make .*&& make install DESTDIR=/out", runs),
+           "Containerfile: autoreconf, configure --prefix=/usr, make, make "
+           "install into /out", runs)
+    pkgs = installed(runtime)
+    tap.ok(pkgs and not [p for p in pkgs if p.endswith("-dev") or
+                         p in ("gcc", "make", "autoconf", "automake")],
+           "Containerfile: no build tools or -dev packages at run time",
+           pkgs)
+    if shutil.which("dpkg") is None or shutil.which("readelf") is None:
+        tap.skip("Containerfile: a package for every linked library",
+                 "dpkg or readelf missing")
+    else:
+        linked = linked_packages()
+        missing = {n: p for n, p in linked.items()
+                   if p is None or (p not in pkgs and p not in BASE_PACKAGES)}
+        tap.ok(linked and not missing, "Containerfile: the runtime stage "
+               "installs the package of every library the daemon links "
+               "(%s)" % ", ".join("%s %s" % kv for kv in sorted(
+                   linked.items())),
+               "not installed: %r" % missing)
+    runs = " && ".join(r for w, r in runtime if w == "RUN")
+    tap.ok("install -d -m 0755 -o root -g root /var/empty" in runs and
+           "rm -rf /var/empty &&" in runs,
+           "Containerfile: /var/empty made empty, root's, mode 0755", runs)
+    copies = [r for w, r in runtime if w == "COPY"]
+    entry = [json.loads(r) for w, r in runtime if w == "ENTRYPOINT"]
+    tap.ok("--from=build /out/usr/sbin/ /usr/sbin/" in copies and
+           entry == [["/usr/sbin/kopeio-networkd"]],
+           "Containerfile: the daemon in /usr/sbin is the entry point, as "
+           "k8s/*.yaml run it", (copies, entry))
+
+
 def main():
     known = knlib.daemon_options()
     args = check_unit(known)
     check_unit_config(args, known)
     check_verify()
+    check_containerfile()
     tap.done()
 
 
