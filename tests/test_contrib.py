@@ -126,6 +126,11 @@ def check_unit_config(args, known):
         knlib.check_config(tap, "unit", argv, left_out,
                            ["provider vxlan", "node-name node-0",
                             "kubeconfig %s/kubeconfig" % etc])
+        # As the unit says: a flag in KOPEIO_NETWORKD_ARGS, last, wins.
+        knlib.check_config(tap, "unit with --provider=layer2 in "
+                           "KOPEIO_NETWORKD_ARGS", argv +
+                           ["--provider=layer2"], left_out,
+                           ["provider layer2"])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
