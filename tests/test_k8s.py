@@ -287,9 +287,51 @@ def check_caps():
         ns.close()
 
 
-def check_cluster(ds, known):
+def http_status(ns, url):
+    """The status of a GET of url from inside namespace ns, as the
+    kubelet probes from the node's network; 0 when nothing answers."""
+    r = run(["ip", "netns", "exec", ns, sys.executable, "-c",
+             "import sys, urllib.request as u\n"
+             "try:\n print(u.urlopen(sys.argv[1], timeout=5).status)\n"
+             "except Exception as e:\n print(getattr(e, 'code', 0))",
+             url])
+    return int(r.stdout.strip() or 0)
+
+
+def check_probes(n0, pod, text):
+    """The probes answer as the kubelet would see them, and the verify
+    command of the file's comment works."""
+    if "--metrics-address" in pod.left_out:
+        tap.skip("the probes answer", "no --metrics-address yet")
+    else:
+        for probe in ("livenessProbe", "readinessProbe"):
+            g = pod.c[probe]["httpGet"]
+            url = "http://%s:%d%s" % (g["host"], g["port"], g["path"])
+            tap.ok(knlib.wait_until(lambda: http_status(n0.ns, url) == 200),
+                   "vxlan.yaml's %s: %s answers 200 in the node's network"
+                   % (probe, url), http_status(n0.ns, url))
+    ctl = os.path.join(knlib.BUILDDIR, "src", "kopeio-networkctl")
+    m = re.search(r"exec ds/\S+ -- (kopeio-networkctl) \\\n#\s+(-s \S+ "
+                  r"show status)", text)
+    if not os.path.exists(ctl) or "-s" in pod.left_out:
+        tap.skip("the verify command of the comment", "no kopeio-networkctl "
+                 "or -s yet")
+    elif m is None:
+        tap.ok(False, "vxlan.yaml's comment has the verify command", text)
+    else:
+        argv = m.group(2).split()
+        sock = dict(knlib.split_flags(pod.c["args"])).get("-s")
+        here = knlib.host_args(argv[:2], pod.dirs, ["-s"])[0]
+        r = run(["ip", "netns", "exec", n0.ns, ctl] + here + argv[2:])
+        tap.ok(argv[1] == sock and r.returncode == 0 and "vxlan" in r.stdout,
+               "the comment's \"%s\" shows the daemon's status" %
+               " ".join(m.groups()), r.stdout + r.stderr)
+
+
+def check_cluster(ds, known, text):
     """The vxlan file's container in a two-node test cluster: its
-    arguments, its capabilities, no_new_privs from the start."""
+    arguments, its capabilities, no_new_privs from the start, its
+    probes."""
     import netcluster
     c = netcluster.Cluster(nodes=2, pods=0)
     n0, n1 = c.nodes
@@ -314,6 +356,7 @@ def check_cluster(ds, known):
         tap.eq((st.get("Uid"), st.get("CapEff")),
                ([65534] * 4, knlib.capmask(knlib.CAP_NET_ADMIN)),
                "its executor: nobody, NET_ADMIN only")
+        check_probes(n0, pod, text)
     finally:
         c.close()
         pod.close()
@@ -346,7 +389,8 @@ def main():
     else:
         check_caps()
         if docs.get("vxlan") is not None:
-            check_cluster(docs["vxlan"], known)
+            with open(os.path.join(knlib.SRCDIR, "k8s", "vxlan.yaml")) as f:
+                check_cluster(docs["vxlan"], known, f.read())
     tap.done()
 
 
