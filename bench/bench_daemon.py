@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """What the whole daemon costs a node with 5,000 nodes in the cluster,
 the figures behind the requests and limits of k8s/*.yaml: memory of
-every process (parent, watcher, executor) as resident set, peak
+every process (parent, watcher, executor, and the metrics process
+when the daemon has one) as resident set, peak
 resident set and proportional set (PSS: shared library pages split
 among the processes that map them, so the sum is what the pod is
 charged), and CPU time, for the first list and install and for one
@@ -12,9 +13,10 @@ a container's memory limit acts on.  Prints numbers, never a verdict.
 
 A node namespace on the underlay of tests/netcluster.py, the test API
 server serving 5,000 generated nodes of 12 KB, the real, confined
-daemon in vxlan mode (three kernel objects per peer).  Needs root.
+daemon in vxlan mode (three kernel objects per peer), or the mode
+given.  Needs root.
 
-	KN_BUILDDIR=... KN_SRCDIR=... bench/bench_daemon.py
+	KN_BUILDDIR=... KN_SRCDIR=... bench/bench_daemon.py [mode]
 """
 
 import os
@@ -166,6 +168,7 @@ def main():
     import netcluster
 
     signal.signal(signal.SIGTERM, lambda s, f: sys.exit(128 + s))
+    mode = sys.argv[1] if len(sys.argv) > 1 else "vxlan"
     c = None
     cg = MemoryCgroup()
     try:
@@ -178,8 +181,11 @@ def main():
             print("bench_daemon: the daemon is built with sanitizers: its "
                   "figures are not representative")
         t0 = time.monotonic()
-        d = node.start(["--provider", "vxlan", "--max-nodes", str(NODES)],
-                       wrap=cg.wrap())
+        # As k8s/*.yaml run it: with the metrics process, if it has one.
+        metrics = ["--metrics-address=127.0.0.1:9922"] if \
+            "--metrics-address" in knlib.daemon_options() else []
+        d = node.start(["--provider", mode, "--max-nodes", str(NODES)] +
+                       metrics, wrap=cg.wrap())
         i, m = d.wait_for(COMMITTED, timeout=300)
         if m is None:
             print(d.log()[-3000:])
@@ -187,8 +193,8 @@ def main():
         procs = processes(d)
         start_cpu = settle(procs)
         wall = time.monotonic() - t0
-        print("bench_daemon: %d nodes of %d bytes, vxlan mode, %d peers "
-              "installed" % (NODES, NODE_BYTES, NODES - 1))
+        print("bench_daemon: %d nodes of %d bytes, %s mode, %d peers "
+              "installed" % (NODES, NODE_BYTES, mode, NODES - 1))
         table("after the first list and install (%.1f s wall, %.2f s CPU "
               "in all processes):" % (wall, start_cpu), procs, cg)
         t1 = time.monotonic()

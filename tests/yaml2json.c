@@ -10,8 +10,9 @@
  * a key repeated in one mapping are refused, as Kubernetes' strict
  * decoding refuses a repeated field; so is a plain scalar that YAML
  * 1.1, which kubectl reads, and YAML 1.2 read differently (yes, on,
- * 0755, 0x1f), so what the test sees is what the cluster gets.  On any error it prints
- * "file:line: message" on standard error and exits 1.
+ * 0755, 0x1f), so what the test sees is what the cluster gets.
+ * On any error it prints "file:line: message" on standard error,
+ * nothing on standard output, and exits 1.
  */
 #include <errno.h>
 #include <stdarg.h>
