@@ -25,17 +25,15 @@ import signal
 import sys
 import time
 
-SRCDIR = os.environ.get("KN_SRCDIR",
-                        os.path.dirname(os.path.dirname(
-                            os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(SRCDIR, "tests"))
+# knlib is in tests/ of the tree this file is in (KN_SRCDIR for it).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "tests"))
 import knlib  # noqa: E402
 
-NODES = 5000
-NODE_BYTES = 12000
-POD_CIDR_MASK = 25      # 5,000 pod CIDRs fit 100.96.0.0/12 only as /25s
 COMMITTED = r"^watcher: generation \d+ committed"
 TICK = os.sysconf("SC_CLK_TCK")
+NODES, NODE_BYTES = 5000, 12000
+POD_CIDR_MASK = 25      # 5,000 pod CIDRs fit 100.96.0.0/12 only as /25s
 
 
 def memory(pid):
