@@ -17,10 +17,103 @@ BUILDDIR = os.environ.get("KN_BUILDDIR",
                               os.path.abspath(__file__))))
 DAEMON = os.path.join(BUILDDIR, "src", "kopeio-networkd")
 CTL = os.path.join(BUILDDIR, "src", "kopeio-networkctl")
+SRCDIR = os.environ.get("KN_SRCDIR",
+                        os.path.dirname(os.path.dirname(
+                            os.path.abspath(__file__))))
 
 # Capability numbers from linux/capability.h.
 CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_SETPCAP = 5, 6, 7, 8
 CAP_NET_ADMIN, CAP_SYS_CHROOT = 12, 18
+
+
+def parent_caps():
+    """The capabilities the daemon's parent keeps, caps_parent[] of
+    src/sandbox.c, as names without CAP_ in their order there: what a
+    pod or a service must grant it, no more."""
+    with open(os.path.join(SRCDIR, "src", "sandbox.c")) as f:
+        m = re.search(r"\bcaps_parent\[\]\s*=\s*\{([^}]*)\}", f.read())
+    if m is None:
+        raise RuntimeError("no caps_parent[] in src/sandbox.c")
+    return re.findall(r"\bCAP_([A-Z_]+)\b", m.group(1))
+
+
+# Flags the manifests and the systemd unit use that the daemon is being
+# given on another branch: while one is missing, a check that needs it
+# is an expected failure and a command line under test goes without it.
+PENDING_FLAGS = ("--metrics-address", "-s", "--ipsec-key-file")
+
+
+def split_flags(args):
+    """[(flag, value or None)] of a command line whose values either
+    follow an equals sign or are the next word."""
+    out = []
+    for a in args:
+        if a.startswith("-"):
+            name, eq, value = a.partition("=")
+            out.append([name, value if eq else None])
+        elif out and out[-1][1] is None:
+            out[-1][1] = a
+        else:
+            out.append([None, a])
+    return [tuple(x) for x in out]
+
+
+def daemon_options():
+    """Every -x and --long option of kopeio-networkd --help."""
+    from test_manpage import help_options
+    r = subprocess.run([DAEMON, "--help"], capture_output=True, text=True,
+                       timeout=60)
+    return help_options(r.stdout) if r.returncode == 0 else []
+
+
+def check_flags(tap, used, known):
+    """Every flag of a deployment file ({flag: [where]}) is an option the
+    daemon knows (known: daemon_options())."""
+    for name, where in sorted(used.items()):
+        desc = "kopeio-networkd knows %s (%s)" % (name, ", ".join(where))
+        if name in PENDING_FLAGS:
+            tap.todo(name in known, desc, "%s is not in kopeio-networkd "
+                     "--help yet" % name)
+        else:
+            tap.ok(name in known, desc, "not in --help: %s" %
+                   " ".join(known))
+
+
+def host_args(args, dirs, known, subst=()):
+    """A deployment's command line as this host can run it: each path
+    under a key of dirs moved to the directory it maps to, the
+    (old, new) pairs of subst replaced, and the pending flags the daemon
+    does not know yet left out.  (argv, [flags left out])."""
+    argv, left_out = [], []
+    for name, value in split_flags(args):
+        if name in PENDING_FLAGS and name not in known:
+            left_out.append(name)
+            continue
+        if value is not None:
+            for old, new in subst:
+                value = value.replace(old, new)
+            for path, d in dirs.items():
+                if value == path or value.startswith(path + "/"):
+                    value = d + value[len(path):]
+        if name is not None and name.startswith("--") and value is not None:
+            argv.append("%s=%s" % (name, value))
+        else:
+            argv += [x for x in (name, value) if x is not None]
+    return argv, left_out
+
+
+def check_config(tap, what, argv, left_out, want):
+    """kopeio-networkd -nv accepts argv and prints each line of want in
+    the configuration it read."""
+    r = subprocess.run([DAEMON, "-nv"] + argv, capture_output=True,
+                       text=True, timeout=60, stdin=subprocess.DEVNULL)
+    lines = r.stdout.splitlines()
+    return tap.ok(r.returncode == 0 and "configuration OK" in lines and
+                  all(w in lines for w in want),
+                  "%s: kopeio-networkd -n accepts the arguments%s and reads "
+                  "%s" % (what, " (without %s, not there yet)" %
+                          " ".join(left_out) if left_out else "",
+                          ", ".join(want)), r.stdout + r.stderr)
 
 
 def capmask(*caps):
@@ -50,6 +143,23 @@ class Tap:
 
     def eq(self, got, want, desc):
         return self.ok(got == want, desc, "got %r, want %r" % (got, want))
+
+    def todo(self, cond, desc, why, diag=None):
+        """A check of something not built yet: a failure is reported
+        as TODO (an expected failure), a pass as a plain pass."""
+        if cond:
+            return self.ok(True, desc)
+        self.n += 1
+        print("not ok %d - %s # TODO %s" % (self.n, desc, why))
+        for line in str(diag or "").splitlines()[-10:]:
+            print("# " + line)
+        sys.stdout.flush()
+        return False
+
+    def skip(self, desc, why):
+        self.n += 1
+        print("ok %d - %s # SKIP %s" % (self.n, desc, why))
+        sys.stdout.flush()
 
     def skip_all(self, why):
         print("1..0 # SKIP " + why)
@@ -192,11 +302,13 @@ class Lines:
 class Daemon(Lines):
     """kopeio-networkd under test, its standard error collected."""
 
-    def __init__(self, args, netns=None, chroot=None, api=None):
+    def __init__(self, args, netns=None, chroot=None, api=None, wrap=()):
         """api: extra arguments that say how to reach an API server;
         by default a port nothing listens on, so the watcher only
         retries.  netns: where it runs; by default a namespace of its
-        own, so no test ever programs the host's network."""
+        own, so no test ever programs the host's network.  wrap: a
+        command that runs the daemon and execs it in the end (setpriv,
+        a shell that joins a cgroup), so pid() stays the daemon's."""
         self.own_ns = None
         if netns is None:
             netns = self.own_ns = Netns()
@@ -215,7 +327,7 @@ class Daemon(Lines):
         self.socket = os.path.join(self.tmp, "ctl.sock")
         argv = [DAEMON, "-d", "--chroot", self.chroot, "-s",
                 self.socket] + list(api) + list(args)
-        argv = ["ip", "netns", "exec", netns.name] + argv
+        argv = ["ip", "netns", "exec", netns.name] + list(wrap) + argv
         super().__init__(argv)
 
     def wait_ready(self, roles, timeout=20, start=0):
@@ -300,9 +412,6 @@ def alive(pid):
         return f.read().split(")")[-1].split()[0] != "Z"
 
 
-SRCDIR = os.environ.get("KN_SRCDIR",
-                        os.path.dirname(os.path.dirname(
-                            os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "apiserver"))
 
 
@@ -374,11 +483,12 @@ class ApiServer:
         return ["--apiserver", self.url, "--token-file", self.daemon_token,
                 "--ca-file", self.pki.ca, "--node-name", node]
 
-    def daemon(self, args, node="node-a", api=None):
+    def daemon(self, args, node="node-a", api=None, wrap=()):
         """The daemon in this server's own namespace; api: other
         arguments than daemon_args() to reach it."""
         return Daemon(args, netns=self.own_ns,
-                      api=api if api is not None else self.daemon_args(node))
+                      api=api if api is not None else self.daemon_args(node),
+                      wrap=wrap)
 
     def control(self, method, path, body=None):
         import http.client

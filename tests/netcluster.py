@@ -116,9 +116,10 @@ class Node:
                                  pod_cidr_mask=self.cluster.pod_cidr_mask,
                                  **kw)
 
-    def start(self, args):
+    def start(self, args, wrap=()):
         self.daemon = knlib.Daemon(args, netns=_Named(self.ns),
-                                   api=self.cluster.api.daemon_args(self.name))
+                                   api=self.cluster.api.daemon_args(self.name),
+                                   wrap=wrap)
         return self.daemon
 
     def stop(self):
