@@ -62,6 +62,7 @@ enum {
 	OPT_ROUTE_PROTOCOL,
 	OPT_METRICS_ADDRESS,
 	OPT_PID_FILE,
+	OPT_IPSEC_KEY_FILE,
 };
 
 static const struct option long_options[] = {
@@ -87,6 +88,7 @@ static const struct option long_options[] = {
 	{ "route-protocol",	required_argument,	NULL, OPT_ROUTE_PROTOCOL },
 	{ "metrics-address",	required_argument,	NULL, OPT_METRICS_ADDRESS },
 	{ "pid-file",		required_argument,	NULL, OPT_PID_FILE },
+	{ "ipsec-key-file",	required_argument,	NULL, OPT_IPSEC_KEY_FILE },
 	{ "socket",		required_argument,	NULL, 's' },
 	{ "provider",		required_argument,	NULL, OPT_PROVIDER },
 	{ "target",		required_argument,	NULL, OPT_TARGET },
@@ -117,6 +119,7 @@ static const char usage_text[] =
 "       [--system-uuid file] [--boot-id file] [--cni-config file]\n"
 "       [--sync-period duration] [--ipsec-encryption aes|none]\n"
 "       [--ipsec-authentication sha1|none] [--ipsec-encapsulation udp|esp]\n"
+"       [--ipsec-key-file file]\n"
 "       [--v level]\n"
 "\n"
 "  -d, --debug                log to standard error instead of syslog\n"
@@ -170,6 +173,8 @@ KN_STR(KN_DEFAULT_ROUTE_PROTOCOL) ")\n"
 "      --ipsec-encryption aes|none     ipsec mode cipher (default aes)\n"
 "      --ipsec-authentication sha1|none ipsec compatibility (default sha1)\n"
 "      --ipsec-encapsulation udp|esp   ipsec mode transport (default udp)\n"
+"      --ipsec-key-file file  the ipsec mode's key: a key id and a secret\n"
+"                             of at least 256 bits in hex\n"
 "      --v level              original agent's log level 0-10: sets the\n"
 "                             verbosity to level - 1 (--v=2 is -v)\n";
 
@@ -672,6 +677,8 @@ config_option(struct kn_config *c, struct kn_cmdline *cl, int ch,
 		    sizeof(c->metrics_address), what, arg, err, errlen);
 	case OPT_PID_FILE:
 		return set_path(c->pid_file, what, arg, err, errlen);
+	case OPT_IPSEC_KEY_FILE:
+		return set_path(c->ipsec_key_file, what, arg, err, errlen);
 	case 's':
 		if (*arg != '/')
 			return errset(err, errlen, "%s: \"%s\" is not an "
@@ -925,6 +932,9 @@ yaml_scalar_value(struct yaml_ctx *y, struct kn_config *c, const char *sect,
 			rv = set_choice(what, encapsulation_names,
 			    NELEM(encapsulation_names), v,
 			    &c->ipsec_encapsulation, msg, sizeof(msg));
+		else if (strcmp(key, "keyFile") == 0)
+			rv = set_path(c->ipsec_key_file, what, v, msg,
+			    sizeof(msg));
 		else
 			return yaml_fail(y, ev, "unknown key \"ipsec.%s\"", key);
 	} else if (strcmp(key, "provider") == 0)
@@ -1123,6 +1133,7 @@ config_print(const struct kn_config *c, int fd)
 	    "ipsec-encryption %s\n"
 	    "ipsec-authentication %s\n"
 	    "ipsec-encapsulation %s\n"
+	    "ipsec-key-file %s\n"
 	    "user %s (uid %u, gid %u)\n"
 	    "chroot %s\n"
 	    "seccomp %s\n"
@@ -1149,6 +1160,7 @@ config_print(const struct kn_config *c, int fd)
 	    encryption_names[c->ipsec_encryption],
 	    authentication_names[c->ipsec_authentication],
 	    encapsulation_names[c->ipsec_encapsulation],
+	    *c->ipsec_key_file ? c->ipsec_key_file : "(none)",
 	    c->user, c->uid, c->gid, c->chroot, seccomp_names[c->seccomp],
 	    *c->kubeconfig ? c->kubeconfig : "(not set)",
 	    *c->apiserver ? c->apiserver : "(not set)",

@@ -26,6 +26,7 @@
 #include "child.h"
 #include "config.h"
 #include "control.h"
+#include "ipseckey.h"
 #include "log.h"
 #include "msg.h"
 #include "sandbox.h"
@@ -508,6 +509,7 @@ reload(char *text, size_t len)
 		F("ipsec-encryption", ipsec_encryption),
 		F("ipsec-authentication", ipsec_authentication),
 		F("ipsec-encapsulation", ipsec_encapsulation),
+		F("ipsec-key-file", ipsec_key_file),
 		F("user", user), F("chroot", chroot), F("seccomp", seccomp),
 		F("kubeconfig", kubeconfig), F("apiserver", apiserver),
 		F("token-file", token_file), F("ca-file", ca_file),
@@ -728,8 +730,10 @@ check_config(void)
 		fprintf(stderr, "kopeio-networkd: %s\n", err);
 		return 1;
 	}
-	if (apiconf_load(&conf, &api, err, sizeof(err)) == -1) {
+	if (apiconf_load(&conf, &api, err, sizeof(err)) == -1 ||
+	    ipsec_key_check(&conf, err, sizeof(err)) == -1) {
 		fprintf(stderr, "kopeio-networkd: %s\n", err);
+		apiconf_free(&api);
 		return 1;
 	}
 	if (conf.verbose > 0) {
@@ -892,7 +896,8 @@ main(int argc, char *argv[])
 	}
 	/* The self-test needs no cluster: its watcher waits, confined. */
 	if (cl.action == ACTION_RUN) {
-		if (apiconf_load(&conf, &api, err, sizeof(err)) == -1) {
+		if (ipsec_key_check(&conf, err, sizeof(err)) == -1 ||
+		    apiconf_load(&conf, &api, err, sizeof(err)) == -1) {
 			fprintf(stderr, "kopeio-networkd: %s\n", err);
 			return 1;
 		}

@@ -37,12 +37,6 @@ def parent_caps():
     return re.findall(r"\bCAP_([A-Z_]+)\b", m.group(1))
 
 
-# Flags the manifests and the systemd unit use that the daemon is being
-# given on another branch: while one is missing, a check that needs it
-# is an expected failure and a command line under test goes without it.
-PENDING_FLAGS = ("--metrics-address", "-s", "--ipsec-key-file")
-
-
 def split_flags(args):
     """[(flag, value or None)] of a command line whose values either
     follow an equals sign or are the next word."""
@@ -70,25 +64,17 @@ def check_flags(tap, used, known):
     """Every flag of a deployment file ({flag: [where]}) is an option the
     daemon knows (known: daemon_options())."""
     for name, where in sorted(used.items()):
-        desc = "kopeio-networkd knows %s (%s)" % (name, ", ".join(where))
-        if name in PENDING_FLAGS:
-            tap.todo(name in known, desc, "%s is not in kopeio-networkd "
-                     "--help yet" % name)
-        else:
-            tap.ok(name in known, desc, "not in --help: %s" %
-                   " ".join(known))
+        tap.ok(name in known, "kopeio-networkd knows %s (%s)" %
+               (name, ", ".join(where)), "not in --help: %s" %
+               " ".join(known))
 
 
-def host_args(args, dirs, known, subst=()):
+def host_args(args, dirs, subst=()):
     """A deployment's command line as this host can run it: each path
     under a key of dirs moved to the directory it maps to, the
-    (old, new) pairs of subst replaced, and the pending flags the daemon
-    does not know yet left out.  (argv, [flags left out])."""
-    argv, left_out = [], []
+    (old, new) pairs of subst replaced."""
+    argv = []
     for name, value in split_flags(args):
-        if name in PENDING_FLAGS and name not in known:
-            left_out.append(name)
-            continue
         if value is not None:
             for old, new in subst:
                 value = value.replace(old, new)
@@ -99,10 +85,10 @@ def host_args(args, dirs, known, subst=()):
             argv.append("%s=%s" % (name, value))
         else:
             argv += [x for x in (name, value) if x is not None]
-    return argv, left_out
+    return argv
 
 
-def check_config(tap, what, argv, left_out, want):
+def check_config(tap, what, argv, want):
     """kopeio-networkd -nv accepts argv and prints each line of want in
     the configuration it read."""
     r = subprocess.run([DAEMON, "-nv"] + argv, capture_output=True,
@@ -110,10 +96,8 @@ def check_config(tap, what, argv, left_out, want):
     lines = r.stdout.splitlines()
     return tap.ok(r.returncode == 0 and "configuration OK" in lines and
                   all(w in lines for w in want),
-                  "%s: kopeio-networkd -n accepts the arguments%s and reads "
-                  "%s" % (what, " (without %s, not there yet)" %
-                          " ".join(left_out) if left_out else "",
-                          ", ".join(want)), r.stdout + r.stderr)
+                  "%s: kopeio-networkd -n accepts the arguments and reads "
+                  "%s" % (what, ", ".join(want)), r.stdout + r.stderr)
 
 
 def capmask(*caps):
@@ -143,18 +127,6 @@ class Tap:
 
     def eq(self, got, want, desc):
         return self.ok(got == want, desc, "got %r, want %r" % (got, want))
-
-    def todo(self, cond, desc, why, diag=None):
-        """A check of something not built yet: a failure is reported
-        as TODO (an expected failure), a pass as a plain pass."""
-        if cond:
-            return self.ok(True, desc)
-        self.n += 1
-        print("not ok %d - %s # TODO %s" % (self.n, desc, why))
-        for line in str(diag or "").splitlines()[-10:]:
-            print("# " + line)
-        sys.stdout.flush()
-        return False
 
     def skip(self, desc, why):
         self.n += 1

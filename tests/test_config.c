@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../src/config.h"
+#include "../src/ipseckey.h"
 #include "tap.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
@@ -661,6 +662,86 @@ test_yaml_own(void)
 }
 
 static void
+test_ipsec_key(void)
+{
+	static const char hex64[] =
+	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	struct ipsec_key	 k;
+	char			 text[512], path[64];
+	int			 fd;
+	static const struct {
+		const char	*text, *want;
+	} bad[] = {
+		{ "", "one line: a key id from 1 to 255" },
+		{ "0 " , "key id from 1 to 255" },
+		{ "256 00", "key id from 1 to 255" },
+		{ "x 00", "key id from 1 to 255" },
+		{ "1\t00", "key id from 1 to 255" },
+		{ "1 0011223344556677", "the secret has 64 bits; at least 256" },
+		{ "1 zz", "not hex (character 3" },
+		{ "1 001", "odd number" },
+		{ "1 00\n2 00", "more than one line" },
+	};
+	size_t	 i;
+
+	snprintf(text, sizeof(text), "7 %s\n", hex64);
+	ok(ipsec_key_parse(text, strlen(text), &k, err, sizeof(err)) == 0 &&
+	    k.id == 7 && k.len == 32 && k.secret[0] == 0x00 &&
+	    k.secret[1] == 0x11 && k.secret[31] == 0xff,
+	    "ipsec key: id 7 and 256 bits%s%s", *err ? ": " : "", err);
+	snprintf(text, sizeof(text), "255 %s%s", hex64, hex64);
+	ok(ipsec_key_parse(text, strlen(text), &k, err, sizeof(err)) == 0 &&
+	    k.id == 255 && k.len == 64, "ipsec key: id 255, 512 bits, no "
+	    "newline");
+	for (i = 0; i < NELEM(bad); i++) {
+		int rv = ipsec_key_parse(bad[i].text, strlen(bad[i].text), &k,
+		    err, sizeof(err));
+
+		ok(rv == -1 && strstr(err, bad[i].want) != NULL,
+		    "ipsec key: bad key %zu refused: \"%s\"", i,
+		    rv == -1 ? err : "accepted");
+	}
+	snprintf(text, sizeof(text), "1 %s", hex64);
+	text[strlen(text) - 1] = 'q';
+	ok(ipsec_key_parse(text, strlen(text), &k, err, sizeof(err)) == -1 &&
+	    strstr(err, "eeff") == NULL && strstr(err, "0011") == NULL,
+	    "ipsec key: an error never shows the secret: \"%s\"", err);
+
+	/* The check at start, with the file. */
+	ok(LOAD("--provider", "ipsec") == 0 &&
+	    ipsec_key_check(&conf, err, sizeof(err)) == -1 &&
+	    strstr(err, "needs --ipsec-key-file") != NULL,
+	    "ipsec key: the ipsec mode with aes needs a key file: \"%s\"",
+	    err);
+	ok(LOAD("--provider", "ipsec", "--ipsec-encryption", "none") == 0 &&
+	    ipsec_key_check(&conf, err, sizeof(err)) == 0,
+	    "ipsec key: plaintext ESP needs none");
+	snprintf(path, sizeof(path), "/tmp/kn-test-key.%d", (int)getpid());
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	snprintf(text, sizeof(text), "3 %s\n", hex64);
+	ok(fd != -1 && write(fd, text, strlen(text)) == (ssize_t)strlen(text),
+	    "ipsec key: a key file written");
+	close(fd);
+	ok(LOAD("--provider", "ipsec", "--ipsec-key-file", path) == 0 &&
+	    ipsec_key_check(&conf, err, sizeof(err)) == 0,
+	    "ipsec key: the ipsec mode with a good key file%s%s",
+	    *err ? ": " : "", err);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ok(fd != -1 && write(fd, "3 00\n", 5) == 5, "ipsec key: shortened");
+	close(fd);
+	ok(ipsec_key_check(&conf, err, sizeof(err)) == -1 &&
+	    strstr(err, path) != NULL && strstr(err, "at least 256") != NULL,
+	    "ipsec key: a short key file is an error naming it: \"%s\"", err);
+	unlink(path);
+	ok(ipsec_key_check(&conf, err, sizeof(err)) == -1 &&
+	    strstr(err, "No such file") != NULL,
+	    "ipsec key: a missing key file: \"%s\"", err);
+	ok(yaml("ipsec:\n  keyFile: /etc/kn/key\n") == 0 &&
+	    strcmp(conf.ipsec_key_file, "/etc/kn/key") == 0,
+	    "yaml: ipsec.keyFile");
+}
+
+static void
 test_yaml_errors(void)
 {
 	static const struct {
@@ -946,6 +1027,7 @@ main(void)
 	test_prefix();
 	test_yaml();
 	test_yaml_own();
+	test_ipsec_key();
 	test_yaml_errors();
 	test_file();
 	test_user();

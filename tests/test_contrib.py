@@ -102,7 +102,7 @@ def check_unit(known):
     return argv[1:]
 
 
-def check_unit_config(args, known):
+def check_unit_config(args):
     """The unit's command line, its paths on directories of this host,
     against a kubeconfig of the unit's path."""
     tmp = knlib.private_dir()
@@ -119,17 +119,17 @@ def check_unit_config(args, known):
                     "contexts:\n- name: x\n  context:\n"
                     "    cluster: c\n    user: u\n"
                     "current-context: x\n")
-        argv, left_out = knlib.host_args(
+        argv = knlib.host_args(
             args, {"/run/kopeio-networking": run,
                    "/etc/kopeio-networking": etc, "/etc/cni/net.d": cni},
-            known, [("$KOPEIO_NETWORKD_ARGS", "--node-name=node-0")])
-        knlib.check_config(tap, "unit", argv, left_out,
+            [("$KOPEIO_NETWORKD_ARGS", "--node-name=node-0")])
+        knlib.check_config(tap, "unit", argv,
                            ["provider vxlan", "node-name node-0",
                             "kubeconfig %s/kubeconfig" % etc])
         # As the unit says: a flag in KOPEIO_NETWORKD_ARGS, last, wins.
         knlib.check_config(tap, "unit with --provider=layer2 in "
                            "KOPEIO_NETWORKD_ARGS", argv +
-                           ["--provider=layer2"], left_out,
+                           ["--provider=layer2"],
                            ["provider layer2"])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -290,7 +290,7 @@ def check_containerfile():
 def main():
     known = knlib.daemon_options()
     args = check_unit(known)
-    check_unit_config(args, known)
+    check_unit_config(args)
     check_verify()
     check_containerfile()
     tap.done()

@@ -65,10 +65,9 @@ class Pod:
     """The DaemonSet's container as this host can run it: each volume a
     directory of its own under a temporary one (the Secret with a fresh
     IPsec key in it), the arguments rewritten to those directories,
-    $(NODE_NAME) filled in, and the pending flags the daemon does not
-    have yet left out."""
+    $(NODE_NAME) filled in."""
 
-    def __init__(self, ds, node, known):
+    def __init__(self, ds, node):
         spec = ds["spec"]["template"]["spec"]
         self.c = spec["containers"][0]
         self.tmp = knlib.private_dir()
@@ -82,9 +81,8 @@ class Pod:
             if secret is not None:
                 with open(os.path.join(d, "key"), "w") as f:
                     f.write("1 %s\n" % os.urandom(32).hex())
-        self.args, self.left_out = knlib.host_args(
-            self.c.get("args", []), self.dirs, known,
-            [("$(NODE_NAME)", node)])
+        self.args = knlib.host_args(self.c.get("args", []), self.dirs,
+                                    [("$(NODE_NAME)", node)])
         self.chroot = os.path.join(self.tmp, "empty")
         os.mkdir(self.chroot, 0o755)     # /var/empty of the image
 
@@ -200,10 +198,10 @@ def check_volumes(mode, spec, c, args):
            "mode 0400" % (mode, SECRET), (key, secrets))
 
 
-def check_args(mode, ds, known):
+def check_args(mode, ds):
     """-nv reads the whole command line (the volumes on directories of
     this host) as meant."""
-    pod = Pod(ds, "node-0", known)
+    pod = Pod(ds, "node-0")
     try:
         with open(os.path.join(pod.tmp, "token"), "w") as f:
             f.write("token\n")
@@ -214,13 +212,13 @@ def check_args(mode, ds, known):
             ["--apiserver", "https://127.0.0.1:6443",
              "--token-file", os.path.join(pod.tmp, "token"),
              "--ca-file", os.path.join(pod.tmp, "ca.crt"),
-             "--chroot", pod.chroot], pod.left_out,
+             "--chroot", pod.chroot],
             WANT_CONFIG[mode] + ["node-name node-0"])
     finally:
         pod.close()
 
 
-def check_file(mode, known):
+def check_file(mode):
     path = os.path.join(knlib.SRCDIR, "k8s", mode + ".yaml")
     gen = run([sys.executable, GEN, mode])
     try:
@@ -244,7 +242,7 @@ def check_file(mode, known):
         return
     check_rbac(mode, docs)
     check_pod(mode, docs[3], text)
-    check_args(mode, docs[3], known)
+    check_args(mode, docs[3])
     if mode == "ipsec-encrypted":
         tap.ok("openssl rand -hex 32" in text and
                "create secret generic %s --from-file=key" % SECRET in
@@ -301,41 +299,34 @@ def http_status(ns, url):
 def check_probes(n0, pod, text):
     """The probes answer as the kubelet would see them, and the verify
     command of the file's comment works."""
-    if "--metrics-address" in pod.left_out:
-        tap.skip("the probes answer", "no --metrics-address yet")
-    else:
-        for probe in ("livenessProbe", "readinessProbe"):
-            g = pod.c[probe]["httpGet"]
-            url = "http://%s:%d%s" % (g["host"], g["port"], g["path"])
-            tap.ok(knlib.wait_until(lambda: http_status(n0.ns, url) == 200),
-                   "vxlan.yaml's %s: %s answers 200 in the node's network"
-                   % (probe, url), http_status(n0.ns, url))
-    ctl = os.path.join(knlib.BUILDDIR, "src", "kopeio-networkctl")
+    for probe in ("livenessProbe", "readinessProbe"):
+        g = pod.c[probe]["httpGet"]
+        url = "http://%s:%d%s" % (g["host"], g["port"], g["path"])
+        tap.ok(knlib.wait_until(lambda: http_status(n0.ns, url) == 200),
+               "vxlan.yaml's %s: %s answers 200 in the node's network"
+               % (probe, url), http_status(n0.ns, url))
     m = re.search(r"exec ds/\S+ -- (kopeio-networkctl) \\\n#\s+(-s \S+ "
                   r"show status)", text)
-    if not os.path.exists(ctl) or "-s" in pod.left_out:
-        tap.skip("the verify command of the comment", "no kopeio-networkctl "
-                 "or -s yet")
-    elif m is None:
+    if m is None:
         tap.ok(False, "vxlan.yaml's comment has the verify command", text)
     else:
         argv = m.group(2).split()
         sock = dict(knlib.split_flags(pod.c["args"])).get("-s")
-        here = knlib.host_args(argv[:2], pod.dirs, ["-s"])[0]
-        r = run(["ip", "netns", "exec", n0.ns, ctl] + here + argv[2:])
+        here = knlib.host_args(argv[:2], pod.dirs)
+        r = run(["ip", "netns", "exec", n0.ns, knlib.CTL] + here + argv[2:])
         tap.ok(argv[1] == sock and r.returncode == 0 and "vxlan" in r.stdout,
                "the comment's \"%s\" shows the daemon's status" %
                " ".join(m.groups()), r.stdout + r.stderr)
 
 
-def check_cluster(ds, known, text):
+def check_cluster(ds, text):
     """The vxlan file's container in a two-node test cluster: its
     arguments, its capabilities, no_new_privs from the start, its
     probes."""
     import netcluster
     c = netcluster.Cluster(nodes=2, pods=0)
     n0, n1 = c.nodes
-    pod = Pod(ds, n0.name, known)
+    pod = Pod(ds, n0.name)
     try:
         d = n0.start(pod.args + ["--chroot", pod.chroot],
                      wrap=setpriv(CAPS))
@@ -374,7 +365,7 @@ def main():
            "gen-manifests refuses an unknown mode")
     known = knlib.daemon_options()
     tap.ok("--provider" in known, "the daemon lists its options", known)
-    docs = {m: check_file(m, known) for m in modes}
+    docs = {m: check_file(m) for m in modes}
     used = {}
     for m, ds in sorted(docs.items()):
         if ds is not None:
@@ -390,7 +381,7 @@ def main():
         check_caps()
         if docs.get("vxlan") is not None:
             with open(os.path.join(knlib.SRCDIR, "k8s", "vxlan.yaml")) as f:
-                check_cluster(docs["vxlan"], known, f.read())
+                check_cluster(docs["vxlan"], f.read())
     tap.done()
 
 
