@@ -20,6 +20,7 @@
 
 #include "apiconf.h"
 #include "child.h"
+#include "cni.h"
 #include "config.h"
 #include "log.h"
 #include "msg.h"
@@ -300,6 +301,9 @@ proc_input(struct proc *p)
 		case MSG_TOKEN_REFRESH:
 			check_token(1);
 			break;
+		case MSG_NODE_NET:
+			cni_node_net(parent_msg.data);
+			break;
 		case MSG_READY:
 			memcpy(&p->readyinfo, parent_msg.data,
 			    sizeof(p->readyinfo));
@@ -492,6 +496,8 @@ parent_poll(int64_t timeout_ms)
 
 	if (have_api && (timeout_ms < 0 || token_check - now < timeout_ms))
 		timeout_ms = token_check > now ? token_check - now : 0;
+	if ((t = cni_next()) != 0 && (timeout_ms < 0 || t - now < timeout_ms))
+		timeout_ms = t > now ? t - now : 0;
 	for (r = ROLE_WATCHER; r < ROLE_COUNT; r++) {
 		if (procs[r].restart_at != 0) {
 			t = procs[r].restart_at - now;
@@ -551,6 +557,7 @@ parent_step(int64_t timeout_ms)
 	now = mono_ms();
 	if (have_api && now >= token_check)
 		check_token(0);
+	cni_tick(now);
 	for (r = ROLE_WATCHER; r < ROLE_COUNT && !sig_quit; r++)
 		if (procs[r].restart_at != 0 && now >= procs[r].restart_at)
 			proc_start(&procs[r]);
@@ -679,6 +686,7 @@ main(int argc, char *argv[])
 		    cl.action == ACTION_SELFTEST;
 	}
 	msgchan_init(&violator.ctl, -1, ROLE_PARENT, ROLE_EXECUTOR);
+	cni_init(conf.cni_config);
 	log_info("starting, version %s, provider %s", PACKAGE_VERSION,
 	    mode_name(conf.mode));
 	start_all();

@@ -53,6 +53,7 @@ static const struct msg_rule msg_rules[] = {
 	    INTENT_PEERS, 0, sizeof(struct msg_intent)),
 	FIXED(MSG_SNAP_END, struct msg_gen, WATCHER, INTENT_PEERS),
 	FIXED(MSG_GEN_DONE, struct msg_gen_result, EXECUTOR, WATCHER),
+	FIXED(MSG_NODE_NET, struct msg_node_net, EXECUTOR, PARENT),
 };
 
 const char *

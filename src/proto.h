@@ -25,7 +25,7 @@ const char	*role_name(enum role);
 int		 role_from_name(const char *, enum role *);
 
 /* Bumped whenever a payload layout or the rule table changes. */
-#define MSG_VERSION	2
+#define MSG_VERSION	3
 /* Hard limit for one message, header included. */
 #define MSG_MAXLEN	16384
 
@@ -57,6 +57,7 @@ enum msg_type {
 	MSG_INTENT_DEL,		/* struct msg_intent[]: remove */
 	MSG_SNAP_END,		/* struct msg_gen: count of intents sent */
 	MSG_GEN_DONE,		/* executor -> watcher: struct msg_gen_result */
+	MSG_NODE_NET,		/* executor -> parent: struct msg_node_net */
 	MSG_TYPE_MAX
 };
 
@@ -136,6 +137,18 @@ struct msg_gen_result {
 	uint32_t	refused;	/* intents outside the envelope */
 	uint32_t	failed;		/* kernel objects the kernel refused */
 	uint32_t	pad;
+};
+
+/*
+ * This node's pod network as the executor accepted and set it up, for
+ * the parent's CNI configuration: sent when it first knows it and
+ * whenever it changes.
+ */
+struct msg_node_net {
+	uint8_t		family[2];	/* [0] AF_INET, [1] AF_INET6; 0: none */
+	uint8_t		plen[2];
+	uint8_t		cidr[2][16];	/* the pod CIDRs, host bits zero */
+	uint32_t	mtu;		/* of the pods' interfaces */
 };
 
 struct msg_rule {
