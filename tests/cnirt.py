@@ -41,6 +41,15 @@ class CniError(Exception):
             ": " if self.details else "", self.details))
 
 
+def missing(*plugins):
+    """Why these plugins cannot run here (not installed), or None."""
+    for plugin in plugins:
+        if not os.access(os.path.join(CNI_PATH, plugin), os.X_OK):
+            return ("%s/%s missing: install containernetworking-plugins" %
+                    (CNI_PATH, plugin))
+    return None
+
+
 def node_wrap(netns, state_dir):
     """The command prefix that runs a plugin in the network namespace
     netns, with state_dir mounted on /var/lib/cni in a mount namespace

@@ -27,10 +27,8 @@ knlib.need_apiserver(tap, "ping", "bridge", "unshare", "iptables")
 import cnirt  # noqa: E402
 import netcluster  # noqa: E402
 
-for plugin in ("bridge", "host-local", "portmap"):
-    if not os.access(os.path.join(cnirt.CNI_PATH, plugin), os.X_OK):
-        tap.skip_all("%s/%s missing: install containernetworking-plugins"
-                     % (cnirt.CNI_PATH, plugin))
+if cnirt.missing("bridge", "host-local", "portmap"):
+    tap.skip_all(cnirt.missing("bridge", "host-local", "portmap"))
 
 COMMITTED = r"^watcher: generation \d+ committed"
 CRASH = re.compile(r"(?m)^(watcher|executor|parent): .*(fatal|killed|"
