@@ -199,9 +199,10 @@ class Node:
         return self.daemon
 
     def stop(self):
-        if self.daemon is not None:
-            self.daemon.stop()
+        """Stops the daemon; its exit status (None if none ran)."""
+        rc = self.daemon.stop() if self.daemon is not None else None
         self.daemon = None
+        return rc
 
     def state(self):
         """Every object a mode may own here, as text."""

@@ -168,7 +168,8 @@ def restart(mode, node, args):
     """A restarted daemon finds the file unchanged and leaves it."""
     before = os.stat(node.cni_file)
     time.sleep(0.05)    # a rewrite would show in the modification time
-    node.stop()
+    tap.eq(node.stop(), 0, "%s: the daemon that wrote it stops with status "
+           "0" % mode)
     node.start(args)
     i, m = node.daemon.wait_for(
         r"^parent: CNI configuration %s is up to date for %s \(mtu \d+\)$" %
