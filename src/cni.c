@@ -279,8 +279,12 @@ cni_write(const char *path, const char *text, size_t len, char *err,
 	if ((size_t)(slash - path) >= sizeof(dir) || strlen(base) + 6 >
 	    NAME_MAX)
 		return errset(err, errlen, "%s: name too long", path);
-	memcpy(dir, path, slash - path);
-	dir[slash == path ? 1 : slash - path] = '\0';
+	if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else {
+		memcpy(dir, path, slash - path);
+		dir[slash - path] = '\0';
+	}
 	/* Not a name a CNI runtime loads (.conf, .conflist, .json). */
 	snprintf(tmp, sizeof(tmp), ".%s.tmp", base);
 
