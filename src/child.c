@@ -65,6 +65,7 @@ child_init(struct child *c, enum role role)
 
 	memset(c, 0, sizeof(*c));
 	c->role = role;
+	c->reported = ~0u;	/* a role without peers reports once too */
 	child_self = c;
 	log_init(1, role_name(role));
 	for (n = 0; n < ROLE_COUNT; n++)
@@ -265,6 +266,68 @@ child_report(struct child *c)
 	c->reported = up;
 }
 
+/* The role's counters live at data; the loop sends them when changed. */
+void
+child_stats(struct child *c, uint32_t type, const void *data, size_t len)
+{
+	c->stats_type = type;
+	c->stats = data;
+	c->stats_len = len;
+}
+
+/* At most one update a second, unless now: the parent is waiting. */
+void
+child_stats_changed(struct child *c, int now)
+{
+	c->stats_dirty = 1;
+	if (now)
+		c->stats_next = 0;
+}
+
+static void
+child_stats_send(struct child *c, int64_t *timeout)
+{
+	int64_t	 now = mono_ms(), left;
+
+	if (!c->stats_dirty || c->stats == NULL)
+		return;
+	if (now < c->stats_next) {
+		left = c->stats_next - now;
+		if (*timeout < 0 || left < *timeout)
+			*timeout = left;
+		return;
+	}
+	if (c->ops != NULL && c->ops->stats != NULL)
+		c->ops->stats(c);
+	if (msgchan_compose(&c->ctl, c->stats_type, 0, -1, c->stats,
+	    c->stats_len) == -1)
+		log_warn("control channel: sending counters");
+	c->stats_dirty = 0;
+	c->stats_next = now + 1000;
+}
+
+/*
+ * A table for kopeio-networkctl, to the parent: as many records as fit
+ * in each message, then the end, all under the asking client's id.
+ */
+void
+child_send_table(struct child *c, uint32_t type, uint32_t id,
+    const void *records, size_t n, size_t size)
+{
+	size_t	 per = (MSG_MAXLEN - sizeof(struct msg_hdr)) / size, k;
+
+	for (; n > 0; n -= k, records = (const char *)records + k * size) {
+		k = n < per ? n : per;
+		if (msgchan_compose(&c->ctl, type, id, -1, records,
+		    k * size) == -1) {
+			log_warn("control channel: sending a table");
+			return;
+		}
+	}
+	if (msgchan_compose(&c->ctl, MSG_DUMP_END, id, -1, NULL, 0) == -1)
+		log_warn("control channel: sending a table");
+}
+
 void
 child_loop(struct child *c)
 {
@@ -301,6 +364,9 @@ child_loop(struct child *c)
 		if (c->ops != NULL && c->ops->poll != NULL)
 			nrole = c->ops->poll(c, pfd + n, CHILD_POLL_MAX,
 			    &timeout);
+		child_stats_send(c, &timeout);
+		if (c->ctl.queued)
+			pfd[0].events |= POLLOUT;
 		if (timeout >= 0) {
 			ts.tv_sec = timeout / 1000;
 			ts.tv_nsec = (timeout % 1000) * 1000000;

@@ -36,6 +36,8 @@ struct child_ops {
 		    int64_t *timeout_ms);
 	/* after the poll: the role's descriptors with their revents */
 	void	(*io)(struct child *, struct pollfd *, int n);
+	/* the counters are about to be sent: bring them up to date */
+	void	(*stats)(struct child *);
 };
 
 struct child {
@@ -48,14 +50,25 @@ struct child {
 	struct stat		 root;
 	const struct child_ops	*ops;
 	void			*state;		/* the role's own */
+	/* the role's counters, sent to the parent when they change */
+	uint32_t		 stats_type;
+	const void		*stats;
+	size_t			 stats_len;
+	int			 stats_dirty;
+	int64_t			 stats_next;
 };
 
 void	child_init(struct child *, enum role);
 void	child_peer(struct child *, enum role peer, int fd);
 void	child_confine(struct child *);
 void	child_loop(struct child *) __attribute__((__noreturn__));
+void	child_stats(struct child *, uint32_t type, const void *, size_t);
+void	child_stats_changed(struct child *, int now);
+void	child_send_table(struct child *, uint32_t type, uint32_t id,
+	    const void *records, size_t n, size_t size);
 
 void	watcher_main(void) __attribute__((__noreturn__));
+void	metrics_main(void) __attribute__((__noreturn__));
 void	executor_main(void) __attribute__((__noreturn__));
 void	arp_main(void) __attribute__((__noreturn__));
 

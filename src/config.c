@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -59,6 +60,8 @@ enum {
 	OPT_MTU,
 	OPT_WATCH_TIMEOUT,
 	OPT_ROUTE_PROTOCOL,
+	OPT_METRICS_ADDRESS,
+	OPT_PID_FILE,
 };
 
 static const struct option long_options[] = {
@@ -82,6 +85,9 @@ static const struct option long_options[] = {
 	{ "mtu",		required_argument,	NULL, OPT_MTU },
 	{ "watch-timeout",	required_argument,	NULL, OPT_WATCH_TIMEOUT },
 	{ "route-protocol",	required_argument,	NULL, OPT_ROUTE_PROTOCOL },
+	{ "metrics-address",	required_argument,	NULL, OPT_METRICS_ADDRESS },
+	{ "pid-file",		required_argument,	NULL, OPT_PID_FILE },
+	{ "socket",		required_argument,	NULL, 's' },
 	{ "provider",		required_argument,	NULL, OPT_PROVIDER },
 	{ "target",		required_argument,	NULL, OPT_TARGET },
 	{ "pod-cidr",		required_argument,	NULL, OPT_POD_CIDR },
@@ -99,7 +105,8 @@ static const struct option long_options[] = {
 };
 
 static const char usage_text[] =
-"usage: kopeio-networkd [-dhnVv] [-f file] [-u user] [--chroot dir]\n"
+"usage: kopeio-networkd [-dhnVv] [-f file] [-s socket] [-u user]\n"
+"       [--chroot dir] [--pid-file file] [--metrics-address addr:port]\n"
 "       [--seccomp kill|log] [--self-test] [--kubeconfig file]\n"
 "       [--apiserver url] [--token-file file] [--ca-file file]\n"
 "       [--node-address-type InternalIP|ExternalIP] [--max-nodes n]\n"
@@ -117,6 +124,8 @@ static const char usage_text[] =
 " if present)\n"
 "  -h, --help                 show this help and exit\n"
 "  -n, --check                check the configuration and exit\n"
+"  -s, --socket file          control socket for kopeio-networkctl\n"
+"                             (default " KN_DEFAULT_SOCKET ")\n"
 "  -u, --user user            unprivileged account for the children\n"
 "                             (default " KN_DEFAULT_USER ", else uid 65534)\n"
 "  -V, --version              show the version and exit\n"
@@ -124,6 +133,10 @@ static const char usage_text[] =
 "      --chroot dir           empty root-owned directory for the children\n"
 "                             (default " KN_DEFAULT_CHROOT ")\n"
 "      --seccomp kill|log     what a disallowed system call does (default kill)\n"
+"      --pid-file file        write the parent's process ID here\n"
+"      --metrics-address addr:port\n"
+"                             serve /healthz, /readyz and /metrics over HTTP\n"
+"                             (an IPv4 or [IPv6] address; default off)\n"
 "      --self-test            start the children, verify their confinement,\n"
 "                             report and exit\n"
 "      --role role            internal: run as one of the daemon's children\n"
@@ -470,6 +483,57 @@ config_defaults(struct kn_config *c)
 	/* In a pod, the container runtime collects standard error. */
 	c->log_stderr = getenv("KUBERNETES_SERVICE_HOST") != NULL;
 	strcpy(c->config_file, KN_DEFAULT_CONFIG);
+	strcpy(c->socket, KN_DEFAULT_SOCKET);
+}
+
+/*
+ * --metrics-address: an IPv4 address or an IPv6 one in brackets, a
+ * colon and a port; no names, so nothing is looked up.  ss may be NULL.
+ */
+int
+metrics_addr_parse(const char *s, struct sockaddr_storage *ss,
+    socklen_t *sslen, char *err, size_t errlen)
+{
+	struct addrinfo	 hints, *res;
+	char		 host[INET6_ADDRSTRLEN + 2];
+	const char	*colon = strrchr(s, ':'), *h = s;
+	size_t		 hl;
+	int		 rc;
+
+	if (colon == NULL || colon[1] == '\0')
+		return errset(err, errlen, "\"%s\" is not address:port", s);
+	hl = colon - s;
+	if (*s == '[') {
+		if (hl < 2 || s[hl - 1] != ']')
+			return errset(err, errlen, "\"%s\": an IPv6 address "
+			    "goes in brackets, as [::1]:9922", s);
+		h = s + 1;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return errset(err, errlen, "\"%s\" is not address:port", s);
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	if (*s != '[' && strchr(host, ':') != NULL)
+		return errset(err, errlen, "\"%s\": an IPv6 address goes in "
+		    "brackets, as [::1]:9922", s);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_family = *s == '[' ? AF_INET6 : AF_INET;
+	if (strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    atoi(colon + 1) < 1 || atoi(colon + 1) > 65535)
+		return errset(err, errlen, "\"%s\": the port is not a number "
+		    "from 1 to 65535", s);
+	if ((rc = getaddrinfo(host, colon + 1, &hints, &res)) != 0)
+		return errset(err, errlen, "\"%s\": \"%s\" is not an IP%s "
+		    "address", s, host, *s == '[' ? "v6" : "v4");
+	if (ss != NULL) {
+		memcpy(ss, res->ai_addr, res->ai_addrlen);
+		*sslen = res->ai_addrlen;
+	}
+	freeaddrinfo(res);
+	return 0;
 }
 
 /* A decimal number from min to max. */
@@ -492,7 +556,7 @@ set_number(const char *what, const char *arg, long min, long max,
 /* Apply one option; shared by the command line pass. */
 static int
 config_option(struct kn_config *c, struct kn_cmdline *cl, int ch,
-    const char *arg, char *err, size_t errlen)
+    const char *what, const char *arg, char *err, size_t errlen)
 {
 	char	*end, msg[192];
 	long	 v;
@@ -503,7 +567,7 @@ config_option(struct kn_config *c, struct kn_cmdline *cl, int ch,
 		return 0;
 	case 'f':
 		c->config_file_given = 1;
-		return set_path(c->config_file, "--config", arg, err, errlen);
+		return set_path(c->config_file, what, arg, err, errlen);
 	case 'h':
 		cl->action = ACTION_HELP;
 		return 0;
@@ -511,7 +575,7 @@ config_option(struct kn_config *c, struct kn_cmdline *cl, int ch,
 		cl->action = ACTION_CHECK;
 		return 0;
 	case 'u':
-		return set_string(c->user, sizeof(c->user), "--user", arg, err,
+		return set_string(c->user, sizeof(c->user), what, arg, err,
 		    errlen);
 	case 'V':
 		cl->action = ACTION_VERSION;
@@ -521,93 +585,106 @@ config_option(struct kn_config *c, struct kn_cmdline *cl, int ch,
 		return 0;
 	case OPT_CHROOT:
 		if (*arg == '\0')
-			return errset(err, errlen, "--chroot: empty path");
-		return set_path(c->chroot, "--chroot", arg, err, errlen);
+			return errset(err, errlen, "%s: empty path", what);
+		return set_path(c->chroot, what, arg, err, errlen);
 	case OPT_SECCOMP:
-		return set_choice("--seccomp", seccomp_names,
+		return set_choice(what, seccomp_names,
 		    NELEM(seccomp_names), arg, &c->seccomp, err, errlen);
 	case OPT_SELFTEST:
 		cl->action = ACTION_SELFTEST;
 		return 0;
 	case OPT_ROLE:
 		cl->action = ACTION_ROLE;
-		return set_string(cl->role, sizeof(cl->role), "--role", arg,
+		return set_string(cl->role, sizeof(cl->role), what, arg,
 		    err, errlen);
 	case OPT_PROVIDER:
-		return set_choice("--provider", mode_names, NELEM(mode_names),
+		return set_choice(what, mode_names, NELEM(mode_names),
 		    arg, &c->mode, err, errlen);
 	case OPT_TARGET:
-		return set_ifname(c->target, "--target", arg, err, errlen);
+		return set_ifname(c->target, what, arg, err, errlen);
 	case OPT_POD_CIDR:
 		if (cluster_parse(arg, c->cluster, msg, sizeof(msg)) == -1)
-			return errset(err, errlen, "--pod-cidr: %s", msg);
+			return errset(err, errlen, "%s: %s", what, msg);
 		return 0;
 	case OPT_NODE_NAME:
-		return set_node_name(c->node_name, "--node-name", arg, err,
+		return set_node_name(c->node_name, what, arg, err,
 		    errlen);
 	case OPT_MACHINE_ID:
-		return set_path(c->machine_id, "--machine-id", arg, err,
+		return set_path(c->machine_id, what, arg, err,
 		    errlen);
 	case OPT_SYSTEM_UUID:
-		return set_path(c->system_uuid, "--system-uuid", arg, err,
+		return set_path(c->system_uuid, what, arg, err,
 		    errlen);
 	case OPT_BOOT_ID:
-		return set_path(c->boot_id, "--boot-id", arg, err, errlen);
+		return set_path(c->boot_id, what, arg, err, errlen);
 	case OPT_CNI_CONFIG:
-		return set_path(c->cni_config, "--cni-config", arg, err,
+		return set_path(c->cni_config, what, arg, err,
 		    errlen);
 	case OPT_SYNC_PERIOD:
-		return set_sync_period(c, "--sync-period", arg, err, errlen);
+		return set_sync_period(c, what, arg, err, errlen);
 	case OPT_IPSEC_ENCRYPTION:
-		return set_choice("--ipsec-encryption", encryption_names,
+		return set_choice(what, encryption_names,
 		    NELEM(encryption_names), arg, &c->ipsec_encryption, err,
 		    errlen);
 	case OPT_IPSEC_AUTHENTICATION:
-		return set_choice("--ipsec-authentication",
+		return set_choice(what,
 		    authentication_names, NELEM(authentication_names), arg,
 		    &c->ipsec_authentication, err, errlen);
 	case OPT_IPSEC_ENCAPSULATION:
-		return set_choice("--ipsec-encapsulation", encapsulation_names,
+		return set_choice(what, encapsulation_names,
 		    NELEM(encapsulation_names), arg, &c->ipsec_encapsulation,
 		    err, errlen);
 	case OPT_KUBECONFIG:
-		return set_path(c->kubeconfig, "--kubeconfig", arg, err,
+		return set_path(c->kubeconfig, what, arg, err,
 		    errlen);
 	case OPT_APISERVER:
 		if (strncmp(arg, "https://", 8) != 0)
-			return errset(err, errlen, "--apiserver: \"%s\" is not "
-			    "an https:// URL", arg);
+			return errset(err, errlen, "%s: \"%s\" is not "
+			    "an https:// URL", what, arg);
 		return set_string(c->apiserver, sizeof(c->apiserver),
-		    "--apiserver", arg, err, errlen);
+		    what, arg, err, errlen);
 	case OPT_TOKEN_FILE:
-		return set_path(c->token_file, "--token-file", arg, err,
+		return set_path(c->token_file, what, arg, err,
 		    errlen);
 	case OPT_CA_FILE:
-		return set_path(c->ca_file, "--ca-file", arg, err, errlen);
+		return set_path(c->ca_file, what, arg, err, errlen);
 	case OPT_ADDRESS_TYPE:
-		return set_choice("--node-address-type", address_type_names,
+		return set_choice(what, address_type_names,
 		    NELEM(address_type_names), arg, &c->address_type, err,
 		    errlen);
 	case OPT_MAX_NODES:
-		return set_number("--max-nodes", arg, 1, 100000, &c->max_nodes,
+		return set_number(what, arg, 1, 100000, &c->max_nodes,
 		    err, errlen);
 	case OPT_WATCH_TIMEOUT:
-		return set_number("--watch-timeout", arg, 1, 3600,
+		return set_number(what, arg, 1, 3600,
 		    &c->watch_timeout, err, errlen);
 	case OPT_MTU:
-		return set_number("--mtu", arg, 1280, 65535, &c->mtu, err,
+		return set_number(what, arg, 1280, 65535, &c->mtu, err,
 		    errlen);
 	case OPT_ROUTE_PROTOCOL:
 		/* 0 to 4 are the kernel's own; 255 is reserved. */
-		return set_number("--route-protocol", arg, 5, 254,
+		return set_number(what, arg, 5, 254,
 		    &c->route_protocol, err, errlen);
+	case OPT_METRICS_ADDRESS:
+		if (metrics_addr_parse(arg, NULL, NULL, msg, sizeof(msg)) == -1)
+			return errset(err, errlen, "%s: %s", what, msg);
+		return set_string(c->metrics_address,
+		    sizeof(c->metrics_address), what, arg, err, errlen);
+	case OPT_PID_FILE:
+		return set_path(c->pid_file, what, arg, err, errlen);
+	case 's':
+		if (*arg != '/')
+			return errset(err, errlen, "%s: \"%s\" is not an "
+			    "absolute path", what, arg);
+		return set_string(c->socket, sizeof(c->socket), what, arg, err,
+		    errlen);
 	case OPT_GLOG_V:
 		errno = 0;
 		v = strtol(arg, &end, 10);
 		if (*arg == '\0' || *end != '\0' || errno != 0)
-			return errset(err, errlen, "--v: \"%s\" is not a "
-			    "number", arg);
-		return set_glog_level(c, "--v", v, err, errlen);
+			return errset(err, errlen, "%s: \"%s\" is not a "
+			    "number", what, arg);
+		return set_glog_level(c, what, v, err, errlen);
 	default:
 		return errset(err, errlen, "unknown option (see --help)");
 	}
@@ -627,6 +704,20 @@ option_name(int opt, const char *word, char *name, size_t len)
 		snprintf(name, len, "-%c", opt);
 }
 
+/* How an error names an option: its long name. */
+static void
+option_what(int ch, char *name, size_t len)
+{
+	const struct option	*o;
+
+	for (o = long_options; o->name != NULL; o++)
+		if (o->val == ch) {
+			snprintf(name, len, "--%s", o->name);
+			return;
+		}
+	snprintf(name, len, "-%c", ch);
+}
+
 static int
 parse_args(struct kn_config *c, struct kn_cmdline *cl, int argc, char **argv,
     int pass, char *err, size_t errlen)
@@ -636,7 +727,7 @@ parse_args(struct kn_config *c, struct kn_cmdline *cl, int argc, char **argv,
 
 	optind = 0;	/* glibc: rescan from the start */
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":df:hnu:Vv", long_options,
+	while ((ch = getopt_long(argc, argv, ":df:hns:u:Vv", long_options,
 	    NULL)) != -1) {
 		if (ch == '?' || ch == ':') {
 			option_name(optopt, argv[optind - 1], name,
@@ -653,7 +744,8 @@ parse_args(struct kn_config *c, struct kn_cmdline *cl, int argc, char **argv,
 		/* The first pass only finds the file and the role. */
 		if (pass == 0 && ch != 'f' && ch != OPT_ROLE)
 			continue;
-		if (config_option(c, cl, ch, optarg, err, errlen) == -1)
+		option_what(ch, name, sizeof(name));
+		if (config_option(c, cl, ch, name, optarg, err, errlen) == -1)
 			return -1;
 	}
 	if (optind < argc)
@@ -731,7 +823,44 @@ config_parse_file(struct kn_config *c, const char *path, char *err,
  * time.Duration decoded from JSON, so an integer of nanoseconds; a
  * duration string is accepted too.
  */
-enum key_kind { K_STRING, K_PATH, K_INT, K_MAP };
+/*
+ * Keys of our own, for what the original agent did not have: each is
+ * its command-line option, spelt in the ConfigMap's camelCase.
+ */
+struct own_key {
+	const char	*key;
+	int		 opt;
+	int		 number;	/* a plain YAML scalar */
+};
+
+static const struct own_key own_keys[] = {
+	{ "kubeconfig", OPT_KUBECONFIG, 0 },
+	{ "apiServer", OPT_APISERVER, 0 },
+	{ "tokenFile", OPT_TOKEN_FILE, 0 },
+	{ "caFile", OPT_CA_FILE, 0 },
+	{ "nodeAddressType", OPT_ADDRESS_TYPE, 0 },
+	{ "maxNodes", OPT_MAX_NODES, 1 },
+	{ "watchTimeout", OPT_WATCH_TIMEOUT, 1 },
+	{ "mtu", OPT_MTU, 1 },
+	{ "routeProtocol", OPT_ROUTE_PROTOCOL, 1 },
+	{ "metricsAddress", OPT_METRICS_ADDRESS, 0 },
+	{ "controlSocket", 's', 0 },
+	{ "pidFile", OPT_PID_FILE, 0 },
+	{ "user", 'u', 0 },
+	{ "chroot", OPT_CHROOT, 0 },
+	{ "seccomp", OPT_SECCOMP, 0 },
+};
+
+static const struct own_key *
+own_key(const char *key)
+{
+	size_t	 i;
+
+	for (i = 0; i < NELEM(own_keys); i++)
+		if (strcmp(own_keys[i].key, key) == 0)
+			return &own_keys[i];
+	return NULL;
+}
 
 struct yaml_ctx {
 	yaml_parser_t	 parser;
@@ -774,6 +903,7 @@ yaml_scalar_value(struct yaml_ctx *y, struct kn_config *c, const char *sect,
     const char *key, const yaml_event_t *ev)
 {
 	const char	*v = (const char *)ev->data.scalar.value;
+	const struct own_key *ok;
 	char		 what[160], msg[256], *end;
 	long		 n;
 	int		 plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
@@ -837,7 +967,12 @@ yaml_scalar_value(struct yaml_ctx *y, struct kn_config *c, const char *sect,
 	} else if (strcmp(key, "ipsec") == 0)
 		return yaml_fail(y, ev, "ipsec: expected a mapping, got \"%s\"",
 		    v);
-	else
+	else if ((ok = own_key(key)) != NULL) {
+		if (ok->number && !plain)
+			return yaml_fail(y, ev, "%s: expected a number, not a "
+			    "string", key);
+		rv = config_option(c, NULL, ok->opt, key, v, msg, sizeof(msg));
+	} else
 		return yaml_fail(y, ev, "unknown key \"%s\"", key);
 	if (rv == -1)
 		return yaml_fail(y, ev, "%s", msg);
@@ -998,6 +1133,9 @@ config_print(const struct kn_config *c, int fd)
 	    "node-address-type %s\n"
 	    "max-nodes %u\n"
 	    "watch-timeout %us\n"
+	    "socket %s\n"
+	    "pid-file %s\n"
+	    "metrics-address %s\n"
 	    "verbose %d\n",
 	    mode_name(c->mode), cidr,
 	    *c->target ? c->target : "(found by route)", mtu,
@@ -1017,5 +1155,7 @@ config_print(const struct kn_config *c, int fd)
 	    *c->token_file ? c->token_file : "(not set)",
 	    *c->ca_file ? c->ca_file : "(not set)",
 	    address_type_names[c->address_type], c->max_nodes,
-	    c->watch_timeout, c->verbose);
+	    c->watch_timeout, c->socket,
+	    *c->pid_file ? c->pid_file : "(none)",
+	    *c->metrics_address ? c->metrics_address : "(off)", c->verbose);
 }

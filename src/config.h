@@ -7,6 +7,7 @@
 #ifndef KN_CONFIG_H
 #define KN_CONFIG_H
 
+#include <sys/socket.h>
 #include <net/if.h>
 #include <stdint.h>
 
@@ -14,6 +15,8 @@
 #define KN_NAME_MAX	254	/* a Kubernetes object name, 253 bytes + NUL */
 #define KN_DEFAULT_CONFIG	"/config/config.yaml"
 #define KN_DEFAULT_CHROOT	"/var/empty"
+#define KN_DEFAULT_SOCKET	"/run/kopeio-networkd.sock"
+#define KN_SOCKET_MAX		108	/* sun_path */
 #define KN_DEFAULT_USER		"nobody"
 #define KN_NOBODY_ID		65534
 #define KN_DEFAULT_SYSTEM_UUID	"/sys/class/dmi/id/product_uuid"
@@ -79,6 +82,9 @@ struct kn_config {
 	uint32_t	watch_timeout;		/* seconds, at least */
 	uint32_t	mtu;			/* 0: underlay less encapsulation */
 	uint32_t	route_protocol;
+	char		socket[KN_SOCKET_MAX];	/* control socket */
+	char		pid_file[KN_PATH_MAX];
+	char		metrics_address[64];	/* "": off */
 	/* Self-test only: the child makes a call its filter forbids. */
 	uint32_t	violate;
 };
@@ -116,5 +122,7 @@ void	 cluster_format(const struct kn_prefix cluster[2], char *buf, size_t);
 const struct kn_prefix *cluster_of(const struct kn_prefix cluster[2],
 	    uint8_t family);
 int	 duration_parse(const char *, uint32_t *ms);
+int	 metrics_addr_parse(const char *, struct sockaddr_storage *,
+	    socklen_t *, char *err, size_t errlen);
 
 #endif

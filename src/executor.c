@@ -22,6 +22,7 @@
 #include <linux/rtnetlink.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "child.h"
@@ -79,6 +80,9 @@ struct executor {
 	struct pending		 pend[NL_BATCH_MAX];
 	struct nl_batch		 batch;
 	struct msg_node_net	 node_net;	/* last sent to the parent */
+	struct msg_exec_stats	 st;
+	struct msg_route_info	*info;		/* show routes */
+	unsigned		 ninfo;
 };
 
 static struct executor	 ex;
@@ -105,6 +109,7 @@ request_done(void *arg, unsigned idx, int error, const char *why)
 		return;
 	}
 	e->failed++;
+	e->st.request_errors++;
 	kobj_name(&p->o, name, sizeof(name));
 	/* A peer that stays unreachable is reported once, not each sync. */
 	if (ktab_get(&e->reported, &p->o.k) != NULL) {
@@ -139,6 +144,7 @@ request(struct executor *e, enum kobj_op op, const struct kobj *o)
 		return;
 	}
 	e->requests++;
+	e->st.requests[o->k.type - KOBJ_ROUTE][op]++;
 	e->pend[idx].op = op;
 	e->pend[idx].o = *o;
 	kobj_request(nlh, &e->ctx, op, o);
@@ -690,6 +696,7 @@ monitor_read(struct executor *e)
 			log_warnx("netlink monitor overrun: events lost, "
 			    "reading the whole state again");
 			nl_drain(&e->mon);
+			e->st.overruns++;
 		} else
 			log_warn("netlink monitor");
 		e->resync = 1;
@@ -701,9 +708,11 @@ monitor_read(struct executor *e)
 				continue;
 			reconcile_key(e, &k);
 		}
-		if (e->batch.n > 0)
+		if (e->batch.n > 0) {
 			log_info("repairing %u objects changed by someone else",
 			    e->batch.n);
+			e->st.repairs += e->batch.n;
+		}
 		flush(e);
 	}
 	ktab_free(&e->dirty);
@@ -741,6 +750,7 @@ executor_sync_all(struct executor *e)
 {
 	devices_ensure(e);
 	e->resync = 0;
+	e->st.resyncs++;
 	if (have_load(e) == -1) {
 		log_warn("reading the kernel's state");
 		e->resync = 1;
@@ -770,12 +780,34 @@ executor_applied(const struct msg_intent *in, void *arg)
 		reconcile_key(e, &o[j].k);
 }
 
+/* What kopeio-networkctl and /metrics see; after every change. */
+static void
+executor_count(struct executor *e, const struct msg_gen_result *res,
+    int64_t us)
+{
+	if (res != NULL) {
+		e->st.gen = res->gen;
+		e->st.gen_time = wall_ms();
+		e->st.applied = res->applied;
+		e->st.refused = res->refused;
+		e->st.failed = res->failed;
+	}
+	if (us >= 0) {
+		e->st.reconcile[stats_bucket(us)]++;
+		e->st.reconcile_us += us;
+	}
+	e->st.intents = itab_count(e->rx.active);
+	e->st.objects = e->have.t.count;
+	e->st.synced = e->synced;
+	child_stats_changed(e->c, res != NULL);
+}
+
 static void
 executor_peer(struct child *c, enum role from, struct msg *m)
 {
 	struct executor		*e = c->state;
 	struct msg_gen_result	 res;
-	int64_t			 t0 = mono_ms();
+	int64_t			 t0 = mono_us();
 
 	(void)from;
 	memset(&res, 0, sizeof(res));
@@ -788,6 +820,7 @@ executor_peer(struct child *c, enum role from, struct msg *m)
 			executor_sync_all(e);
 		else
 			node_net_report(e);
+		executor_count(e, NULL, mono_us() - t0);
 		return;
 	case INTENTRX_SNAPSHOT:
 		want_rebuild(e);
@@ -808,7 +841,8 @@ executor_peer(struct child *c, enum role from, struct msg *m)
 	(m->hdr.type == MSG_SNAP_END ? log_info : log_debug)("generation %llu: "
 	    "kernel reconciled with %u requests in %lld ms",
 	    (unsigned long long)res.gen, e->requests,
-	    (long long)(mono_ms() - t0));
+	    (long long)(mono_us() - t0) / 1000);
+	executor_count(e, &res, mono_us() - t0);
 	if (msgchan_compose(&c->peer[ROLE_WATCHER], MSG_GEN_DONE, 0, -1, &res,
 	    sizeof(res)) == -1)
 		log_warn("watcher channel: sending the result of generation "
@@ -836,6 +870,9 @@ executor_io(struct child *c, struct pollfd *pfd, int n)
 {
 	struct executor	*e = c->state;
 
+	int64_t		 t0 = mono_us();
+	uint64_t	 before = e->st.repairs + e->st.resyncs;
+
 	if (n > 0 && (pfd[0].revents & (POLLIN | POLLERR)))
 		monitor_read(e);
 	if (e->devcheck)
@@ -847,9 +884,63 @@ executor_io(struct child *c, struct pollfd *pfd, int n)
 		executor_sync_all(e);
 		e->next_sync = mono_ms() + c->conf.sync_period_ms;
 	}
+	if (e->st.repairs + e->st.resyncs != before)
+		executor_count(e, NULL, mono_us() - t0);
+}
+
+/* Each intent, and how many of its kernel objects are in place. */
+static void
+route_info(const struct msg_intent *in, void *arg)
+{
+	struct executor		*e = arg;
+	struct msg_route_info	*ri = &e->info[e->ninfo++];
+	struct kobj		 o[KOBJ_PER_INTENT];
+	const struct kobj	*h;
+	int			 i, n = kobj_wanted(&e->ctx, in, o);
+
+	memset(ri, 0, sizeof(*ri));
+	ri->in = *in;
+	ri->wanted = n;
+	for (i = 0; i < n; i++)
+		if ((h = ktab_get(&e->have, &o[i].k)) != NULL &&
+		    kobj_same(h, &o[i]))
+			ri->present++;
+}
+
+static void
+executor_control(struct child *c, struct msg *m)
+{
+	struct executor	*e = c->state;
+
+	switch (m->hdr.type) {
+	case MSG_DUMP:
+		e->ninfo = 0;
+		if ((e->info = calloc(itab_count(e->rx.active) + 1,
+		    sizeof(*e->info))) == NULL) {
+			log_warn("show routes");
+			child_send_table(c, MSG_ROUTE_INFO, m->hdr.id, NULL, 0,
+			    sizeof(*e->info));
+			return;
+		}
+		itab_walk(e->rx.active, route_info, e);
+		child_send_table(c, MSG_ROUTE_INFO, m->hdr.id, e->info,
+		    e->ninfo, sizeof(*e->info));
+		free(e->info);
+		e->info = NULL;
+		break;
+	case MSG_RESYNC:
+		log_info("re-sync asked for: reading the kernel again");
+		e->resync = 1;
+		break;
+	default:
+		log_warnx("unexpected message %u from the parent",
+		    m->hdr.type);
+		break;
+	}
 }
 
 static const struct child_ops executor_ops = {
+	.control = executor_control,
 	.peer = executor_peer,
 	.poll = executor_poll,
 	.io = executor_io,
@@ -895,6 +986,7 @@ executor_main(void)
 	}
 	e->c->ops = &executor_ops;
 	e->c->state = e;
+	child_stats(e->c, MSG_EXEC_STATS, &e->st, sizeof(e->st));
 	child_confine(e->c);
 	if (e->ctx.mode == MODE_LAYER2 && e->c->conf.target[0] != '\0') {
 		if (link_get(&e->cmd, e->c->conf.target, 0, &li) == -1 || !li.found)
@@ -913,6 +1005,7 @@ executor_main(void)
 		log_warn("reading the kernel's state");
 	log_info("adopted %u kernel objects (route protocol %u)",
 	    e->have.t.count, e->ctx.protocol);
+	executor_count(e, NULL, -1);
 	e->next_sync = mono_ms() + e->c->conf.sync_period_ms;
 	child_loop(e->c);
 }

@@ -4,6 +4,7 @@
  * ARP helper) by re-executing itself, wires their channels, restarts
  * a child that dies, and stops them all in order.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -18,10 +19,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "apiconf.h"
 #include "child.h"
 #include "cni.h"
 #include "config.h"
+#include "control.h"
 #include "log.h"
 #include "msg.h"
 #include "sandbox.h"
@@ -38,6 +43,7 @@
 #define STOP_GRACE_MS		5000
 #define SELFTEST_TIMEOUT_MS	15000
 #define TOKEN_CHECK_MS		10000
+#define STATUS_EVERY_MS		5000	/* to the metrics process, at least */
 
 struct proc {
 	enum role	 role;
@@ -53,9 +59,11 @@ struct proc {
 	int		 nrestarts;
 	int		 violate;	/* self-test: expected to die of SIGSYS */
 	int		 status;	/* last wait status */
+	uint32_t	 restarts_total;
+	int64_t		 started_wall;
 };
 
-static struct proc		 procs[ROLE_COUNT];
+static struct proc		 procs[ROLE_NPROC];
 static struct proc		 violator;
 static struct kn_config		 conf;
 static int			 exe_fd = -1;
@@ -68,8 +76,15 @@ static struct msg		 parent_msg;
 static struct api_conf		 api;
 static int			 have_api;
 static int64_t			 token_check;
+static int			 metrics_fd = -1;	/* listening, for the child */
+static struct msg_exec_stats	 exec_stats;
+static struct msg_watch_stats	 watch_stats;
+static int64_t			 started_wall;
+static int64_t			 status_next;	/* to the metrics process */
+static int			 pid_written;
 
 static void	 proc_start(struct proc *);
+static void	 status_changed(int);
 static int	 selftest(void);
 
 static void
@@ -117,7 +132,7 @@ proc_by_pid(pid_t pid)
 {
 	int	 r;
 
-	for (r = ROLE_WATCHER; r < ROLE_COUNT; r++)
+	for (r = ROLE_WATCHER; r < ROLE_NPROC; r++)
 		if (procs[r].pid == pid)
 			return &procs[r];
 	if (violator.pid == pid)
@@ -215,6 +230,8 @@ proc_spawn(struct proc *p, int peer, int peer2)
 	p->ready = 0;
 	p->restart_at = 0;
 	p->started = mono_ms();
+	p->started_wall = wall_ms();
+	status_next = 0;
 	if (p->role == ROLE_WATCHER)
 		send_api(p);
 	log_debug("started the %s (pid %d)", role_name(p->role), p->pid);
@@ -228,6 +245,8 @@ start_all(void)
 
 	spawn_pair(we);
 	proc_spawn(&procs[ROLE_EXECUTOR], we[1], -1);
+	if (procs[ROLE_METRICS].wanted)
+		proc_start(&procs[ROLE_METRICS]);
 	if (procs[ROLE_ARP].wanted) {
 		spawn_pair(wa);
 		proc_spawn(&procs[ROLE_ARP], wa[1], -1);
@@ -242,8 +261,15 @@ start_all(void)
 static void
 proc_start(struct proc *p)
 {
-	int	 we[2], wa[2] = { -1, -1 };
+	int	 we[2], wa[2] = { -1, -1 }, fd;
 
+	if (p->role == ROLE_METRICS) {
+		/* The parent keeps the listening socket across restarts. */
+		if ((fd = fcntl(metrics_fd, F_DUPFD_CLOEXEC, 0)) == -1)
+			fatal("metrics socket");
+		proc_spawn(p, fd, -1);
+		return;
+	}
 	spawn_pair(we);
 	if (p->role != ROLE_WATCHER) {
 		proc_spawn(p, we[1], -1);
@@ -303,13 +329,30 @@ proc_input(struct proc *p)
 			break;
 		case MSG_NODE_NET:
 			cni_node_net(parent_msg.data);
+			status_changed(1);
 			break;
 		case MSG_READY:
 			memcpy(&p->readyinfo, parent_msg.data,
 			    sizeof(p->readyinfo));
 			p->ready = 1;
+			status_next = 0;
 			log_info("%s ready (pid %d)", role_name(p->role),
 			    p->pid);
+			break;
+		case MSG_EXEC_STATS:
+			memcpy(&exec_stats, parent_msg.data,
+			    sizeof(exec_stats));
+			status_changed(exec_stats.synced);
+			break;
+		case MSG_WATCH_STATS:
+			memcpy(&watch_stats, parent_msg.data,
+			    sizeof(watch_stats));
+			status_changed(0);
+			break;
+		case MSG_NODE_INFO:
+		case MSG_ROUTE_INFO:
+		case MSG_DUMP_END:
+			control_forward(&parent_msg);
 			break;
 		default:
 			log_warnx("unexpected message %u from the %s",
@@ -344,8 +387,10 @@ proc_died(struct proc *p, int status)
 		    role_name(p->role), p->pid, WEXITSTATUS(status));
 	p->pid = 0;
 	p->ready = 0;
+	status_next = 0;
 	if (stopping || p->violate)
 		return;
+	p->restarts_total++;
 
 	for (i = 0, n = 0; i < p->nrestarts; i++)
 		if (now - p->restarts[i] < RESTART_WINDOW_MS)
@@ -368,6 +413,59 @@ proc_died(struct proc *p, int status)
 	log_info("restarting the %s in %d ms", role_name(p->role), p->backoff);
 }
 
+/* What kopeio-networkctl shows and the metrics process serves. */
+static void
+status_build(struct kn_status *st)
+{
+	struct proc	*p;
+	int		 r;
+
+	memset(st, 0, sizeof(*st));
+	st->mode = conf.mode;
+	st->started = started_wall;
+	st->now = wall_ms();
+	for (r = ROLE_WATCHER; r < ROLE_NPROC; r++) {
+		p = &procs[r];
+		st->proc[r].pid = p->pid;
+		st->proc[r].wanted = p->wanted;
+		st->proc[r].running = p->pid != 0 && p->ready;
+		st->proc[r].restarts = p->restarts_total;
+		st->proc[r].started = p->pid != 0 ? p->started_wall : 0;
+	}
+	st->exec = exec_stats;
+	st->watch = watch_stats;
+	st->cni_written = conf.cni_config[0] != '\0' && cni_current();
+	st->ready = exec_stats.synced && cni_current();
+	snprintf(st->cni_config, sizeof(st->cni_config), "%s",
+	    conf.cni_config);
+	snprintf(st->version, sizeof(st->version), "%s", PACKAGE_VERSION);
+}
+
+/* Counters changed: the metrics process hears within a second. */
+static void
+status_changed(int now)
+{
+	int64_t	 soon = now ? 0 : mono_ms() + 1000;
+
+	if (status_next > soon)
+		status_next = soon;
+}
+
+static void
+status_send(void)
+{
+	struct proc		*p = &procs[ROLE_METRICS];
+	struct kn_status	 st;
+
+	status_next = mono_ms() + STATUS_EVERY_MS;
+	if (p->pid == 0 || !msgchan_open(&p->ctl))
+		return;
+	status_build(&st);
+	if (msgchan_compose(&p->ctl, MSG_STATUS, 0, -1, &st, sizeof(st)) ==
+	    -1)
+		log_warn("metrics control channel");
+}
+
 static void
 reap(void)
 {
@@ -385,7 +483,7 @@ proc_send_config(void)
 {
 	int	 r;
 
-	for (r = ROLE_WATCHER; r < ROLE_COUNT; r++)
+	for (r = ROLE_WATCHER; r < ROLE_NPROC; r++)
 		if (procs[r].pid != 0 && msgchan_compose(&procs[r].ctl,
 		    MSG_CONFIG, 0, -1, &conf, sizeof(conf)) == -1)
 			log_warn("sending the configuration to the %s",
@@ -397,8 +495,8 @@ proc_send_config(void)
  * the watch timeout change at once; anything else would need new processes or a new
  * kernel layout, so a change to it is refused and logged.
  */
-static void
-reload(void)
+static int
+reload(char *text, size_t len)
 {
 	static const struct {
 		const char	*name;
@@ -418,25 +516,35 @@ reload(void)
 		F("token-file", token_file), F("ca-file", ca_file),
 		F("node-address-type", address_type),
 		F("max-nodes", max_nodes), F("mtu", mtu),
-		F("route-protocol", route_protocol),
+		F("route-protocol", route_protocol), F("socket", socket),
+		F("pid-file", pid_file), F("metrics-address", metrics_address),
 #undef F
 	};
 	struct kn_config	 nc;
 	struct kn_cmdline	 cl;
 	char			 err[512];
-	size_t			 i;
+	size_t			 i, n;
+	int			 refused;
 
 	if (config_load(&nc, &cl, saved_argc, saved_argv, err,
 	    sizeof(err)) == -1) {
 		log_warnx("reload failed, keeping the running configuration: "
 		    "%s", err);
-		return;
+		snprintf(text, len, "reload failed, keeping the running "
+		    "configuration: %s", err);
+		return 1;
 	}
-	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+	n = (size_t)snprintf(text, len, "configuration reloaded");
+	for (i = 0, refused = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		if (memcmp((char *)&nc + fixed[i].off,
-		    (char *)&conf + fixed[i].off, fixed[i].len) != 0)
+		    (char *)&conf + fixed[i].off, fixed[i].len) != 0) {
 			log_warnx("reload: %s cannot change while the daemon "
 			    "runs; restart it to apply", fixed[i].name);
+			if (n < len)
+				n += snprintf(text + n, len - n, "%s %s",
+				    refused++ ? "," : "; not applied until a "
+				    "restart:", fixed[i].name);
+		}
 	conf.verbose = nc.verbose;
 	conf.sync_period_ms = nc.sync_period_ms;
 	conf.watch_timeout = nc.watch_timeout;
@@ -447,7 +555,44 @@ reload(void)
 	else
 		log_info("configuration reloaded (no file %s; command line "
 		    "only)", conf.config_file);
+	return 0;
 }
+
+static int
+sighup_reload(void)
+{
+	char	 text[1024];
+
+	return reload(text, sizeof(text));
+}
+
+/* kopeio-networkctl show nodes, show routes: the child sends its table. */
+static int
+ctl_dump(enum role r, uint32_t id)
+{
+	struct proc	*p = &procs[r];
+
+	if (p->pid == 0 || !p->ready || msgchan_compose(&p->ctl, MSG_DUMP, id,
+	    -1, NULL, 0) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+ctl_resync(void)
+{
+	int	 r;
+
+	log_info("re-sync asked for on the control socket");
+	for (r = ROLE_WATCHER; r <= ROLE_EXECUTOR; r++)
+		if (procs[r].pid != 0 && msgchan_compose(&procs[r].ctl,
+		    MSG_RESYNC, 0, -1, NULL, 0) == -1)
+			log_warn("%s control channel", role_name(r));
+}
+
+static const struct control_ops ctl_ops = {
+	status_build, reload, ctl_dump, ctl_resync
+};
 
 /* SIGTERM to every child, SIGKILL to any still there after 5 s. */
 static void
@@ -458,12 +603,12 @@ stop_children(void)
 	int		 r, left;
 
 	stopping = 1;
-	for (r = ROLE_WATCHER; r < ROLE_COUNT; r++)
+	for (r = ROLE_WATCHER; r < ROLE_NPROC; r++)
 		if (procs[r].pid != 0)
 			kill(procs[r].pid, SIGTERM);
 	for (;;) {
 		reap();
-		for (r = ROLE_WATCHER, left = 0; r < ROLE_COUNT; r++)
+		for (r = ROLE_WATCHER, left = 0; r < ROLE_NPROC; r++)
 			if (procs[r].pid != 0) {
 				proc_input(&procs[r]);
 				left++;
@@ -474,7 +619,7 @@ stop_children(void)
 			break;
 		nanosleep(&ts, NULL);
 	}
-	for (r = ROLE_WATCHER; r < ROLE_COUNT; r++)
+	for (r = ROLE_WATCHER; r < ROLE_NPROC; r++)
 		if (procs[r].pid != 0) {
 			log_warnx("the %s (pid %d) did not stop; killing it",
 			    role_name(r), procs[r].pid);
@@ -487,18 +632,21 @@ stop_children(void)
 static int
 parent_poll(int64_t timeout_ms)
 {
-	struct pollfd	 pfd[ROLE_COUNT + 1];
-	struct proc	*who[ROLE_COUNT + 1];
+	struct pollfd	 pfd[ROLE_NPROC + 2 + CONTROL_CLIENTS];
+	struct proc	*who[ROLE_NPROC + 1];
 	struct timespec	 ts, *tsp = NULL;
 	sigset_t	 empty;
 	int64_t		 now = mono_ms(), t;
-	int		 r, n = 0, i;
+	int		 r, n = 0, i, nctl;
 
 	if (have_api && (timeout_ms < 0 || token_check - now < timeout_ms))
 		timeout_ms = token_check > now ? token_check - now : 0;
 	if ((t = cni_next()) != 0 && (timeout_ms < 0 || t - now < timeout_ms))
 		timeout_ms = t > now ? t - now : 0;
-	for (r = ROLE_WATCHER; r < ROLE_COUNT; r++) {
+	if (procs[ROLE_METRICS].pid != 0 &&
+	    (timeout_ms < 0 || status_next - now < timeout_ms))
+		timeout_ms = status_next > now ? status_next - now : 0;
+	for (r = ROLE_WATCHER; r < ROLE_NPROC; r++) {
 		if (procs[r].restart_at != 0) {
 			t = procs[r].restart_at - now;
 			if (timeout_ms < 0 || t < timeout_ms)
@@ -520,12 +668,14 @@ parent_poll(int64_t timeout_ms)
 		ts.tv_nsec = (timeout_ms % 1000) * 1000000;
 		tsp = &ts;
 	}
+	nctl = control_pollfds(pfd + n, CONTROL_CLIENTS + 1);
 	sigemptyset(&empty);
-	if (ppoll(pfd, n, tsp, &empty) == -1) {
+	if (ppoll(pfd, n + nctl, tsp, &empty) == -1) {
 		if (errno == EINTR)
 			return 0;
 		fatal("ppoll");
 	}
+	control_io(pfd + n, nctl);
 	for (i = 0; i < n; i++) {
 		if ((pfd[i].revents & POLLOUT) &&
 		    msgchan_flush(&who[i]->ctl) == -1) {
@@ -552,13 +702,15 @@ parent_step(int64_t timeout_ms)
 	}
 	if (sig_hup) {
 		sig_hup = 0;
-		reload();
+		sighup_reload();
 	}
 	now = mono_ms();
 	if (have_api && now >= token_check)
 		check_token(0);
 	cni_tick(now);
-	for (r = ROLE_WATCHER; r < ROLE_COUNT && !sig_quit; r++)
+	if (now >= status_next)
+		status_send();
+	for (r = ROLE_WATCHER; r < ROLE_NPROC && !sig_quit; r++)
 		if (procs[r].restart_at != 0 && now >= procs[r].restart_at)
 			proc_start(&procs[r]);
 	if (!sig_quit)
@@ -599,6 +751,87 @@ check_config(void)
 	return 0;
 }
 
+/* The HTTP port the metrics process serves on, opened while root. */
+static int
+metrics_listen(const char *addr, char *err, size_t errlen)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	socklen_t		 sslen = sizeof(*sin);
+	int			 fd, on = 1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (addr == NULL) {
+		/* The self-test's: a free port on the loopback. */
+		addr = "127.0.0.1:0";
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	} else if (metrics_addr_parse(addr, &ss, &sslen, err, errlen) == -1)
+		return -1;
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) == -1)
+		return errset(err, errlen, "--metrics-address %s: %s", addr,
+		    strerror(errno));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) == -1) ||
+	    bind(fd, (struct sockaddr *)&ss, sslen) == -1 ||
+	    listen(fd, 16) == -1) {
+		errset(err, errlen, "--metrics-address %s: %s", addr,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	metrics_fd = fd;
+	return 0;
+}
+
+/* The pid file: written whole, so a reader never sees half of it. */
+static int
+pidfile_write(const char *path, char *err, size_t errlen)
+{
+	char	 tmp[KN_PATH_MAX + 8], buf[32];
+	int	 fd, n;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0644)) == -1 || write(fd, buf, n) != n ||
+	    close(fd) == -1 || rename(tmp, path) == -1) {
+		errset(err, errlen, "--pid-file %s: %s", path,
+		    strerror(errno));
+		if (fd != -1)
+			unlink(tmp);
+		return -1;
+	}
+	pid_written = 1;
+	return 0;
+}
+
+/*
+ * What the parent opens before any child starts: the metrics port,
+ * the control socket and the pid file.  The self-test serves metrics
+ * on a port of its own choosing and opens neither of the others, so
+ * it can run beside a running daemon.
+ */
+static int
+parent_sockets(int selftest_only, char *err, size_t errlen)
+{
+	if (selftest_only)
+		return metrics_listen(*conf.metrics_address ?
+		    conf.metrics_address : NULL, err, errlen);
+	if (*conf.metrics_address &&
+	    metrics_listen(conf.metrics_address, err, errlen) == -1)
+		return -1;
+	if (control_listen(conf.socket, &ctl_ops, err, errlen) == -1)
+		return -1;
+	if (*conf.pid_file && pidfile_write(conf.pid_file, err, errlen) == -1) {
+		control_cleanup();
+		return -1;
+	}
+	return 0;
+}
+
 static int
 run_role(const char *name)
 {
@@ -616,6 +849,8 @@ run_role(const char *name)
 		executor_main();
 	case ROLE_ARP:
 		arp_main();
+	case ROLE_METRICS:
+		metrics_main();
 	default:
 		return 1;
 	}
@@ -674,16 +909,24 @@ main(int argc, char *argv[])
 	saved_argv = argv;
 	log_init(conf.log_stderr, role_name(ROLE_PARENT));
 	log_setverbose(conf.verbose);
+	/* The self-test serves on a port of its own, and no socket. */
+	if (parent_sockets(cl.action == ACTION_SELFTEST, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "kopeio-networkd: %s\n", err);
+		return 1;
+	}
+	started_wall = wall_ms();
 	exe_fd = spawn_exe("/proc/self/exe");
 	sandbox_parent();
 	parent_signals();
 
-	for (r = ROLE_WATCHER; r < ROLE_COUNT; r++) {
+	for (r = ROLE_WATCHER; r < ROLE_NPROC; r++) {
 		procs[r].role = r;
 		msgchan_init(&procs[r].ctl, -1, ROLE_PARENT, r);
-		procs[r].wanted = r != ROLE_ARP ||
-		    conf.mode == MODE_VXLAN_LEGACY ||
-		    cl.action == ACTION_SELFTEST;
+		procs[r].wanted = cl.action == ACTION_SELFTEST ||
+		    (r != ROLE_ARP && r != ROLE_METRICS) ||
+		    (r == ROLE_ARP && conf.mode == MODE_VXLAN_LEGACY) ||
+		    (r == ROLE_METRICS && metrics_fd != -1);
 	}
 	msgchan_init(&violator.ctl, -1, ROLE_PARENT, ROLE_EXECUTOR);
 	cni_init(conf.cni_config);
@@ -698,6 +941,9 @@ main(int argc, char *argv[])
 			parent_step(-1);
 	log_info("stopping");
 	stop_children();
+	control_cleanup();
+	if (pid_written)
+		unlink(conf.pid_file);
 	log_info("stopped");
 	apiconf_free(&api);
 	return rv ? rv : exit_status;
@@ -714,7 +960,8 @@ selftest_proc(const struct proc *p, const struct stat *root)
 	uint64_t		 caps;
 	int			 fails = 0;
 
-	caps = p->role == ROLE_WATCHER ? 0 : sandbox_role_caps();
+	caps = p->role == ROLE_EXECUTOR || p->role == ROLE_ARP ?
+	    sandbox_role_caps() : 0;
 	if (proc_status_read(p->pid, &ps) == -1) {
 		printf("%-10s %-7d cannot read /proc/%d/status\n",
 		    role_name(p->role), p->pid, p->pid);
@@ -750,7 +997,7 @@ selftest(void)
 
 	do {
 		parent_step(100);
-		for (r = ROLE_WATCHER, ready = 1; r < ROLE_COUNT; r++)
+		for (r = ROLE_WATCHER, ready = 1; r < ROLE_NPROC; r++)
 			if (procs[r].wanted && !procs[r].ready)
 				ready = 0;
 	} while (!ready && !sig_quit && mono_ms() < deadline);
@@ -763,7 +1010,7 @@ selftest(void)
 	printf("%-10s %-7s %-6s %-6s %-16s %-16s %-16s %-3s %-3s %-4s\n",
 	    "role", "pid", "uid", "gid", "CapEff", "CapPrm", "CapBnd", "NNP",
 	    "Sec", "root");
-	for (r = ROLE_WATCHER; r < ROLE_COUNT; r++)
+	for (r = ROLE_WATCHER; r < ROLE_NPROC; r++)
 		fails += selftest_proc(&procs[r], &root);
 
 	violator.role = ROLE_EXECUTOR;

@@ -256,6 +256,15 @@ nodemap_intents(const struct nodemap *m,
 	return total;
 }
 
+/* Every node in turn: start with *bucket 0 and prev NULL. */
+const struct nm_node *
+nodemap_next(const struct nodemap *m, unsigned *bucket,
+    const struct nm_node *prev)
+{
+	return (const struct nm_node *)htab_next(&m->t, bucket,
+	    prev != NULL ? &prev->h : NULL);
+}
+
 void
 nodemap_local_msg(const struct nm_node *n, struct msg_local *l)
 {

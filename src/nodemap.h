@@ -41,6 +41,8 @@ unsigned	 nodemap_intents(const struct nodemap *,
 		    void (*)(void *, const struct msg_intent *), void *);
 const struct nm_node *nodemap_get(const struct nodemap *, const char *name);
 const struct nm_node *nodemap_local(const struct nodemap *);
+const struct nm_node *nodemap_next(const struct nodemap *, unsigned *bucket,
+		    const struct nm_node *prev);
 void		 nodemap_local_msg(const struct nm_node *, struct msg_local *);
 int		 node_intents(const struct nm_node *, struct msg_intent[2]);
 

@@ -9,12 +9,23 @@ static const char *const role_names[ROLE_COUNT] = {
 	[ROLE_WATCHER] = "watcher",
 	[ROLE_EXECUTOR] = "executor",
 	[ROLE_ARP] = "arp-helper",
+	[ROLE_METRICS] = "metrics",
+	[ROLE_CTL] = "ctl",
+};
+
+/* Upper bounds of the reconcile duration buckets, in microseconds. */
+const uint32_t stats_bounds_us[STATS_BUCKETS - 1] = {
+	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
+	1000000,
 };
 
 #define PARENT		ROLE_BIT(ROLE_PARENT)
 #define WATCHER		ROLE_BIT(ROLE_WATCHER)
 #define EXECUTOR	ROLE_BIT(ROLE_EXECUTOR)
+#define METRICS		ROLE_BIT(ROLE_METRICS)
+#define CTL		ROLE_BIT(ROLE_CTL)
 #define INTENT_PEERS	(ROLE_BIT(ROLE_EXECUTOR) | ROLE_BIT(ROLE_ARP))
+#define DUMPERS		(WATCHER | EXECUTOR)
 #define PAYLOAD_MAX	(MSG_MAXLEN - sizeof(struct msg_hdr))
 
 /*
@@ -53,8 +64,39 @@ static const struct msg_rule msg_rules[] = {
 	    INTENT_PEERS, 0, sizeof(struct msg_intent)),
 	FIXED(MSG_SNAP_END, struct msg_gen, WATCHER, INTENT_PEERS),
 	FIXED(MSG_GEN_DONE, struct msg_gen_result, EXECUTOR, WATCHER),
+	FIXED(MSG_EXEC_STATS, struct msg_exec_stats, EXECUTOR, PARENT),
+	FIXED(MSG_WATCH_STATS, struct msg_watch_stats, WATCHER, PARENT),
+	FIXED(MSG_STATUS, struct kn_status, PARENT, METRICS | CTL),
+	FIXED(MSG_CTL_SHOW, uint32_t, CTL, PARENT),
+	RULE(MSG_CTL_RELOAD, 0, 0, CTL, PARENT, 0, 0),
+	RULE(MSG_CTL_RESYNC, 0, 0, CTL, PARENT, 0, 0),
+	RULE(MSG_CTL_RESULT, sizeof(struct msg_ctl_result),
+	    sizeof(struct msg_ctl_result) + 1024, PARENT, CTL, 0, 0),
+	RULE(MSG_DUMP, 0, 0, PARENT, DUMPERS, 0, 0),
+	RULE(MSG_RESYNC, 0, 0, PARENT, DUMPERS, 0, 0),
+	RULE(MSG_NODE_INFO, sizeof(struct msg_node_info),
+	    (PAYLOAD_MAX / sizeof(struct msg_node_info)) *
+	    sizeof(struct msg_node_info), WATCHER | PARENT, PARENT | CTL, 0,
+	    sizeof(struct msg_node_info)),
+	RULE(MSG_ROUTE_INFO, sizeof(struct msg_route_info),
+	    (PAYLOAD_MAX / sizeof(struct msg_route_info)) *
+	    sizeof(struct msg_route_info), EXECUTOR | PARENT, PARENT | CTL, 0,
+	    sizeof(struct msg_route_info)),
+	RULE(MSG_DUMP_END, 0, 0, DUMPERS | PARENT, PARENT | CTL, 0, 0),
 	FIXED(MSG_NODE_NET, struct msg_node_net, EXECUTOR, PARENT),
 };
+
+/* The histogram bucket of a duration. */
+unsigned
+stats_bucket(uint64_t us)
+{
+	unsigned	 i;
+
+	for (i = 0; i < STATS_BUCKETS - 1; i++)
+		if (us <= stats_bounds_us[i])
+			break;
+	return i;
+}
 
 const char *
 role_name(enum role r)
@@ -69,7 +111,7 @@ role_from_name(const char *s, enum role *r)
 {
 	int	 i;
 
-	for (i = ROLE_WATCHER; i < ROLE_COUNT; i++)
+	for (i = ROLE_WATCHER; i < ROLE_NPROC; i++)
 		if (strcmp(s, role_names[i]) == 0) {
 			*r = i;
 			return 0;

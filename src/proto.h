@@ -13,19 +13,23 @@ enum role {
 	ROLE_WATCHER,
 	ROLE_EXECUTOR,
 	ROLE_ARP,
+	ROLE_METRICS,
+	ROLE_NPROC,		/* the daemon's own processes end here */
+	ROLE_CTL = ROLE_NPROC,	/* kopeio-networkctl on the control socket */
 	ROLE_COUNT
 };
 
 #define ROLE_BIT(r)	(1u << (r))
 #define ROLES_CHILDREN	(ROLE_BIT(ROLE_WATCHER) | ROLE_BIT(ROLE_EXECUTOR) | \
-			    ROLE_BIT(ROLE_ARP))
-#define ROLES_ALL	(ROLE_BIT(ROLE_PARENT) | ROLES_CHILDREN)
+			    ROLE_BIT(ROLE_ARP) | ROLE_BIT(ROLE_METRICS))
+#define ROLES_ALL	(ROLE_BIT(ROLE_PARENT) | ROLES_CHILDREN | \
+			    ROLE_BIT(ROLE_CTL))
 
 const char	*role_name(enum role);
 int		 role_from_name(const char *, enum role *);
 
 /* Bumped whenever a payload layout or the rule table changes. */
-#define MSG_VERSION	3
+#define MSG_VERSION	4
 /* Hard limit for one message, header included. */
 #define MSG_MAXLEN	16384
 
@@ -57,6 +61,20 @@ enum msg_type {
 	MSG_INTENT_DEL,		/* struct msg_intent[]: remove */
 	MSG_SNAP_END,		/* struct msg_gen: count of intents sent */
 	MSG_GEN_DONE,		/* executor -> watcher: struct msg_gen_result */
+	/* counters, sent to the parent when they change (at most 1/s) */
+	MSG_EXEC_STATS,		/* executor -> parent: struct msg_exec_stats */
+	MSG_WATCH_STATS,	/* watcher -> parent: struct msg_watch_stats */
+	MSG_STATUS,		/* parent -> metrics, ctl: struct kn_status */
+	/* kopeio-networkctl; hdr.id of a dump names the asking client */
+	MSG_CTL_SHOW,		/* ctl -> parent: uint32_t enum ctl_show */
+	MSG_CTL_RELOAD,		/* ctl -> parent: read the configuration */
+	MSG_CTL_RESYNC,		/* ctl -> parent: relist, re-read the kernel */
+	MSG_CTL_RESULT,		/* parent -> ctl: struct msg_ctl_result */
+	MSG_DUMP,		/* parent -> watcher, executor: send a table */
+	MSG_RESYNC,		/* parent -> watcher, executor */
+	MSG_NODE_INFO,		/* watcher -> parent -> ctl: struct msg_node_info[] */
+	MSG_ROUTE_INFO,		/* executor -> parent -> ctl: struct msg_route_info[] */
+	MSG_DUMP_END,		/* the table is complete */
 	MSG_NODE_NET,		/* executor -> parent: struct msg_node_net */
 	MSG_TYPE_MAX
 };
@@ -149,6 +167,103 @@ struct msg_node_net {
 	uint8_t		plen[2];
 	uint8_t		cidr[2][16];	/* the pod CIDRs, host bits zero */
 	uint32_t	mtu;		/* of the pods' interfaces */
+};
+
+/*
+ * Counters and state for kopeio-networkctl and /metrics.  A counter
+ * starts again from 0 when its process is restarted, which Prometheus
+ * reads as a counter reset.
+ */
+#define STATS_OBJ_TYPES	3	/* route, neighbour, FDB (enum kobj_type) */
+#define STATS_OPS	3	/* create, replace, delete (enum kobj_op) */
+#define STATS_BUCKETS	12	/* reconcile durations, see stats_bounds_us */
+#define STATS_CODES	12	/* distinct API error codes kept */
+#define STATS_EVENTS	4	/* ADDED, MODIFIED, DELETED, BOOKMARK */
+
+extern const uint32_t	stats_bounds_us[STATS_BUCKETS - 1];	/* +Inf last */
+unsigned		stats_bucket(uint64_t us);
+
+struct msg_exec_stats {
+	uint64_t	gen;		/* last generation reported */
+	int64_t		gen_time;	/* wall clock, ms; 0: none yet */
+	uint32_t	applied;	/* of that generation */
+	uint32_t	refused;
+	uint32_t	failed;
+	uint32_t	intents;	/* accepted now */
+	uint32_t	objects;	/* owned kernel objects now */
+	uint32_t	synced;		/* a snapshot is in the kernel */
+	uint32_t	pad;
+	uint64_t	requests[STATS_OBJ_TYPES][STATS_OPS];
+	uint64_t	request_errors;
+	uint64_t	repairs;	/* objects put back after someone else */
+	uint64_t	resyncs;	/* full re-reads of the kernel */
+	uint64_t	overruns;	/* monitor events lost */
+	uint64_t	reconcile[STATS_BUCKETS];	/* not cumulative */
+	uint64_t	reconcile_us;	/* sum */
+};
+
+struct stats_code {
+	uint32_t	code;		/* HTTP status; 0: no response */
+	uint32_t	pad;
+	uint64_t	count;
+};
+
+struct msg_watch_stats {
+	uint64_t	events[STATS_EVENTS];
+	uint64_t	lists;		/* complete lists, the first included */
+	uint64_t	patches;	/* status patches accepted */
+	struct stats_code errors[STATS_CODES];
+	uint64_t	errors_other;	/* codes beyond the table */
+	int64_t		list_time;	/* wall clock, ms, of the last list */
+	uint32_t	nodes;		/* Node objects known */
+	uint32_t	peers;		/* nodes with a route intent */
+};
+
+struct status_proc {
+	int32_t		pid;		/* 0: not running */
+	uint32_t	running;	/* wanted and up */
+	uint32_t	wanted;
+	uint32_t	restarts;
+	int64_t		started;	/* wall clock, ms */
+};
+
+struct kn_status {
+	uint32_t		mode;
+	uint32_t		ready;		/* what /readyz answers */
+	int64_t			started;	/* wall clock, ms */
+	int64_t			now;
+	struct status_proc	proc[ROLE_NPROC];
+	struct msg_exec_stats	exec;
+	struct msg_watch_stats	watch;
+	uint32_t		cni_written;	/* for the current pod CIDRs */
+	uint32_t		pad;
+	char			cni_config[256];
+	char			version[32];
+};
+
+enum ctl_show { CTL_SHOW_STATUS, CTL_SHOW_NODES, CTL_SHOW_ROUTES };
+
+struct msg_ctl_result {
+	int32_t		status;		/* 0 ok, else the tool's exit status */
+	char		text[];		/* not NUL-terminated on the wire */
+};
+
+struct msg_node_info {
+	char		name[254];
+	uint8_t		local;
+	uint8_t		ncidr;
+	uint8_t		has4, has6;
+	uint8_t		addr4[4];
+	uint8_t		addr6[16];
+	uint8_t		family[2];
+	uint8_t		plen[2];
+	uint8_t		cidr[2][16];
+};
+
+struct msg_route_info {
+	struct msg_intent in;
+	uint32_t	wanted;		/* kernel objects the mode needs */
+	uint32_t	present;	/* of those, in the kernel as wanted */
 };
 
 struct msg_rule {

@@ -219,6 +219,17 @@ static const int sc_watcher[] = {
 	SCMP_SYS(recvfrom), SCMP_SYS(shutdown), SCMP_SYS(fcntl),
 };
 
+/*
+ * The metrics process's HTTP server (libmicrohttpd) on the listening
+ * socket the parent opened: it accepts, it never opens a socket.
+ */
+static const int sc_metrics[] = {
+	SCMP_SYS(accept4), SCMP_SYS(accept), SCMP_SYS(epoll_wait),
+	SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(sendto),
+	SCMP_SYS(recvfrom), SCMP_SYS(setsockopt), SCMP_SYS(getsockopt),
+	SCMP_SYS(shutdown), SCMP_SYS(fcntl),
+};
+
 /* The executor's and the ARP helper's netlink sockets, opened before. */
 static const int sc_netlink[] = {
 	SCMP_SYS(sendto), SCMP_SYS(recvfrom),
@@ -264,6 +275,9 @@ sandbox_rules(enum role role, uint32_t defact)
 	if (role == ROLE_EXECUTOR || role == ROLE_ARP)
 		allow_list(ctx, sc_netlink,
 		    sizeof(sc_netlink) / sizeof(sc_netlink[0]));
+	if (role == ROLE_METRICS)
+		allow_list(ctx, sc_metrics,
+		    sizeof(sc_metrics) / sizeof(sc_metrics[0]));
 	/* Memory, never executable. */
 	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
 	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))) < 0 ||

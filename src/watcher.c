@@ -88,6 +88,7 @@ struct watcher {
 	int			 condition_set;
 	int64_t			 patch_next;
 	int			 patch_backoff;
+	struct msg_watch_stats	 st;
 };
 
 static struct watcher	 W;
@@ -274,6 +275,10 @@ on_watch_node(void *arg, enum k8s_event ev, const struct k8s_node *n)
 
 	if (*n->rv != '\0')
 		snprintf(w->rv, sizeof(w->rv), "%s", n->rv);
+	if (ev >= K8S_ADDED && ev <= K8S_BOOKMARK) {
+		w->st.events[ev - K8S_ADDED]++;
+		child_stats_changed(w->c, 0);
+	}
 	if (ev == K8S_BOOKMARK)
 		return;
 	if (nodemap_apply(w->map, ev, n, &watcher_sink) == -1)
@@ -558,11 +563,31 @@ start_patch(struct watcher *w)
  * A request that did not succeed: say why once, in words an operator
  * can act on, and decide how long to wait.
  */
+/* One more API error of this code; 0: no HTTP response. */
+static void
+count_error(struct watcher *w, uint32_t code)
+{
+	int	 i;
+
+	for (i = 0; i < STATS_CODES; i++)
+		if (w->st.errors[i].count == 0 || w->st.errors[i].code == code)
+			break;
+	if (i == STATS_CODES)
+		w->st.errors_other++;
+	else {
+		w->st.errors[i].code = code;
+		w->st.errors[i].count++;
+	}
+	child_stats_changed(w->c, 0);
+}
+
 static long
 req_failed(struct watcher *w, struct req *r, CURLcode cc)
 {
 	const char	*msg = r->have_status ? r->status.message : "";
 
+	count_error(w, cc != CURLE_OK && (r->code == 0 || r->code == 200) ?
+	    0 : (uint32_t)r->code);
 	if (r->bad_body)
 		return 0;
 	if (cc != CURLE_OK && (r->code == 0 || r->code == 200)) {
@@ -616,6 +641,9 @@ list_done(struct watcher *w, struct req *r, CURLcode cc)
 		w->need_list = 0;
 		log_info("listed %u nodes at resourceVersion %s",
 		    nodemap_count(w->map), w->rv);
+		w->st.lists++;
+		w->st.list_time = wall_ms();
+		child_stats_changed(w->c, 0);
 		send_snapshot(w);
 		watcher_schedule(w, 1, 0);
 		return;
@@ -646,6 +674,7 @@ watch_done(struct watcher *w, struct req *r, CURLcode cc)
 			log_warnx("watch: ERROR event %d %s: %s",
 			    r->status.code, r->status.reason,
 			    r->status.message);
+			count_error(w, r->status.code);
 			watcher_schedule(w, 0, 0);
 		}
 		return;
@@ -681,6 +710,8 @@ patch_done(struct watcher *w, struct req *r, CURLcode cc)
 		    nodemap_local(w->map)->name);
 		w->condition_set = 1;
 		w->patch_backoff = 0;
+		w->st.patches++;
+		child_stats_changed(w->c, 0);
 		return;
 	}
 	req_failed(w, r, cc);
@@ -869,6 +900,52 @@ buf_set(struct buf *b, const void *data, size_t len, int append)
 	b->data[b->len] = '\0';
 }
 
+/* show nodes: the map as the watcher keeps it. */
+static void
+watcher_dump(struct watcher *w, uint32_t id)
+{
+	struct msg_node_info	*ni = NULL;
+	const struct nm_node	*n = NULL;
+	unsigned		 b = 0, k = 0, i;
+
+	if (w->map != NULL &&
+	    (ni = calloc(nodemap_count(w->map), sizeof(*ni))) == NULL)
+		log_warn("show nodes");
+	while (ni != NULL && (n = nodemap_next(w->map, &b, n)) != NULL) {
+		snprintf(ni[k].name, sizeof(ni[k].name), "%s", n->name);
+		ni[k].local = n->local != 0;
+		ni[k].has4 = n->has4 != 0;
+		ni[k].has6 = n->has6 != 0;
+		memcpy(ni[k].addr4, n->addr4, 4);
+		memcpy(ni[k].addr6, n->addr6, 16);
+		ni[k].ncidr = n->ncidr;
+		for (i = 0; i < (unsigned)n->ncidr && i < 2; i++) {
+			ni[k].family[i] = n->cidr[i].family;
+			ni[k].plen[i] = n->cidr[i].len;
+			memcpy(ni[k].cidr[i], n->cidr[i].addr, 16);
+		}
+		k++;
+	}
+	child_send_table(w->c, MSG_NODE_INFO, id, ni, k, sizeof(*ni));
+	free(ni);
+}
+
+static void
+watcher_stats(struct child *c)
+{
+	struct watcher		*w = c->state;
+	struct msg_intent	 in[2];
+	const struct nm_node	*n = NULL;
+	unsigned		 b = 0;
+
+	w->st.nodes = w->st.peers = 0;
+	while (w->map != NULL && (n = nodemap_next(w->map, &b, n)) != NULL) {
+		w->st.nodes++;
+		if (node_intents(n, in) > 0)
+			w->st.peers++;
+	}
+}
+
 static void
 watcher_control(struct child *c, struct msg *m)
 {
@@ -896,6 +973,18 @@ watcher_control(struct child *c, struct msg *m)
 		buf_set(&w->token, m->data, m->len, 0);
 		if (w->ready)
 			log_info("new API token");
+		break;
+	case MSG_DUMP:
+		watcher_dump(w, m->hdr.id);
+		break;
+	case MSG_RESYNC:
+		log_info("re-sync asked for: listing again");
+		/* The watch in flight ends here; a list in flight stands. */
+		req_free(w->watch);
+		w->watch = NULL;
+		w->need_list = 1;
+		w->next_try = mono_ms();
+		watcher_tick(w);
 		break;
 	case MSG_API_DONE:
 		if (!w->ready)
@@ -954,6 +1043,7 @@ static const struct child_ops watcher_ops = {
 	.peer_up = watcher_peer_up,
 	.poll = watcher_poll,
 	.io = watcher_io,
+	.stats = watcher_stats,
 };
 
 void
@@ -978,6 +1068,7 @@ watcher_main(void)
 	W.curl_due = -1;
 	c.ops = &watcher_ops;
 	c.state = &W;
+	child_stats(&c, MSG_WATCH_STATS, &W.st, sizeof(W.st));
 	child_confine(&c);
 	child_loop(&c);
 }

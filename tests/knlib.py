@@ -16,6 +16,7 @@ BUILDDIR = os.environ.get("KN_BUILDDIR",
                           os.path.dirname(os.path.dirname(
                               os.path.abspath(__file__))))
 DAEMON = os.path.join(BUILDDIR, "src", "kopeio-networkd")
+CTL = os.path.join(BUILDDIR, "src", "kopeio-networkctl")
 
 # Capability numbers from linux/capability.h.
 CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_SETPCAP = 5, 6, 7, 8
@@ -210,8 +211,10 @@ class Daemon(Lines):
                    "--token-file", os.path.join(self.tmp, "token"),
                    "--ca-file", os.path.join(self.tmp, "ca.crt"),
                    "--node-name", "node-a"]
-        argv = [DAEMON, "-d", "--chroot", self.chroot] + list(api) + \
-            list(args)
+        # Its own control socket: many daemons run side by side.
+        self.socket = os.path.join(self.tmp, "ctl.sock")
+        argv = [DAEMON, "-d", "--chroot", self.chroot, "-s",
+                self.socket] + list(api) + list(args)
         argv = ["ip", "netns", "exec", netns.name] + argv
         super().__init__(argv)
 
@@ -225,6 +228,13 @@ class Daemon(Lines):
                 return None
             pids[role] = int(m.group(1))
         return pids
+
+    def ctl(self, *args):
+        """kopeio-networkctl on this daemon's socket: (status, out, err)."""
+        r = subprocess.run([CTL, "-s", self.socket] + list(args),
+                           capture_output=True, text=True, timeout=30,
+                           stdin=subprocess.DEVNULL)
+        return r.returncode, r.stdout, r.stderr
 
     def pid(self):
         """The parent's pid (behind `ip netns exec`, which execs)."""

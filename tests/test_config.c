@@ -119,6 +119,10 @@ test_defaults(void)
 	is_int(conf.watch_timeout, 300, "defaults: watch timeout 300 s");
 	is_int(conf.route_protocol, 107, "defaults: route protocol 107");
 	is_int(conf.mtu, 0, "defaults: MTU from the underlay");
+	is_str(conf.socket, "/run/kopeio-networkd.sock",
+	    "defaults: control socket");
+	ok(conf.pid_file[0] == '\0' && conf.metrics_address[0] == '\0',
+	    "defaults: no pid file, no metrics");
 	is_str(conf.system_uuid, "/sys/class/dmi/id/product_uuid",
 	    "defaults: system UUID path");
 	ok(conf.machine_id[0] == '\0' && conf.boot_id[0] == '\0' &&
@@ -365,6 +369,20 @@ test_errors(void)
 		{ { "--sync-period=30" }, "not a duration" },
 		{ { "--sync-period=-1s" }, "not a duration" },
 		{ { "--user=" KN_DEFAULT_USER, "--seccomp" }, "needs a value" },
+		{ { "--metrics-address=9922" }, "is not address:port" },
+		{ { "--metrics-address=127.0.0.1:" }, "is not address:port" },
+		{ { "--metrics-address=127.0.0.1:0" }, "from 1 to 65535" },
+		{ { "--metrics-address=127.0.0.1:65536" }, "from 1 to 65535" },
+		{ { "--metrics-address=127.0.0.1:99x" }, "from 1 to 65535" },
+		{ { "--metrics-address=localhost:9922" }, "is not an IPv4" },
+		{ { "--metrics-address=::1:9922" }, "goes in brackets" },
+		{ { "--metrics-address=[::1:9922" }, "goes in brackets" },
+		{ { "--metrics-address=[127.0.0.1]:9922" }, "is not an IPv6" },
+		{ { "-s", "run/kn.sock" }, "not an absolute path" },
+		{ { "--socket=/run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		    ".sock" }, "longer than 107" },
+		{ { "--pid-file=kn.pid" }, "not an absolute path" },
 	};
 	char	 longname[300];
 	size_t	 i, n;
@@ -600,6 +618,46 @@ test_yaml(void)
 	ok(yaml("---\n") == 0, "yaml: a document with only a marker is OK");
 	ok(yaml("# nothing but a comment\n\n") == 0,
 	    "yaml: a document with only a comment is OK");
+}
+
+/* Keys of our own: the same checks as their flags, named by key. */
+static void
+test_yaml_own(void)
+{
+	ok(yaml("kubeconfig: /etc/kn/kubeconfig\napiServer: https://k:6443\n"
+	    "tokenFile: /t\ncaFile: /ca\nnodeAddressType: ExternalIP\n"
+	    "maxNodes: 100\nwatchTimeout: 60\nmtu: 1400\nrouteProtocol: 99\n"
+	    "metricsAddress: \"[::1]:9922\"\ncontrolSocket: /run/kn/ctl.sock\n"
+	    "pidFile: /run/kn.pid\nuser: daemon\nchroot: /var/lib/empty\n"
+	    "seccomp: log\n") == 0 &&
+	    strcmp(conf.kubeconfig, "/etc/kn/kubeconfig") == 0 &&
+	    strcmp(conf.apiserver, "https://k:6443") == 0 &&
+	    strcmp(conf.token_file, "/t") == 0 &&
+	    strcmp(conf.ca_file, "/ca") == 0 && conf.address_type == 1 &&
+	    conf.max_nodes == 100 && conf.watch_timeout == 60 &&
+	    conf.mtu == 1400 && conf.route_protocol == 99 &&
+	    strcmp(conf.metrics_address, "[::1]:9922") == 0 &&
+	    strcmp(conf.socket, "/run/kn/ctl.sock") == 0 &&
+	    strcmp(conf.pid_file, "/run/kn.pid") == 0 &&
+	    strcmp(conf.user, "daemon") == 0 &&
+	    strcmp(conf.chroot, "/var/lib/empty") == 0 &&
+	    conf.seccomp == SECCOMP_MODE_LOG,
+	    "yaml: every key of our own accepted%s%s", *err ? ": " : "", err);
+	ok(yaml("provider: gre\nmaxNodes: \"100\"\n") == -1 &&
+	    strstr(err, "test.yaml:2: maxNodes: expected a number") != NULL,
+	    "yaml: a quoted number is a string: \"%s\"", err);
+	ok(yaml("mtu: 9\n") == -1 &&
+	    strstr(err, "test.yaml:1: mtu: \"9\" is not a number from 1280")
+	    != NULL, "yaml: a key's error names the key: \"%s\"", err);
+	ok(yaml("\n\nmetricsAddress: 127.0.0.1\n") == -1 &&
+	    strstr(err, "test.yaml:3: metricsAddress:") != NULL,
+	    "yaml: metricsAddress checked: \"%s\"", err);
+	ok(yaml("controlSocket: [a]\n") == -1 &&
+	    strstr(err, "expected a single value") != NULL,
+	    "yaml: a list for controlSocket: \"%s\"", err);
+	ok(yaml("apiServer: http://k\n") == -1 &&
+	    strstr(err, "apiServer: \"http://k\" is not an https:// URL") !=
+	    NULL, "yaml: apiServer must be https: \"%s\"", err);
 }
 
 static void
@@ -887,6 +945,7 @@ main(void)
 	test_duration();
 	test_prefix();
 	test_yaml();
+	test_yaml_own();
 	test_yaml_errors();
 	test_file();
 	test_user();

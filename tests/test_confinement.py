@@ -4,6 +4,7 @@ read from the kernel's own view of it (/proc), not from the daemon's
 word.  And a forbidden system call kills a confined child."""
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -22,10 +23,13 @@ PARENT_CAPS = capmask(knlib.CAP_SYS_CHROOT, knlib.CAP_SETUID,
                       knlib.CAP_NET_ADMIN, knlib.CAP_KILL)
 ROLE_CAPS = {"watcher": 0,
              "executor": capmask(knlib.CAP_NET_ADMIN),
-             "arp-helper": capmask(knlib.CAP_NET_ADMIN)}
-# Descriptors each child holds: 0-2, control, then its peer channels.
+             "arp-helper": capmask(knlib.CAP_NET_ADMIN),
+             "metrics": 0}
+# Descriptors each child holds: 0-2, control, then its peer channels
+# (the metrics process: its listening socket).
 ROLE_FDS = {"watcher": {0, 1, 2, 3, 4, 5}, "executor": {0, 1, 2, 3, 4},
-            "arp-helper": {0, 1, 2, 3, 4}}
+            "arp-helper": {0, 1, 2, 3, 4}, "metrics": {0, 1, 2, 3, 4}}
+ROLES = ["executor", "arp-helper", "watcher", "metrics"]
 
 
 def run(*args):
@@ -34,14 +38,15 @@ def run(*args):
 
 
 ns = knlib.Netns()
-d = knlib.Daemon(["--provider", "vxlan-legacy"], netns=ns)
+d = knlib.Daemon(["--provider", "vxlan-legacy", "--metrics-address",
+                  "127.0.0.1:9922"], netns=ns)
 try:
-    pids = d.wait_ready(["executor", "arp-helper", "watcher"])
-    tap.ok(pids is not None, "all three children report ready", d.log())
+    pids = d.wait_ready(ROLES)
+    tap.ok(pids is not None, "all four children report ready", d.log())
     if pids is None:
         tap.done()
     tap.eq(knlib.children_of(d.pid()), pids,
-           "the parent's children in /proc are the three roles it reported")
+           "the parent's children in /proc are the four roles it reported")
 
     st = knlib.proc_status(d.pid())
     tap.eq(st["Uid"], [0, 0, 0, 0], "parent keeps uid 0")
@@ -69,17 +74,20 @@ try:
                for f in os.listdir("/proc/%d/fd" % pid)}
         tap.ok(ROLE_FDS[role] <= set(fds), "%s: holds its channels" % role,
                fds)
-        # Beyond them the watcher's HTTPS client may hold sockets, and the
+        # Beyond them the watcher's HTTPS client may hold sockets, the
         # executor and the arp-helper two netlink sockets each (command
-        # and monitor); no
-        # process holds a file or directory of the host.
+        # and monitor), the metrics process its epoll descriptor and the
+        # connections it accepted; no process holds a file or directory
+        # of the host.
         extra = {f: t for f, t in fds.items() if f not in ROLE_FDS[role]}
         with open("/proc/%d/net/netlink" % pid) as f:
             nl_inodes = {line.split()[-1] for line in f.readlines()[1:]}
         netlink = [t for t in extra.values()
                    if t.startswith("socket:[") and t[8:-1] in nl_inodes]
-        tap.ok(all(t.startswith("socket:") for t in extra.values()) and
-               ((role == "watcher" and not netlink) or
+        tap.ok(all(t.startswith("socket:") or (role == "metrics" and
+                                                t == "anon_inode:[eventpoll]")
+                   for t in extra.values()) and
+               ((role in ("watcher", "metrics") and not netlink) or
                 (role in ("executor", "arp-helper") and len(extra) == 2 and
                  len(netlink) == 2) or not extra),
                "%s: holds no other descriptor but its own sockets" % role,
@@ -109,6 +117,8 @@ try:
            d.log())
     tap.ok("arp-helper" not in knlib.children_of(d.pid()),
            "vxlan mode starts no arp-helper")
+    tap.ok("metrics" not in knlib.children_of(d.pid()),
+           "without --metrics-address no metrics process")
 finally:
     d.stop()
 
@@ -117,6 +127,8 @@ tmp = knlib.private_dir()
 try:
     r = run("--self-test", "--chroot", os.path.join(tmp, "empty"))
     tap.ok(r.returncode == 0, "--self-test passes", r.stdout + r.stderr)
+    tap.ok(re.search(r"^metrics +\d+ +65534 .* ok$", r.stdout, re.M),
+           "--self-test checks the metrics process too", r.stdout)
     tap.ok("killed by SIGSYS: ok" in r.stdout,
            "--self-test: a confined child calling ptrace(2) dies of SIGSYS",
            r.stdout)

@@ -1,10 +1,14 @@
-"""The manual page against the program: mandoc finds nothing to warn
-about, every option in --help has an item in the page's option list and
-every item there is an option --help knows, and the page renders.
+"""The manual pages against the programs: mandoc finds nothing to warn
+about in any page; for kopeio-networkd(8) and kopeio-networkctl(8),
+every option in --help has an item in the page's option list and every
+item there is an option --help knows, and the page renders; every key
+the configuration parser accepts is in kopeio-networkd.conf(5) and
+every key there is accepted; every metric the metrics process serves
+is in kopeio-networkd(8).
 
-Environment: KN_BUILDDIR (the program is $KN_BUILDDIR/src/kopeio-networkd),
-KN_SRCDIR (the page is $KN_SRCDIR/man/kopeio-networkd.8), MANDOC (the
-mandoc program; the whole test is skipped without it).  Prints TAP.
+Environment: KN_BUILDDIR (the programs are in $KN_BUILDDIR/src),
+KN_SRCDIR (the pages are in $KN_SRCDIR/man), MANDOC (the mandoc
+program; the whole test is skipped without it).  Prints TAP.
 Python 3 standard library only."""
 
 import os
@@ -17,7 +21,10 @@ HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILDDIR = os.environ.get("KN_BUILDDIR") or HERE
 SRCDIR = os.environ.get("KN_SRCDIR") or HERE
 DAEMON = os.path.join(BUILDDIR, "src", "kopeio-networkd")
+CTL = os.path.join(BUILDDIR, "src", "kopeio-networkctl")
 MANPAGE = os.path.join(SRCDIR, "man", "kopeio-networkd.8")
+CTLPAGE = os.path.join(SRCDIR, "man", "kopeio-networkctl.8")
+CONFPAGE = os.path.join(SRCDIR, "man", "kopeio-networkd.conf.5")
 MANDOC = os.environ.get("MANDOC", "")
 
 # "  -d, --debug   ..." or "      --chroot dir   ..." in the usage text.
@@ -134,55 +141,98 @@ class Tap:
         return 1 if failed else 0
 
 
+def read(tap, path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError as e:
+        tap.ok(False, "%s can be read" % path, e)
+        return ""
+
+
+def lint(tap, path):
+    rc, out, err = run([MANDOC, "-Tlint", "-W", "warning", path])
+    tap.ok(rc == 0 and out == "" and err == "",
+           "%s: mandoc -Tlint -W warning reports nothing"
+           % os.path.basename(path), "exit %s\n%s%s" % (rc, out, err))
+
+
+def rendered(tap, path):
+    rc, out, err = run([MANDOC, "-Tutf8", path])
+    plain = re.sub(r".\x08", "", out)
+    tap.ok(rc == 0 and err == "" and plain.strip() != "",
+           "mandoc -Tutf8 renders %s" % os.path.basename(path),
+           "exit %s\n%s" % (rc, err))
+    return plain
+
+
+def check_program(tap, prog, path, sections):
+    """The page's option list against the program's --help."""
+    page = read(tap, path)
+    name = os.path.basename(path)
+    lint(tap, path)
+    rc, out, err = run([prog, "--help"])
+    helpopts = help_options(out) if rc == 0 else []
+    tap.ok(rc == 0 and len(helpopts) > 0,
+           "%s --help lists options" % os.path.basename(prog),
+           "exit %s, %d options found\n%s%s" %
+           (rc, len(helpopts), out, err))
+    pageopts = manpage_options(page)
+    tap.ok(len(pageopts) > 0, "%s has an option list" % name,
+           "no .It Fl item in a .Bl list of DESCRIPTION")
+    for o in helpopts:
+        tap.ok(o in pageopts, "option %s of --help is in %s" % (o, name),
+               "no .It item in the option list names %s; the page has: %s"
+               % (o, " ".join(pageopts)))
+    for o in pageopts:
+        tap.ok(o in helpopts, "option %s of %s is in --help" % (o, name),
+               "--help does not list %s; it has: %s"
+               % (o, " ".join(helpopts)))
+    plain = rendered(tap, path)
+    for sect in sections:
+        tap.ok(re.search(r"^%s$" % sect, plain, re.M) is not None,
+               "%s has the %s section" % (name, sect),
+               "no line \"%s\" in the rendered page" % sect)
+    return page
+
+
+def source(name):
+    with open(os.path.join(SRCDIR, "src", name), encoding="utf-8") as f:
+        return f.read()
+
+
 def main():
     if not MANDOC or not os.access(MANDOC, os.X_OK):
         print("1..0 # SKIP mandoc not installed")
         return 0
     tap = Tap()
+    page = check_program(tap, DAEMON, MANPAGE, ("EXIT STATUS", "SIGNALS"))
+    check_program(tap, CTL, CTLPAGE, ("EXIT STATUS",))
 
-    try:
-        with open(MANPAGE, encoding="utf-8") as f:
-            page = f.read()
-    except OSError as e:
-        page = ""
-        tap.ok(False, "the manual page can be read", e)
+    # Configuration keys: the parser's against the page's.
+    conf = read(tap, CONFPAGE)
+    lint(tap, CONFPAGE)
+    rendered(tap, CONFPAGE)
+    src = source("config.c")
+    keys = set(re.findall(r'strcmp\(key, "(\w+)"\)', src))
+    keys |= set(re.findall(r'^\t\{ "(\w+)", (?:OPT_\w+|\'.\'), [01] \}',
+                           src, re.M))
+    # An item each; the ipsec mapping's keys are named in its item.
+    documented = set(re.findall(r"^\.It Ic (\w+)", conf, re.M))
+    named = set(re.findall(r"^\.(?:It )?Ic (\w+)", conf, re.M))
+    tap.ok(len(keys) > 20, "the parser's keys are found (%d)" % len(keys))
+    for k in sorted(keys):
+        tap.ok(k in named, "key %s is in kopeio-networkd.conf(5)" % k)
+    for k in sorted(documented - keys):
+        tap.ok(False, "key %s of the page is accepted by the parser" % k)
 
-    # (a) no warnings or errors.
-    rc, out, err = run([MANDOC, "-Tlint", "-W", "warning", MANPAGE])
-    tap.ok(rc == 0 and out == "" and err == "",
-           "mandoc -Tlint -W warning reports nothing",
-           "exit %s\n%s%s" % (rc, out, err))
-
-    # (b) every --help option has an item in the page.
-    rc, out, err = run([DAEMON, "--help"])
-    helpopts = help_options(out) if rc == 0 else []
-    tap.ok(rc == 0 and len(helpopts) > 0,
-           "%s --help lists options" % os.path.basename(DAEMON),
-           "exit %s, %d options found\n%s%s" %
-           (rc, len(helpopts), out, err))
-    pageopts = manpage_options(page)
-    tap.ok(len(pageopts) > 0, "the manual page has an option list",
-           "no .It Fl item in a .Bl list of DESCRIPTION")
-    for o in helpopts:
-        tap.ok(o in pageopts, "option %s of --help is in the manual page" % o,
-               "no .It item in the option list names %s; the page has: %s"
-               % (o, " ".join(pageopts)))
-
-    # (c) every item of the page is an option of --help.
-    for o in pageopts:
-        tap.ok(o in helpopts, "option %s of the manual page is in --help" % o,
-               "--help does not list %s; it has: %s"
-               % (o, " ".join(helpopts)))
-
-    # (d) it renders, with the sections users look for.
-    rc, out, err = run([MANDOC, "-Tutf8", MANPAGE])
-    plain = re.sub(r".\x08", "", out)
-    tap.ok(rc == 0 and err == "" and plain.strip() != "",
-           "mandoc -Tutf8 renders the page", "exit %s\n%s" % (rc, err))
-    for sect in ("EXIT STATUS", "SIGNALS"):
-        tap.ok(re.search(r"^%s$" % sect, plain, re.M) is not None,
-               "the rendered page has the %s section" % sect,
-               "no line \"%s\" in the rendered page" % sect)
+    # Metrics: every family the metrics process serves is documented.
+    names = re.findall(r'(?:family\(&?o|[SWE]\(\w+), "(\w+)"',
+                       source("metrics.c"))
+    tap.ok(len(names) > 20, "the served metrics are found (%d)" % len(names))
+    for n in names:
+        tap.ok(("kopeio_networking_" + n) in page,
+               "metric kopeio_networking_%s is in kopeio-networkd(8)" % n)
     return tap.report()
 
 

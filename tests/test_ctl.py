@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""kopeio-networkctl against real daemons in a three-node namespace
+cluster: show status, nodes and routes as the daemon and the kernel
+have them, reload (applied, refused, failed), resync; the control
+socket is root's only, one per daemon, and cleaned up; the pid file."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import knlib  # noqa: E402
+
+tap = knlib.Tap()
+knlib.need_apiserver(tap, "ping", "setpriv")
+import netcluster  # noqa: E402
+
+COMMITTED = r"^watcher: generation \d+ committed"
+wait_until = netcluster.wait_until
+
+
+def ctl(*args):
+    r = subprocess.run([knlib.CTL] + list(args), capture_output=True,
+                       text=True, timeout=30, stdin=subprocess.DEVNULL)
+    return r.returncode, r.stdout, r.stderr
+
+
+# Without a daemon: a clear error, and usage errors are status 2.
+rc, out, err = ctl("-s", "/nonexistent/kn.sock", "show", "status")
+tap.ok(rc == 1 and "cannot reach the daemon on /nonexistent/kn.sock" in err
+       and "is kopeio-networkd running?" in err,
+       "no daemon: status 1 and a message that says so", err)
+for argv in (["show"], ["show", "everything"], ["reload", "now"], [],
+             ["--bogus", "show", "status"]):
+    rc, out, err = ctl(*argv)
+    tap.ok(rc == 2 and "usage: kopeio-networkctl" in err,
+           "usage error for %r: status 2" % argv, "%d %s" % (rc, err))
+rc, out, err = ctl("--help")
+tap.ok(rc == 0 and "show routes" in out, "--help on standard output")
+
+c = netcluster.Cluster(nodes=3, pods=1)
+try:
+    tmp = knlib.private_dir()
+    conf = os.path.join(tmp, "config.yaml")
+    pidfile = os.path.join(tmp, "kn.pid")
+    with open(conf, "w") as f:
+        f.write("provider: vxlan\nlogLevel: 1\n")
+    n0 = c.nodes[0]
+    n0.start(["-f", conf, "--pid-file", pidfile])
+    for n in c.nodes[1:]:
+        n.start(["--provider", "vxlan"])
+    tap.ok(c.wait_all(COMMITTED), "every daemon commits its generation")
+    d = n0.daemon
+
+    tap.ok(os.path.exists(pidfile) and
+           open(pidfile).read() == "%d\n" % d.pid(),
+           "the pid file holds the parent's pid")
+    st = os.stat(d.socket)
+    tap.ok(oct(st.st_mode & 0o777) == "0o600" and st.st_uid == 0,
+           "the control socket is mode 0600, owned by root",
+           oct(st.st_mode))
+
+    # show status
+    def status_ok():
+        rc, out, err = d.ctl("show", "status")
+        return rc == 0 and "peers: 2 of 3 nodes" in out and out
+    out = wait_until(status_ok, 15)
+    tap.ok(out, "show status: 2 peers of 3 nodes", d.ctl("show", "status"))
+    out = out or ""
+    tap.ok("provider vxlan" in out and "ready: yes" in out,
+           "show status: the provider, and ready", out)
+    tap.ok(re.search(r"last sync: generation \d+ at \d{4}-\d\d-\d\d "
+                     r"\d\d:\d\d:\d\d UTC \(\d+s ago\): 2 intents accepted, "
+                     r"0 refused, 0 kernel objects failed", out),
+           "show status: the last generation and its result", out)
+    tap.ok("2 intents, 6 kernel objects" in out,
+           "show status: intents and kernel objects (vxlan: 3 a peer)", out)
+    for role in ("watcher", "executor"):
+        tap.ok(re.search(r"^%s\s+\d+\s+running\s+0\s+\S+$" % role, out,
+                         re.M), "show status: the %s runs" % role, out)
+    tap.ok(re.search(r"^arp-helper\s+-\s+off", out, re.M) and
+           re.search(r"^metrics\s+-\s+off", out, re.M),
+           "show status: the processes this mode does not run are off",
+           out)
+
+    # show nodes
+    rc, out, err = d.ctl("show", "nodes")
+    lines = out.splitlines()
+    tap.ok(rc == 0 and len(lines) == 4 and lines[0].split()[0] == "NAME",
+           "show nodes: a header and three nodes", out + err)
+    for n in c.nodes:
+        want = r"^%s%s\s+%s\s+%s$" % (re.escape(n.name),
+                                       r" \(this\)" if n is n0 else "",
+                                       re.escape(n.addr),
+                                       re.escape(n.pod_cidr))
+        tap.ok(re.search(want, out, re.M),
+               "show nodes: %s, its address and pod CIDR" % n.name, out)
+
+    # show routes: in the kernel, then one taken away under the executor
+    rc, out, err = d.ctl("show", "routes")
+    for n in c.nodes[1:]:
+        tap.ok(re.search(r"^%s\s+%s\s+installed \(3/3\)$" %
+                         (re.escape(n.pod_cidr), re.escape(n.addr)), out,
+                         re.M), "show routes: %s installed" % n.pod_cidr,
+               out)
+    tap.ok(n0.pod_cidr not in out, "show routes: no route to itself", out)
+
+    # resync: the watcher lists again, the executor re-reads the kernel
+    mark = d.mark()
+    rc, out, err = d.ctl("resync")
+    tap.ok(rc == 0 and "re-sync started" in out, "resync answers", out + err)
+    i, m = d.wait_for(r"^watcher: listed 3 nodes", 15, mark)
+    tap.ok(m is not None, "resync: the watcher lists the nodes again",
+           d.log(mark))
+    i, m = d.wait_for(r"^executor: re-sync asked for", 15, mark)
+    tap.ok(m is not None, "resync: the executor re-reads the kernel",
+           d.log(mark))
+
+    # reload: a run-time setting applies, a fixed one is refused
+    with open(conf, "w") as f:
+        f.write("provider: vxlan\nlogLevel: 3\nmtu: 1300\n")
+    mark = d.mark()
+    rc, out, err = d.ctl("reload")
+    tap.ok(rc == 0 and out.strip() == "configuration reloaded; not applied "
+           "until a restart: mtu", "reload: applied, mtu refused",
+           out + err)
+    i, m = d.wait_for(r"^parent: reload: mtu cannot change while the "
+                      r"daemon runs; restart it to apply$", 10, mark)
+    tap.ok(m is not None, "reload: the refusal is logged", d.log(mark))
+    i, m = d.wait_for(r"^executor: log verbosity 2$", 10, mark)
+    tap.ok(m is not None, "reload: logLevel 3 reaches the children",
+           d.log(mark))
+    # A broken file: refused with its line, nothing changes.
+    with open(conf, "w") as f:
+        f.write("provider: vxlan\n\nbogus: 1\n")
+    rc, out, err = d.ctl("reload")
+    tap.ok(rc == 1 and ("reload failed, keeping the running configuration: "
+                        "%s:3: unknown key \"bogus\"" % conf) in err,
+           "reload: a bad file is refused, with its line", out + err)
+    # SIGHUP does the same as reload.
+    with open(conf, "w") as f:
+        f.write("provider: vxlan\nlogLevel: 1\n")
+    mark = d.mark()
+    d.signal(signal.SIGHUP)
+    i, m = d.wait_for(r"^parent: configuration reloaded from ", 10, mark)
+    tap.ok(m is not None, "SIGHUP reloads the file", d.log(mark))
+
+    # Only root may connect: the socket's mode, then the credentials.
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                        "--clear-groups", knlib.CTL, "-s", d.socket, "show",
+                        "status"], capture_output=True, text=True,
+                       timeout=30)
+    tap.ok(r.returncode == 1 and "Permission denied" in r.stderr and
+           "root's only" in r.stderr, "a non-root user is refused",
+           r.stderr)
+
+    # One daemon a socket: a second one on the same socket refuses.
+    second = knlib.Daemon(["-s", d.socket])
+    try:
+        rc = second.wait(20)
+        tap.ok(rc == 1 and "another daemon is running" in second.log(),
+               "a second daemon on the same socket refuses to start",
+               second.log())
+    finally:
+        second.stop()
+    rc, out, err = d.ctl("show", "status")
+    tap.ok(rc == 0, "the first daemon still answers", err)
+
+    # A removed node leaves show nodes and show routes.
+    gone = c.nodes[2]
+    c.api.control("DELETE", "/nodes/" + gone.name)
+    tap.ok(wait_until(lambda: gone.pod_cidr not in d.ctl("show",
+                                                        "routes")[1], 15),
+           "show routes: a deleted node's route is gone")
+    tap.ok(gone.name not in d.ctl("show", "nodes")[1],
+           "show nodes: the deleted node is gone")
+
+    # A killed watcher: show nodes fails clearly, then the restart shows.
+    mark = d.mark()
+    os.kill(knlib.children_of(d.pid())["watcher"], signal.SIGKILL)
+    i, m = d.wait_for(r"^parent: watcher ready", 20, mark)
+    tap.ok(m is not None and wait_until(
+        lambda: re.search(r"^watcher\s+\d+\s+running\s+1\s",
+                          d.ctl("show", "status")[1], re.M), 10),
+           "show status: the watcher's restart is counted",
+           d.ctl("show", "status")[1])
+
+    # Stopped: the socket and the pid file are removed.
+    sock = d.socket
+    n0.stop()
+    tap.ok(not os.path.exists(sock) and not os.path.exists(pidfile),
+           "the socket and the pid file go with the daemon")
+    rc, out, err = ctl("-s", sock, "show", "status")
+    tap.ok(rc == 1 and "cannot reach the daemon" in err,
+           "after the stop: cannot reach the daemon", err)
+
+    # A socket left by a daemon that was killed is taken over.
+    n0.start(["-f", conf])
+    tap.ok(n0.daemon.wait_for(COMMITTED, 20)[1] is not None,
+           "restarted with the same configuration")
+    sock = n0.daemon.socket
+    n0.daemon.signal(signal.SIGKILL)
+    n0.daemon.wait(10)
+    tap.ok(os.path.exists(sock), "a killed daemon leaves its socket")
+    again = knlib.Daemon(["-s", sock])
+    try:
+        i, m = again.wait_for(r"^parent: starting", 20)
+        rc = wait_until(lambda: ctl("-s", sock, "show", "status")[0] == 0,
+                        15)
+        tap.ok(m is not None and rc, "a new daemon takes over a stale socket",
+               again.log())
+    finally:
+        again.stop()
+finally:
+    c.close()
+tap.done()
