@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,30 +19,7 @@
 #include "cni.h"
 #include "log.h"
 #include "msg.h"
-
-/* Appends to a fixed buffer; remembers running out of room. */
-struct out {
-	char	*buf;
-	size_t	 len, used;
-	int	 full;
-};
-
-static void __attribute__((__format__(printf, 2, 3)))
-put(struct out *o, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 n;
-
-	if (o->full)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->buf + o->used, o->len - o->used, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->len - o->used)
-		o->full = 1;
-	else
-		o->used += n;
-}
+#include "out.h"
 
 /* Is the report something a pod network can be made of? */
 static int
@@ -109,7 +85,7 @@ cni_render(const struct msg_node_net *nn, char *buf, size_t len, char *err,
     size_t errlen)
 {
 	static const char *const defroute[2] = { "0.0.0.0/0", "::/0" };
-	struct out	 o = { buf, len, 0, 0 };
+	struct out	 o = { buf, 0, len, 0 };
 	char		 cidr[INET6_ADDRSTRLEN + 5];
 	const char	*sep;
 	int		 i;
@@ -118,7 +94,7 @@ cni_render(const struct msg_node_net *nn, char *buf, size_t len, char *err,
 		buf[0] = '\0';
 	if (node_net_check(nn, err, errlen) == -1)
 		return -1;
-	put(&o, "{\n"
+	out(&o, "{\n"
 	    "  \"cniVersion\": \"" CNI_VERSION "\",\n"
 	    "  \"name\": \"" CNI_NETWORK "\",\n"
 	    "  \"plugins\": [\n"
@@ -137,17 +113,17 @@ cni_render(const struct msg_node_net *nn, char *buf, size_t len, char *err,
 		if (nn->family[i] == 0)
 			continue;
 		cidr_format(nn, i, cidr, sizeof(cidr));
-		put(&o, "%s          [ { \"subnet\": \"%s\" } ]", sep, cidr);
+		out(&o, "%s          [ { \"subnet\": \"%s\" } ]", sep, cidr);
 		sep = ",\n";
 	}
-	put(&o, "\n        ],\n        \"routes\": [");
+	out(&o, "\n        ],\n        \"routes\": [");
 	for (i = 0, sep = "\n"; i < 2; i++) {
 		if (nn->family[i] == 0)
 			continue;
-		put(&o, "%s          { \"dst\": \"%s\" }", sep, defroute[i]);
+		out(&o, "%s          { \"dst\": \"%s\" }", sep, defroute[i]);
 		sep = ",\n";
 	}
-	put(&o, "\n        ]\n"
+	out(&o, "\n        ]\n"
 	    "      }\n"
 	    "    },\n"
 	    "    {\n"
@@ -162,7 +138,7 @@ cni_render(const struct msg_node_net *nn, char *buf, size_t len, char *err,
 		return errset(err, errlen, "the configuration does not fit in "
 		    "%zu bytes", len);
 	}
-	return (int)o.used;
+	return (int)o.len;
 }
 
 /* Does the open file hold exactly text? */
