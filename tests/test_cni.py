@@ -208,16 +208,35 @@ def renumber(mode, c, node):
            "new pod CIDR" % mode, failed_pings(res))
 
 
+METRICS_PORT = 9923
+
+
+def readyz(node):
+    """The status /readyz of the node's metrics process answers."""
+    r = subprocess.run(
+        ["ip", "netns", "exec", node.ns, sys.executable, "-c",
+         "import urllib.request, urllib.error\n"
+         "try:\n"
+         "    r = urllib.request.urlopen('http://127.0.0.1:%d/readyz',"
+         " timeout=5)\n"
+         "    print(r.status)\n"
+         "except urllib.error.HTTPError as e:\n"
+         "    print(e.code)\n" % METRICS_PORT],
+        capture_output=True, text=True, timeout=30)
+    return r.stdout.strip()
+
+
 def bad_dirs(mode, node, args):
     """A group-writable directory: refused with a log line, no file,
-    written by the retry once the directory is fixed; a missing one:
-    refused too."""
+    not ready; written by the retry once the directory is fixed, and
+    ready; a missing one: refused too."""
     d = os.path.join(node.tmp, "gw.d")
     os.mkdir(d)
     os.chmod(d, 0o775)
     path = os.path.join(d, "10-kopeio.conflist")
     node.stop()
-    node.start(list(args) + ["--cni-config", path])
+    node.start(list(args) + ["--cni-config", path, "--metrics-address",
+                             "127.0.0.1:%d" % METRICS_PORT])
     pat = (r"^parent: CNI configuration %s not written: directory %s is "
            r"writable by group or others \(mode 0775\); trying again every "
            r"10 s$" % (re.escape(path), re.escape(d)))
@@ -225,12 +244,18 @@ def bad_dirs(mode, node, args):
     tap.ok(m is not None, "%s: a group-writable directory is refused with "
            "a log line" % mode, node.daemon.log())
     tap.eq(os.listdir(d), [], "%s: and nothing is written there" % mode)
+    node.daemon.wait_for(COMMITTED)
+    time.sleep(1)   # the metrics process hears of the commit at once
+    tap.eq(readyz(node), "503", "%s: committed, but without its CNI file "
+           "the node is not ready (/readyz)" % mode)
     os.chmod(d, 0o755)
     i, m = node.daemon.wait_for(r"^parent: wrote CNI configuration %s " %
                                 re.escape(path), timeout=15, start=i or 0)
     tap.ok(m is not None and os.path.isfile(path), "%s: fixed, the "
            "directory gets the file at the next try (every 10 s)" % mode,
            node.daemon.log())
+    tap.ok(wait_until(lambda: readyz(node) == "200", 15), "%s: and the "
+           "node is ready" % mode, readyz(node))
     tap.eq(len(re.findall(pat, node.daemon.log(), re.M)), 1, "%s: the "
            "refusal was logged once" % mode)
 
