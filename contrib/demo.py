@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """The quick start's demo cluster: three nodes, each a network
-namespace on a shared underlay bridge with two pod namespaces on a
-local bridge in its pod CIDR, the test API server over real TLS on the
-underlay, and the real, fully confined daemon on every node.  Prints
-the topology, the kernel objects the daemons made and a ping from
-every pod to every pod on the other nodes, then waits for Ctrl-C (or
-exits at once with --once) and removes everything it created.
+namespace on a shared underlay bridge, the test API server over real
+TLS on the underlay, and the real, fully confined daemon on every
+node.  Each daemon writes its node's CNI configuration (--cni-config),
+and two pod namespaces per node are attached with it by the real CNI
+plugins (bridge, host-local, portmap), as a container runtime would.
+Prints the topology, the CNI file and the kernel objects the daemons
+made and a ping from every pod to every pod on the other nodes, then
+waits for Ctrl-C (or exits at once with --once) and removes everything
+it created, the pods through CNI DEL first.
 
 usage: contrib/demo.py [--mode layer2|vxlan|vxlan-legacy] [--once]
 
@@ -38,6 +41,11 @@ def show(c, mode):
             (n.name, n.ns, n.addr, n.pod_cidr,
              " ".join("%s (%s)" % (p.addr, p.ns) for p in n.pods)))
     n = c.nodes[0]
+    say("", "the CNI configuration the daemon wrote on %s, %s, with which "
+        "the CNI plugins attached its pods:" % (n.name, n.cni_file))
+    with open(n.cni_file) as f:
+        for line in f.read().splitlines():
+            say("  " + line)
     say("", "what the daemon made on %s (%s mode):" % (n.name, mode))
     for line in netcluster.owned(n):
         say("  " + line)
@@ -54,9 +62,16 @@ def main():
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     say("building the cluster (%s mode)" % args.mode)
-    c = netcluster.Cluster(nodes=3, pods=2)
+    c = netcluster.Cluster(nodes=3, pods=2, cni=True)
     try:
-        c.start_all(["--provider", args.mode])
+        try:
+            c.start_all(["--provider", args.mode])
+        except (RuntimeError, netcluster.cnirt.CniError) as e:
+            for n in c.nodes:
+                if n.daemon is not None:
+                    print(n.daemon.log())
+            say("the pods could not be attached: %s" % e)
+            return 1
         if not c.wait_all(r"^watcher: generation \d+ committed"):
             for n in c.nodes:
                 print(n.daemon.log())

@@ -79,6 +79,7 @@ struct executor {
 	unsigned		 max;
 	struct pending		 pend[NL_BATCH_MAX];
 	struct nl_batch		 batch;
+	struct msg_node_net	 node_net;	/* last sent to the parent */
 	struct msg_exec_stats	 st;
 	struct msg_route_info	*info;		/* show routes */
 	unsigned		 ninfo;
@@ -355,6 +356,18 @@ underlay_of(struct executor *e, uint8_t family, const uint8_t *addr)
 	return f.ifindex;
 }
 
+/* The MTU of a device, 1500 when it cannot be had. */
+static uint32_t
+mtu_of(struct executor *e, uint32_t ifindex)
+{
+	struct linkinfo	 li;
+
+	if (ifindex != 0 && link_get(&e->cmd, NULL, ifindex, &li) == 0 &&
+	    li.found && li.mtu > 0)
+		return li.mtu;
+	return 1500;
+}
+
 /* One request, its ack awaited; 0 or -1 with the error logged. */
 static int
 link_talk(struct executor *e, struct nlmsghdr *nlh, const char *what)
@@ -487,7 +500,6 @@ vdev_plan(struct executor *e, struct vdev *d)
 	const struct msg_local	*l = &e->rx.local;
 	const struct kn_config	*conf = &e->c->conf;
 	unsigned		 i, len = d->family == AF_INET6 ? 16 : 4;
-	struct linkinfo		 ul;
 
 	d->wanted = 0;
 	if (!e->rx.have_local)
@@ -509,14 +521,9 @@ vdev_plan(struct executor *e, struct vdev *d)
 	    cluster_of(conf->cluster, d->family)->len : (uint8_t)(len * 8);
 	d->underlay = underlay_of(e, d->family, d->local);
 	d->mtu = conf->mtu;
-	if (d->mtu == 0) {
-		d->mtu = 1500;
-		if (d->underlay != 0 && link_get(&e->cmd, NULL, d->underlay, &ul) ==
-		    0 && ul.found && ul.mtu > 0)
-			d->mtu = ul.mtu;
-		d->mtu -= d->family == AF_INET6 ? VXLAN_OVERHEAD6 :
-		    VXLAN_OVERHEAD4;
-	}
+	if (d->mtu == 0)
+		d->mtu = mtu_of(e, d->underlay) - (d->family == AF_INET6 ?
+		    VXLAN_OVERHEAD6 : VXLAN_OVERHEAD4);
 }
 
 /*
@@ -587,6 +594,52 @@ vdev_matches(const struct vdev *d, const struct nlmsghdr *nlh)
 	    (li.flags & IFF_UP) && li.vxlan && li.vni == VXLAN_VNI &&
 	    li.port == VXLAN_PORT && li.learning == 0 &&
 	    li.localfam == d->family && memcmp(li.local, d->local, len) == 0;
+}
+
+/*
+ * This node's pod network, for the parent's CNI configuration, once
+ * every device it needs is set up: the pod CIDRs the envelope accepted
+ * and the MTU pods get, the smallest of the devices their traffic
+ * leaves by (the VXLAN devices, or in layer2 the underlay).  Sent
+ * whenever it changes.
+ */
+static void
+node_net_report(struct executor *e)
+{
+	const struct msg_local	*l = &e->rx.local;
+	struct msg_node_net	 nn;
+	uint32_t		 mtu;
+	int			 i, f;
+
+	if (!e->rx.have_local || (e->ctx.mode != MODE_LAYER2 &&
+	    e->dev[0].name == NULL))
+		return;
+	memset(&nn, 0, sizeof(nn));
+	for (i = 0; i < 2; i++) {
+		if (l->family[i] != AF_INET && l->family[i] != AF_INET6)
+			continue;
+		f = l->family[i] == AF_INET6;
+		/* Not yet, rather than a file without this family. */
+		if (e->dev[f].name != NULL && e->dev[f].ifindex == 0)
+			return;
+		if (e->dev[f].name != NULL)
+			mtu = e->dev[f].mtu;
+		else
+			mtu = mtu_of(e, e->ctx.target != 0 ? e->ctx.target :
+			    underlay_of(e, l->family[i], f ? l->addr6 :
+			    l->addr4));
+		nn.family[f] = l->family[i];
+		nn.plen[f] = l->plen[i];
+		memcpy(nn.cidr[f], l->cidr[i], sizeof(nn.cidr[f]));
+		if (nn.mtu == 0 || mtu < nn.mtu)
+			nn.mtu = mtu;
+	}
+	if (nn.mtu == 0 || memcmp(&nn, &e->node_net, sizeof(nn)) == 0)
+		return;
+	e->node_net = nn;
+	if (msgchan_compose(&e->c->ctl, MSG_NODE_NET, 0, -1, &nn,
+	    sizeof(nn)) == -1)
+		log_warn("control channel: sending this node's pod network");
 }
 
 /* --- the monitor -------------------------------------------------- */
@@ -684,6 +737,7 @@ devices_ensure(struct executor *e)
 	for (i = 0; i < 2; i++)
 		if (e->dev[i].name != NULL)
 			vdev_ensure(e, &e->dev[i]);
+	node_net_report(e);
 	if (before[0] != e->ctx.vxlan[0] || before[1] != e->ctx.vxlan[1]) {
 		want_rebuild(e);
 		e->resync = 1;
@@ -764,6 +818,8 @@ executor_peer(struct child *c, enum role from, struct msg *m)
 	case INTENTRX_LOCAL:
 		if (e->dev[0].name != NULL)
 			executor_sync_all(e);
+		else
+			node_net_report(e);
 		executor_count(e, NULL, mono_us() - t0);
 		return;
 	case INTENTRX_SNAPSHOT:

@@ -24,6 +24,7 @@
 
 #include "apiconf.h"
 #include "child.h"
+#include "cni.h"
 #include "config.h"
 #include "control.h"
 #include "ipseckey.h"
@@ -81,7 +82,6 @@ static struct msg_exec_stats	 exec_stats;
 static struct msg_watch_stats	 watch_stats;
 static int64_t			 started_wall;
 static int64_t			 status_next;	/* to the metrics process */
-static int			 cni_ok;	/* the CNI file is current */
 static int			 pid_written;
 
 static void	 proc_start(struct proc *);
@@ -328,6 +328,10 @@ proc_input(struct proc *p)
 		case MSG_TOKEN_REFRESH:
 			check_token(1);
 			break;
+		case MSG_NODE_NET:
+			cni_node_net(parent_msg.data);
+			status_changed(1);
+			break;
 		case MSG_READY:
 			memcpy(&p->readyinfo, parent_msg.data,
 			    sizeof(p->readyinfo));
@@ -431,9 +435,8 @@ status_build(struct kn_status *st)
 	}
 	st->exec = exec_stats;
 	st->watch = watch_stats;
-	st->cni_written = cni_ok;
-	st->ready = exec_stats.synced && (conf.cni_config[0] == '\0' ||
-	    cni_ok);
+	st->cni_written = conf.cni_config[0] != '\0' && cni_current();
+	st->ready = exec_stats.synced && cni_current();
 	snprintf(st->cni_config, sizeof(st->cni_config), "%s",
 	    conf.cni_config);
 	snprintf(st->version, sizeof(st->version), "%s", PACKAGE_VERSION);
@@ -640,6 +643,8 @@ parent_poll(int64_t timeout_ms)
 
 	if (have_api && (timeout_ms < 0 || token_check - now < timeout_ms))
 		timeout_ms = token_check > now ? token_check - now : 0;
+	if ((t = cni_next()) != 0 && (timeout_ms < 0 || t - now < timeout_ms))
+		timeout_ms = t > now ? t - now : 0;
 	if (procs[ROLE_METRICS].pid != 0 &&
 	    (timeout_ms < 0 || status_next - now < timeout_ms))
 		timeout_ms = status_next > now ? status_next - now : 0;
@@ -704,6 +709,7 @@ parent_step(int64_t timeout_ms)
 	now = mono_ms();
 	if (have_api && now >= token_check)
 		check_token(0);
+	cni_tick(now);
 	if (now >= status_next)
 		status_send();
 	for (r = ROLE_WATCHER; r < ROLE_NPROC && !sig_quit; r++)
@@ -928,6 +934,7 @@ main(int argc, char *argv[])
 		    (r == ROLE_METRICS && metrics_fd != -1);
 	}
 	msgchan_init(&violator.ctl, -1, ROLE_PARENT, ROLE_EXECUTOR);
+	cni_init(conf.cni_config);
 	log_info("starting, version %s, provider %s", PACKAGE_VERSION,
 	    mode_name(conf.mode));
 	start_all();

@@ -11,7 +11,6 @@
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "child.h"
 #include "log.h"
 #include "metrics.h"
+#include "out.h"
 
 /* The parent sends its status every few seconds; older means hung. */
 #define STATUS_STALE_MS		30000
@@ -35,29 +35,6 @@ struct metrics {
 static struct metrics	 M;
 
 /* --- the Prometheus text format --- */
-
-struct out {
-	char	*buf;
-	size_t	 len, size;
-	int	 full;
-};
-
-static void __attribute__((__format__(__printf__, 2, 3)))
-out(struct out *o, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 n;
-
-	if (o->full)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->buf + o->len, o->size - o->len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->size - o->len)
-		o->full = 1;
-	else
-		o->len += n;
-}
 
 static void
 family(struct out *o, const char *name, const char *type, const char *help)

@@ -83,6 +83,7 @@ static const struct msg_rule msg_rules[] = {
 	    sizeof(struct msg_route_info), EXECUTOR | PARENT, PARENT | CTL, 0,
 	    sizeof(struct msg_route_info)),
 	RULE(MSG_DUMP_END, 0, 0, DUMPERS | PARENT, PARENT | CTL, 0, 0),
+	FIXED(MSG_NODE_NET, struct msg_node_net, EXECUTOR, PARENT),
 };
 
 /* The histogram bucket of a duration. */

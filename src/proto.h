@@ -29,7 +29,7 @@ const char	*role_name(enum role);
 int		 role_from_name(const char *, enum role *);
 
 /* Bumped whenever a payload layout or the rule table changes. */
-#define MSG_VERSION	3
+#define MSG_VERSION	4
 /* Hard limit for one message, header included. */
 #define MSG_MAXLEN	16384
 
@@ -75,6 +75,7 @@ enum msg_type {
 	MSG_NODE_INFO,		/* watcher -> parent -> ctl: struct msg_node_info[] */
 	MSG_ROUTE_INFO,		/* executor -> parent -> ctl: struct msg_route_info[] */
 	MSG_DUMP_END,		/* the table is complete */
+	MSG_NODE_NET,		/* executor -> parent: struct msg_node_net */
 	MSG_TYPE_MAX
 };
 
@@ -154,6 +155,18 @@ struct msg_gen_result {
 	uint32_t	refused;	/* intents outside the envelope */
 	uint32_t	failed;		/* kernel objects the kernel refused */
 	uint32_t	pad;
+};
+
+/*
+ * This node's pod network as the executor accepted and set it up, for
+ * the parent's CNI configuration: sent when it first knows it and
+ * whenever it changes.
+ */
+struct msg_node_net {
+	uint8_t		family[2];	/* [0] AF_INET, [1] AF_INET6; 0: none */
+	uint8_t		plen[2];
+	uint8_t		cidr[2][16];	/* the pod CIDRs, host bits zero */
+	uint32_t	mtu;		/* of the pods' interfaces */
 };
 
 /*

@@ -26,6 +26,7 @@
  * up to 255.  Everything goes to standard output, in order: the
  * executor's log lines as "executor: ...", and the driver's own lines
  * "ready", "done gen=N applied=N refused=N failed=N", "channel closed",
+ * "node-net CIDRS mtu N" (the executor's report to the parent),
  * "timeout", "error: ..." and at the end of the script "executor
  * exited with status N" or "executor killed by signal N".
  */
@@ -42,6 +43,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../src/cni.h"
 #include "../src/config.h"
 #include "../src/log.h"
 #include "../src/msg.h"
@@ -63,6 +65,17 @@ enum until {
 	UNTIL_DONE,		/* MSG_GEN_DONE on the watcher channel */
 };
 
+static void
+node_net_print(const struct msg *nm)
+{
+	struct msg_node_net	 nn;
+	char			 cidrs[128];
+
+	memcpy(&nn, nm->data, sizeof(nn));
+	cni_cidrs(&nn, cidrs, sizeof(cidrs));
+	printf("node-net %s mtu %u\n", cidrs, nn.mtu);
+}
+
 /* The executor's log lines, until none is waiting; 0 once it is gone. */
 static int
 drain_control(void)
@@ -83,7 +96,8 @@ drain_control(void)
 		else if (m.hdr.type == MSG_READY) {
 			printf("ready\n");
 			ready = 1;
-		}
+		} else if (m.hdr.type == MSG_NODE_NET)
+			node_net_print(&m);
 		fflush(stdout);
 	}
 }

@@ -6,16 +6,25 @@ them) and the test API server on 172.20.0.1.  Each node is a namespace
 on that bridge with the real daemon, fully confined, and a local bridge
 cbr0 in its pod CIDR holding pod namespaces.  Nothing touches the
 host's own network: everything lives in namespaces that close() deletes.
+
+With cni=True the pods are made as a container runtime makes them:
+each node's daemon writes its CNI configuration (--cni-config) and the
+real plugins (bridge, host-local, portmap) attach each pod namespace
+from that file (tests/cnirt.py), in the node's namespace; close() runs
+their DEL first.
 """
 
 import ipaddress
+import json
 import os
+import shutil
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "apiserver"))
+import cnirt  # noqa: E402
 import knlib  # noqa: E402
 import nodegen  # noqa: E402
 
@@ -35,6 +44,8 @@ class Pod:
         self.ns = ns
         self.addr = addr
         self.addr6 = addr6
+        self.net = None     # the cnirt.Network that attached it
+        self.result = None  # and the result of its ADD
 
     def ping(self, dst, count=1, timeout=2):
         """True when dst answers (one echo, or count)."""
@@ -55,6 +66,16 @@ class Node:
         self.pod_cidr6 = nodegen.pod_cidr6(index) if dual_stack else None
         self.daemon = None
         self.pods = []
+        self.npods = pods
+        self.tmp = None
+        if cluster.cni:
+            # Root's and writable by no one else, as the daemon demands.
+            self.tmp = knlib.private_dir()
+            os.chmod(self.tmp, 0o755)
+            self.cni_dir = os.path.join(self.tmp, "net.d")
+            os.mkdir(self.cni_dir, 0o755)
+            self.cni_file = os.path.join(self.cni_dir, "10-kopeio.conflist")
+            self.cni_state = os.path.join(self.tmp, "cni-state")
         ul = cluster.ul
         sh("ip", "netns", "add", self.ns)
         cluster.namespaces.append(self.ns)
@@ -70,6 +91,8 @@ class Node:
         self.run("ip", "link", "set", "eth0", "up")
         self.run("sysctl", "-qw", "net.ipv4.ip_forward=1")
         self.run("sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+        if cluster.cni:
+            return      # the bridge plugin makes cni0, attach() the pods
         self.run("ip", "link", "add", "cbr0", "type", "bridge")
         net = ipaddress.ip_network(self.pod_cidr)
         self.run("ip", "addr", "add", "%s/%d" % (net[1], net.prefixlen),
@@ -110,6 +133,58 @@ class Node:
                str(net6[1]))
         self.pods.append(Pod(ns, addr, addr6))
 
+    def cni_conf(self, cidr=None, timeout=30):
+        """The daemon's CNI configuration once it has written one that
+        parses (and names cidr), or None."""
+        def read():
+            try:
+                conf = cnirt.load(self.cni_file)
+            except (OSError, ValueError):
+                return None
+            if cidr is not None and '"%s"' % cidr not in json.dumps(conf):
+                return None
+            return conf
+        return wait_until(read, timeout, 0.1)
+
+    def attach(self, timeout=30):
+        """Waits for the daemon's CNI file and attaches npods pod
+        namespaces with it through the real plugins; the pods."""
+        conf = self.cni_conf(timeout=timeout)
+        if conf is None:
+            raise RuntimeError("%s: no CNI configuration in %s after %d s"
+                               % (self.name, self.cni_file, timeout))
+        net = cnirt.Network(conf, wrap=cnirt.node_wrap(self.ns,
+                                                        self.cni_state))
+        for j in range(self.npods):
+            ns = "%s-n%dp%d" % (self.cluster.prefix, self.index, j)
+            if ns not in self.cluster.namespaces:
+                sh("ip", "netns", "add", ns)
+                self.cluster.namespaces.append(ns)
+                sh("ip", "-n", ns, "link", "set", "lo", "up")
+            res = net.add(ns, "/run/netns/" + ns)
+            a4 = cnirt.addresses(res, 4)
+            a6 = cnirt.addresses(res, 6)
+            pod = Pod(ns, a4[0].split("/")[0] if a4 else None,
+                      a6[0].split("/")[0] if a6 else None)
+            pod.net = net
+            pod.result = res
+            self.pods.append(pod)
+        return self.pods
+
+    def detach(self):
+        """CNI DEL of every pod attached (the namespaces stay); the
+        errors, as text."""
+        errors = []
+        for p in self.pods:
+            if p.net is None:
+                continue
+            try:
+                p.net.delete(p.ns, "/run/netns/" + p.ns)
+            except (cnirt.CniError, OSError) as e:
+                errors.append("%s: %s" % (p.ns, e))
+        self.pods = [p for p in self.pods if p.net is None]
+        return errors
+
     def node_object(self, **kw):
         return nodegen.make_node(self.index, target_bytes=3000,
                                  dual_stack=self.pod_cidr6 is not None,
@@ -117,15 +192,18 @@ class Node:
                                  **kw)
 
     def start(self, args, wrap=()):
+        if self.cluster.cni and "--cni-config" not in args:
+            args = list(args) + ["--cni-config", self.cni_file]
         self.daemon = knlib.Daemon(args, netns=_Named(self.ns),
                                    api=self.cluster.api.daemon_args(self.name),
                                    wrap=wrap)
         return self.daemon
 
     def stop(self):
-        if self.daemon is not None:
-            self.daemon.stop()
+        """Stops the daemon; its exit status (None if none ran)."""
+        rc = self.daemon.stop() if self.daemon is not None else None
         self.daemon = None
+        return rc
 
     def state(self):
         """Every object a mode may own here, as text."""
@@ -149,12 +227,15 @@ class Cluster:
     """nodes node namespaces with pods each, the test API server on the
     underlay, every Node object posted; no daemon yet (start_all).
     pod_cidr_mask: the size of the nodes' pod CIDRs (/25 fits 5,000
-    nodes in the default cluster range)."""
+    nodes in the default cluster range).  cni: the pods are attached
+    by the CNI plugins from the file each daemon writes, when
+    start_all() has started the daemons (see the module's text)."""
 
     def __init__(self, nodes=3, pods=2, dual_stack=False,
-                 pod_cidr_mask=nodegen.POD_CIDR_MASK):
+                 pod_cidr_mask=nodegen.POD_CIDR_MASK, cni=False):
         self.prefix = "kc%d" % (os.getpid() % 100000)
         self.pod_cidr_mask = pod_cidr_mask
+        self.cni = cni
         self.namespaces = []
         self.nodes = []
         self.api = None
@@ -188,23 +269,45 @@ class Cluster:
     def remove_node(self, node):
         """Stops the node's daemon and deletes its namespaces; its Node
         object stays on the API server."""
+        node.detach()
         node.stop()
         # The namespace goes in the background: its veth peer now, so
         # the port name is free for the next node.
         sh("ip", "-n", self.ul, "link", "del", "n%d" % node.index,
            check=False)
-        for ns in [p.ns for p in node.pods] + [node.ns]:
+        prefix = "%s-n%dp" % (self.prefix, node.index)
+        for ns in [x for x in self.namespaces if x.startswith(prefix)] + \
+                [node.ns]:
             sh("ip", "netns", "del", ns, check=False)
             self.namespaces.remove(ns)
+        if node.tmp is not None:
+            shutil.rmtree(node.tmp, ignore_errors=True)
         self.nodes.remove(node)
 
     def renumber(self, node, index):
         """Gives node the index-th pod CIDR: its bridge and pods are
-        readdressed and its Node object updated; the new CIDR."""
+        readdressed and its Node object updated; the new CIDR.  With
+        CNI, the pods are detached, the daemon's new file awaited and
+        the pods attached again with it."""
         import ipaddress as ip
         old = ip.ip_network(node.pod_cidr)
         node.pod_cidr = nodegen.pod_cidr(index, mask=self.pod_cidr_mask)
         net = ip.ip_network(node.pod_cidr)
+        if self.cni:
+            self._post_pod_cidr(node)
+            assert old != net
+            if node.cni_conf(node.pod_cidr) is None:
+                raise RuntimeError("%s: no CNI file for %s" %
+                                   (node.name, node.pod_cidr))
+            bridge = node.pods[0].net.conf["plugins"][0]["bridge"]
+            errors = node.detach()
+            if errors:
+                raise RuntimeError("; ".join(errors))
+            # The old gateway address would keep the old CIDR here.
+            node.run("ip", "addr", "del", "%s/%d" % (old[1], old.prefixlen),
+                     "dev", bridge, check=False)
+            node.attach()
+            return node.pod_cidr
         node.run("ip", "addr", "flush", "dev", "cbr0")
         node.run("ip", "addr", "add", "%s/%d" % (net[1], net.prefixlen),
                  "dev", "cbr0")
@@ -215,16 +318,25 @@ class Cluster:
                net.prefixlen), "dev", "eth0")
             sh("ip", "-n", p.ns, "route", "replace", "default", "via",
                str(net[1]))
+        self._post_pod_cidr(node)
+        assert old != net
+        return node.pod_cidr
+
+    def _post_pod_cidr(self, node):
         obj = self.api.control("GET", "/nodes/" + node.name)
         obj["spec"]["podCIDR"] = node.pod_cidr
         obj["spec"]["podCIDRs"] = [node.pod_cidr]
         self.api.control("POST", "/nodes", obj)
-        assert old != net
-        return node.pod_cidr
 
     def start_all(self, args):
+        """Starts every node's daemon; with CNI, then attaches every
+        node's pods from the file its daemon wrote."""
         for n in self.nodes:
             n.start(args)
+        if self.cni:
+            for n in self.nodes:
+                if not n.pods:
+                    n.attach()
 
     def wait_all(self, pattern, timeout=30):
         """Every running daemon logs a line matching pattern."""
@@ -261,10 +373,13 @@ class Cluster:
 
     def close(self):
         for n in self.nodes:
+            n.detach()
             try:
                 n.stop()
             except Exception:
                 pass
+            if n.tmp is not None:
+                shutil.rmtree(n.tmp, ignore_errors=True)
         if self.api is not None:
             self.api.close()
         for ns in reversed(self.namespaces):

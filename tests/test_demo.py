@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The README's first command ends in contrib/demo.py: the demo
-cluster must come up, every cross-node ping must be answered, and the
-demo must remove every namespace it made."""
+cluster must come up with its pods attached by the CNI plugins from
+the file the daemon wrote, every cross-node ping must be answered, and
+the demo must remove every namespace it made."""
 
 import os
 import re
@@ -12,7 +13,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import knlib  # noqa: E402
 
 tap = knlib.Tap()
-knlib.need_apiserver(tap, "ping", "bridge")
+knlib.need_apiserver(tap, "ping", "bridge", "unshare", "iptables")
+import cnirt  # noqa: E402
+if cnirt.missing("bridge", "host-local", "portmap"):
+    tap.skip_all(cnirt.missing("bridge", "host-local", "portmap"))
 
 demo = os.path.join(knlib.SRCDIR, "contrib", "demo.py")
 for mode, pairs in (("vxlan", 24), ("layer2", 24)):
@@ -24,6 +28,12 @@ for mode, pairs in (("vxlan", 24), ("layer2", 24)):
            "%s: all %d cross-node pings answered" % (mode, pairs), out)
     tap.ok(re.search(r"what the daemon made on \S+ \(%s mode\)" % mode, out),
            "%s: it shows the kernel objects the daemon made" % mode, out)
+    tap.ok(re.search(r"the CNI configuration the daemon wrote on \S+, "
+                     r"\S+/10-kopeio\.conflist, with which the CNI plugins "
+                     r"attached its pods:\ndemo:   \{\n", out) and
+           '"type": "host-local"' in out,
+           "%s: the pods were attached with the daemon's CNI file" % mode,
+           out)
     m = re.search(r"underlay: namespace (\S+)-ul,", out)
     left = subprocess.run(["ip", "netns", "list"], capture_output=True,
                           text=True).stdout

@@ -264,6 +264,13 @@ def run(c):
         tap.ok(knlib.wait_until(lambda: programmed(ns, c), 5),
                "%s: the peers' objects are in the kernel" % tag,
                knlib.owned(ns))
+        # What the parent's CNI file is made of: only what passed.
+        mtu = 1500 - (0 if c.mode == "layer2" else
+                      50 if c.family == 4 else 70)
+        reports = re.findall(r"(?m)^node-net .*$", log)
+        tap.eq(reports, ["node-net %s mtu %d" % (c.local, mtu)],
+               "%s: the executor reports the accepted pod CIDR and MTU "
+               "to the parent, once" % tag)
         knlib.wait_until(lambda: not ns.run("ip", "addr", "show",
                                             "tentative"), 5)
         before = ns.state()
@@ -341,6 +348,10 @@ def run(c):
                     [re.compile("^executor: refused local pod CIDR %s: %s$"
                                 % (re.escape(what), re.escape(why)))],
                     "this node as %s is refused: %s" % (what, why))
+
+        tap.eq(re.findall(r"(?m)^node-net .*$", ex.log()), reports,
+               "%s: a refused local pod CIDR is never reported to the "
+               "parent" % tag)
 
         # Malformed messages: a protocol error closes the channel; the
         # executor stays, with its state, for the next watcher.
