@@ -120,7 +120,7 @@ request_done(void *arg, unsigned idx, int error, const char *why)
 	(void)ktab_put(&e->reported, &p->o);
 	if (p->o.k.type == KOBJ_ROUTE && error == EEXIST)
 		log_warnx("installing %s: the kernel has a route for it that "
-		    "is not ours (protocol %u); left alone", name,
+		    "is not ours (not protocol %u); left alone", name,
 		    e->ctx.protocol);
 	else if (p->o.k.type == KOBJ_ROUTE && (error == ENETUNREACH ||
 	    error == EHOSTUNREACH || error == EINVAL) && !p->o.v.onlink)
