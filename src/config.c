@@ -832,7 +832,11 @@ config_parse_file(struct kn_config *c, const char *path, char *err,
  */
 /*
  * Keys of our own, for what the original agent did not have: each is
- * its command-line option, spelt in the ConfigMap's camelCase.
+ * its command-line option, spelt in the ConfigMap's camelCase.  Only
+ * operational settings: what decides whom the daemon trusts (the API
+ * server and credentials, the IPsec key) and how it is confined (user,
+ * chroot, seccomp, the files it writes as root) stays on the command
+ * line, which more people cannot change than can edit a ConfigMap.
  */
 struct own_key {
 	const char	*key;
@@ -841,21 +845,12 @@ struct own_key {
 };
 
 static const struct own_key own_keys[] = {
-	{ "kubeconfig", OPT_KUBECONFIG, 0 },
-	{ "apiServer", OPT_APISERVER, 0 },
-	{ "tokenFile", OPT_TOKEN_FILE, 0 },
-	{ "caFile", OPT_CA_FILE, 0 },
 	{ "nodeAddressType", OPT_ADDRESS_TYPE, 0 },
 	{ "maxNodes", OPT_MAX_NODES, 1 },
 	{ "watchTimeout", OPT_WATCH_TIMEOUT, 1 },
 	{ "mtu", OPT_MTU, 1 },
 	{ "routeProtocol", OPT_ROUTE_PROTOCOL, 1 },
 	{ "metricsAddress", OPT_METRICS_ADDRESS, 0 },
-	{ "controlSocket", 's', 0 },
-	{ "pidFile", OPT_PID_FILE, 0 },
-	{ "user", 'u', 0 },
-	{ "chroot", OPT_CHROOT, 0 },
-	{ "seccomp", OPT_SECCOMP, 0 },
 };
 
 static const struct own_key *
@@ -932,9 +927,6 @@ yaml_scalar_value(struct yaml_ctx *y, struct kn_config *c, const char *sect,
 			rv = set_choice(what, encapsulation_names,
 			    NELEM(encapsulation_names), v,
 			    &c->ipsec_encapsulation, msg, sizeof(msg));
-		else if (strcmp(key, "keyFile") == 0)
-			rv = set_path(c->ipsec_key_file, what, v, msg,
-			    sizeof(msg));
 		else
 			return yaml_fail(y, ev, "unknown key \"ipsec.%s\"", key);
 	} else if (strcmp(key, "provider") == 0)

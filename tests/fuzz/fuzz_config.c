@@ -110,6 +110,20 @@ check_config(const struct kn_config *c)
 	rest.ipsec_authentication = 0;
 	rest.ipsec_encapsulation = 0;
 	rest.verbose = 0;
+	/* Our own operational keys; the ranges are their flags'. */
+	CHECK(c->address_type <= 1);
+	CHECK(c->max_nodes <= 100000);
+	CHECK(c->watch_timeout <= 3600);
+	CHECK(c->mtu == 0 || (c->mtu >= 1280 && c->mtu <= 65535));
+	CHECK(c->route_protocol == 0 ||
+	    (c->route_protocol >= 5 && c->route_protocol <= 254));
+	CHECK_STR(c->metrics_address);
+	rest.address_type = 0;
+	rest.max_nodes = 0;
+	rest.watch_timeout = 0;
+	rest.mtu = 0;
+	rest.route_protocol = 0;
+	memset(rest.metrics_address, 0, sizeof(rest.metrics_address));
 	CHECK(memcmp(&rest, &zero, sizeof(rest)) == 0);
 }
 
