@@ -158,6 +158,25 @@ def table(title, procs, cg):
         print("  memory cgroup charge: %d KiB now, %d KiB at the peak" % use)
 
 
+def asks(d, node):
+    """What an operator's questions cost at this size: each table of
+    kopeio-networkctl and a scrape of /metrics, wall time."""
+    print("operator's questions:")
+    for what in ("status", "nodes", "routes"):
+        t = time.monotonic()
+        rc, out, err = d.ctl("show", what)
+        print("  kopeio-networkctl show %-7s %5d lines, %4d KiB in %6.1f ms%s"
+              % (what, len(out.splitlines()), len(out) // 1024,
+                 (time.monotonic() - t) * 1e3, "" if rc == 0 else
+                 " (failed: %s)" % err.strip()))
+    t = time.monotonic()
+    out = node.run("curl", "-s", "http://127.0.0.1:9922/metrics",
+                   check=False)
+    print("  GET /metrics                  %5d lines, %4d KiB in %6.1f ms" %
+          (len(out.splitlines()), len(out) // 1024,
+           (time.monotonic() - t) * 1e3))
+
+
 def main():
     why = knlib.apiserver_missing("ip", "bridge")
     if why is not None:
@@ -179,11 +198,9 @@ def main():
             print("bench_daemon: the daemon is built with sanitizers: its "
                   "figures are not representative")
         t0 = time.monotonic()
-        # As k8s/*.yaml run it: with the metrics process, if it has one.
-        metrics = ["--metrics-address=127.0.0.1:9922"] if \
-            "--metrics-address" in knlib.daemon_options() else []
-        d = node.start(["--provider", mode, "--max-nodes", str(NODES)] +
-                       metrics, wrap=cg.wrap())
+        # As k8s/*.yaml run it: with the metrics process.
+        d = node.start(["--provider", mode, "--max-nodes", str(NODES),
+                        "--metrics-address=127.0.0.1:9922"], wrap=cg.wrap())
         i, m = d.wait_for(COMMITTED, timeout=300)
         if m is None:
             print(d.log()[-3000:])
@@ -201,6 +218,7 @@ def main():
         table("after a status report of every node (%.1f s wall, %.2f s "
               "CPU, %.0f us per event):" % (time.monotonic() - t1, beat_cpu,
                                             beat_cpu * 1e6 / NODES), procs, cg)
+        asks(d, node)
     finally:
         if c is not None:
             c.close()
