@@ -774,7 +774,7 @@ monitor_cb(const struct nlmsghdr *nlh, void *arg)
 	const struct kobj		*h;
 	struct vdev			*d;
 	struct kobj			 o;
-	int				 deleted, i;
+	int				 deleted, gone, i;
 
 	if (nlh->nlmsg_type == RTM_NEWLINK || nlh->nlmsg_type == RTM_DELLINK) {
 		ifi = mnl_nlmsg_get_payload(nlh);
@@ -797,15 +797,18 @@ monitor_cb(const struct nlmsghdr *nlh, void *arg)
 	}
 	if (kobj_parse(nlh, &e->ctx, &o, &deleted) != 1)
 		return 0;
+	h = ktab_get(&e->have, &o.k);
 	if (o.k.type == KOBJ_TUNNEL && !deleted &&
-	    ((h = ktab_get(&e->have, &o.k)) == NULL ||
-	    h->v.ifindex != o.v.ifindex))
+	    (h == NULL || h->v.ifindex != o.v.ifindex))
 		e->newtun = 1;
+	/* A tunnel going down loses its routes as silently as one removed. */
+	gone = o.k.type == KOBJ_TUNNEL && (deleted || (h != NULL &&
+	    h->v.ifindex == o.v.ifindex && h->v.up && !o.v.up));
 	if (deleted)
 		ktab_del(&e->have, &o.k);
 	else if (ktab_put(&e->have, &o) == -1)
 		e->resync = 1;
-	if (deleted && o.k.type == KOBJ_TUNNEL)
+	if (gone)
 		tunnel_gone(e, o.v.ifindex);
 	if (ktab_put(&e->dirty, &o) == -1)
 		e->resync = 1;
