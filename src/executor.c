@@ -76,8 +76,8 @@ struct executor {
 	int			 synced;	/* a snapshot was reconciled */
 	int			 resync;	/* dump everything again */
 	int			 devcheck;	/* a device may have drifted */
-	int			 created;	/* tunnels made, index not read */
-	int			 newtun;	/* a tunnel got an index */
+	int			 tunchanged;	/* tunnels made or set up */
+	int			 newtun;	/* a tunnel got an index or up */
 	int			 nogre;		/* the kernel has no GRE */
 	int64_t			 next_sync;
 	uint32_t		 failed;	/* in the current generation */
@@ -134,8 +134,8 @@ request_done(void *arg, unsigned idx, int error, const char *why)
 				tunnel_gone(e, p->o.v.ifindex);
 		} else if (ktab_put(&e->have, &p->o) == -1)
 			e->resync = 1;
-		if (p->o.k.type == KOBJ_TUNNEL && p->op == KOBJ_CREATE) {
-			e->created = 1;
+		if (p->o.k.type == KOBJ_TUNNEL) {
+			e->tunchanged = 1;
 			e->nogre = 0;
 		}
 		ktab_del(&e->reported, &p->o.k);
@@ -204,7 +204,7 @@ request(struct executor *e, enum kobj_op op, const struct kobj *o)
 
 /*
  * A gre mode route with the index of the tunnel it goes through; -1
- * while the kernel has not reported that tunnel.
+ * while the kernel has not reported that tunnel, or it is down.
  */
 static int
 tunnel_route(struct executor *e, const struct kobj *w, struct kobj *out)
@@ -213,7 +213,9 @@ tunnel_route(struct executor *e, const struct kobj *w, struct kobj *out)
 	const struct kobj	*t;
 
 	kobj_tunnel_key(w, &tk);
-	if ((t = ktab_get(&e->have, &tk)) == NULL || t->v.ifindex == 0)
+	/* A route through a tunnel that is down is refused (ENETDOWN). */
+	if ((t = ktab_get(&e->have, &tk)) == NULL || t->v.ifindex == 0 ||
+	    !t->v.up)
 		return -1;
 	*out = *w;
 	out->v.oif = t->v.ifindex;
@@ -272,7 +274,8 @@ static void	monitor_take(struct executor *);
  * Sends what is queued.  A route through a tunnel made just now needs
  * the tunnel's index, which the ack does not carry; the kernel told
  * the monitor socket before it acked, so the monitor is read and the
- * waiting routes go in a second batch.
+ * waiting routes go in a second batch, as do those of a tunnel that
+ * was down and is up again.
  */
 static void
 flush(struct executor *e)
@@ -285,10 +288,11 @@ flush(struct executor *e)
 			e->resync = 1;
 			return;
 		}
-		if (!e->created || e->deferred.t.count == 0)
+		if (!e->tunchanged || e->deferred.t.count == 0)
 			return;
-		e->created = 0;
+		e->tunchanged = 0;
 		monitor_take(e);
+		deferred_retry(e);
 	}
 }
 
@@ -798,8 +802,8 @@ monitor_cb(const struct nlmsghdr *nlh, void *arg)
 	if (kobj_parse(nlh, &e->ctx, &o, &deleted) != 1)
 		return 0;
 	h = ktab_get(&e->have, &o.k);
-	if (o.k.type == KOBJ_TUNNEL && !deleted &&
-	    (h == NULL || h->v.ifindex != o.v.ifindex))
+	if (o.k.type == KOBJ_TUNNEL && !deleted && o.v.up && (h == NULL ||
+	    h->v.ifindex != o.v.ifindex || !h->v.up))
 		e->newtun = 1;
 	/* A tunnel going down loses its routes as silently as one removed. */
 	gone = o.k.type == KOBJ_TUNNEL && (deleted || (h != NULL &&

@@ -88,6 +88,15 @@ def converged(nodes):
                for n in nodes)
 
 
+def settled(nodes, timeout, objects, pings):
+    """nodes own exactly their peers' tunnels and routes, and their pods
+    reach each other: two tests."""
+    tap.ok(wait_until(lambda: converged(nodes), timeout), objects,
+           [owned(n) for n in nodes])
+    res = c.converge_pings(nodes=nodes)
+    tap.ok(res and not failed_pings(res), pings, failed_pings(res))
+
+
 c = netcluster.Cluster(nodes=3, pods=2)
 try:
     n0, n1, n2 = c.nodes
@@ -206,13 +215,8 @@ try:
     # A deleted node: its tunnel and route go everywhere.
     c.api.control("DELETE", "/nodes/" + n2.name)
     n2.stop()
-    rest = [n0, n1]
-    tap.ok(wait_until(lambda: converged(rest), 15), "a deleted node's "
-           "tunnel and route are gone on every node",
-           [owned(n) for n in rest])
-    res = c.converge_pings(nodes=rest)
-    tap.ok(res and not failed_pings(res), "the other nodes still reach "
-           "each other", failed_pings(res))
+    settled([n0, n1], 15, "a deleted node's tunnel and route are gone on "
+            "every node", "the other nodes still reach each other")
 
     # A heartbeat costs nothing; a node added costs its tunnel and route.
     mark = n0.daemon.mark()
@@ -229,14 +233,10 @@ try:
            "a heartbeat makes no request, an added node 2",
            n0.daemon.lines[mark:])
     n3.start(ARGS)
-    rest = [n0, n1, n3]
-    tap.ok(wait_until(lambda: converged(rest), 30), "the added node and "
-           "the others own a tunnel and a route per peer",
-           [owned(n) for n in rest])
-    res = c.converge_pings(nodes=rest)
-    tap.ok(res and not failed_pings(res), "an added node is reached and "
-           "reaches the others", failed_pings(res))
-    for n in rest:
+    settled([n0, n1, n3], 30, "the added node and the others own a tunnel "
+            "and a route per peer", "an added node is reached and reaches "
+            "the others")
+    for n in (n0, n1, n3):
         tap.ok(not re.search(r"(?m)^(watcher|executor|parent): .*"
                              r"(fatal|killed|restarting)", n.daemon.log()),
                "%s logged no crash" % n.name, n.daemon.log())
