@@ -724,8 +724,7 @@ vdev_matches(const struct vdev *d, const struct nlmsghdr *nlh)
  * every device it needs is set up: the pod CIDRs the envelope accepted
  * and the MTU pods get, the smallest of the devices their traffic
  * leaves by (the VXLAN devices or GRE tunnels, or in layer2 the
- * underlay).  Sent
- * whenever it changes.
+ * underlay).  Sent whenever it changes.
  */
 static void
 node_net_report(struct executor *e)

@@ -83,16 +83,31 @@ def failed_pings(res):
     return ["%s -> %s" % (p.addr, q.addr) for p, q, ok in res if not ok]
 
 
+def unsettled(nodes):
+    """The nodes whose objects are not their peers' exactly."""
+    return [n for n in nodes if owned(n) !=
+            expected(n, [p for p in nodes if p is not n])]
+
+
 def converged(nodes):
-    return all(owned(n) == expected(n, [p for p in nodes if p is not n])
-               for n in nodes)
+    return not unsettled(nodes)
+
+
+def why(nodes):
+    """What the unsettled nodes own and their executors said."""
+    out = []
+    for n in unsettled(nodes):
+        out += ["%s owns %s" % (n.name, owned(n))]
+        if n.daemon is not None:
+            out += [x for x in n.daemon.lines if x.startswith("executor:")]
+    return "\n".join(out[-40:])
 
 
 def settled(nodes, timeout, objects, pings):
     """nodes own exactly their peers' tunnels and routes, and their pods
     reach each other: two tests."""
     tap.ok(wait_until(lambda: converged(nodes), timeout), objects,
-           [owned(n) for n in nodes])
+           why(nodes))
     res = c.converge_pings(nodes=nodes)
     tap.ok(res and not failed_pings(res), pings, failed_pings(res))
 
@@ -106,7 +121,7 @@ try:
     tap.ok(wait_until(lambda: converged(c.nodes), 30),
            "every node owns exactly a tunnel and a route per peer: name "
            "k8s-<hex>, remote the peer, local its own address, TTL 255, "
-           "MTU %d, up" % MTU, [owned(n) for n in c.nodes])
+           "MTU %d, up" % MTU, why(c.nodes))
     with wire.Capture("ul", netns=c.ul) as cap:
         res = c.converge_pings()
     tap.ok(res and not failed_pings(res), "every pod pings every pod on "
