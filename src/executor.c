@@ -39,6 +39,7 @@
 #define GRE_OVERHEAD4		24	/* outer IPv4, GRE without options */
 #define DUMP_TRIES		5
 #define FLUSH_ROUNDS		3
+#define GRE_RETRY_MS		1000	/* first retry without GRE, doubling */
 #define VXLAN_APP_PROBES	3	/* as the original agent */
 
 /* The VXLAN device of one family, as it should be. */
@@ -78,7 +79,8 @@ struct executor {
 	int			 devcheck;	/* a device may have drifted */
 	int			 tunchanged;	/* tunnels made or set up */
 	int			 newtun;	/* a tunnel got an index or up */
-	int			 nogre;		/* the kernel has no GRE */
+	int			 nogre;		/* no GRE: 1, and in this batch: 2 */
+	int64_t			 gre_retry;	/* ms until the next try */
 	int64_t			 next_sync;
 	uint32_t		 failed;	/* in the current generation */
 	uint32_t		 requests;	/* sent for it */
@@ -137,6 +139,7 @@ request_done(void *arg, unsigned idx, int error, const char *why)
 		if (p->o.k.type == KOBJ_TUNNEL) {
 			e->tunchanged = 1;
 			e->nogre = 0;
+			e->gre_retry = 0;
 		}
 		ktab_del(&e->reported, &p->o.k);
 		return;
@@ -150,13 +153,18 @@ request_done(void *arg, unsigned idx, int error, const char *why)
 	e->failed++;
 	e->st.request_errors++;
 	kobj_name(&p->o, name, sizeof(name));
-	/* One line for the whole mode, not one per peer and re-sync. */
+	/*
+	 * One line for the whole mode, not one per peer and re-sync.  The
+	 * module may also be loading for another namespace right now (the
+	 * kernel's modprobe returns before ip_gre is ready): a full
+	 * re-sync tries again soon, then less and less often.
+	 */
 	if (p->o.k.type == KOBJ_TUNNEL && error == EOPNOTSUPP) {
 		if (!e->nogre)
 			log_warnx("gre mode: the kernel has no GRE support "
 			    "(ip_gre): no tunnel can be made (%s%s%s)",
 			    strerror(error), *why ? ": " : "", why);
-		e->nogre = 1;
+		e->nogre = 2;
 		return;
 	}
 	/* A peer that stays unreachable is reported once, not each sync. */
@@ -270,6 +278,18 @@ deferred_retry(struct executor *e)
 
 static void	monitor_take(struct executor *);
 
+/* A batch found no GRE: a full re-sync soon, then less and less often. */
+static void
+gre_later(struct executor *e)
+{
+	e->nogre = 1;
+	e->gre_retry = e->gre_retry == 0 ? GRE_RETRY_MS : 2 * e->gre_retry;
+	if (e->gre_retry > e->c->conf.sync_period_ms)
+		e->gre_retry = e->c->conf.sync_period_ms;
+	if (e->next_sync > mono_ms() + e->gre_retry)
+		e->next_sync = mono_ms() + e->gre_retry;
+}
+
 /*
  * Sends what is queued.  A route through a tunnel made just now needs
  * the tunnel's index, which the ack does not carry; the kernel told
@@ -288,6 +308,8 @@ flush(struct executor *e)
 			e->resync = 1;
 			return;
 		}
+		if (e->nogre == 2)
+			gre_later(e);
 		if (!e->tunchanged || e->deferred.t.count == 0)
 			return;
 		e->tunchanged = 0;
@@ -1057,8 +1079,9 @@ executor_io(struct child *c, struct pollfd *pfd, int n)
 		if (e->synced || e->resync)
 			log_debug("full re-sync");
 		e->failed = 0;
-		executor_sync_all(e);
+		/* Before: the sync may want the next one sooner. */
 		e->next_sync = mono_ms() + c->conf.sync_period_ms;
+		executor_sync_all(e);
 	}
 	if (e->st.repairs + e->st.resyncs != before)
 		executor_count(e, NULL, mono_us() - t0);
