@@ -7,6 +7,7 @@ through GRE, and the underlay shows the tunnel's protocol and never
 the inner ICMP."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -22,8 +23,7 @@ import wire  # noqa: E402
 tap = knlib.Tap()
 knlib.need_root(tap)
 for tool in ("ip", "ping"):
-    if subprocess.run(["sh", "-c", "command -v " + tool],
-                      capture_output=True).returncode != 0:
+    if shutil.which(tool) is None:
         tap.skip_all("%s not installed" % tool)
 
 UDP_ENCAP, UDP_ENCAP_ESPINUDP = 100, 2

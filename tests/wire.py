@@ -16,6 +16,7 @@ through the same device), which would hide a leak.
 
 Python 3 standard library only."""
 
+import argparse
 import ctypes
 import os
 import select
@@ -23,6 +24,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 
 ETH_P_ALL = 0x0003
 SOL_PACKET = 263
@@ -135,14 +137,12 @@ class Capture:
 
 def count(ifname, seconds, netns=None):
     """{kind: frames} seen on ifname during seconds."""
-    import time
     with Capture(ifname, netns) as cap:
         time.sleep(seconds)
     return cap.counts
 
 
 def main():
-    import argparse
     ap = argparse.ArgumentParser(description="Count the frames on an "
                                  "interface by protocol.")
     ap.add_argument("--netns", help="a network namespace's name")
