@@ -93,6 +93,8 @@ kobj_wanted(const struct kobj_ctx *c, const struct msg_intent *in,
 		memcpy(out[n].v.gw, in->prefix, 16);
 		n++;
 		return n;
+	case MODE_IPSEC:
+		return kxfrm_wanted(c, in, out);
 	}
 	return 0;
 }
@@ -122,6 +124,10 @@ kobj_name(const struct kobj *o, char *buf, size_t len)
 {
 	char	 a[INET6_ADDRSTRLEN] = "?", g[INET6_ADDRSTRLEN] = "?", m[18];
 
+	if (o->k.type == KOBJ_XSTATE || o->k.type == KOBJ_XPOLICY) {
+		kxfrm_name(o, buf, len);
+		return;
+	}
 	if (o->k.family != 0)
 		inet_ntop(o->k.family, o->k.addr, a, sizeof(a));
 	if (o->v.gwfamily != 0)
@@ -167,6 +173,10 @@ kobj_request(struct nlmsghdr *nlh, const struct kobj_ctx *c, enum kobj_op op,
 	int		 del = op == KOBJ_DELETE;
 
 	nlh->nlmsg_flags |= op_flags[op];
+	if (o->k.type == KOBJ_XSTATE || o->k.type == KOBJ_XPOLICY) {
+		kxfrm_request(nlh, op, o);
+		return;
+	}
 	if (o->k.type == KOBJ_ROUTE) {
 		nlh->nlmsg_type = del ? RTM_DELROUTE : RTM_NEWROUTE;
 		rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));

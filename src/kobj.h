@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "htab.h"
 #include "proto.h"
 
@@ -17,6 +18,8 @@ enum kobj_type {
 	KOBJ_ROUTE = 1,		/* main table, our rtm_protocol */
 	KOBJ_NEIGH,		/* permanent neighbour on our VXLAN device */
 	KOBJ_FDB,		/* forwarding entry on our VXLAN device */
+	KOBJ_XSTATE,		/* ESP state (SA) of our reqid */
+	KOBJ_XPOLICY,		/* IPsec policy whose template has our reqid */
 };
 
 /* What the kernel identifies an object by. */
@@ -29,6 +32,11 @@ struct kobj_key {
 	uint8_t		addr[16];	/* route prefix, neighbour address */
 	uint8_t		mac[6];		/* FDB */
 	uint8_t		pad2[2];
+	uint32_t	spi;		/* state (with addr: destination) */
+	uint8_t		src[16];	/* policy: source selector */
+	uint8_t		splen;		/* (addr/plen: destination) */
+	uint8_t		dir;		/* policy: XFRM_POLICY_* */
+	uint8_t		pad3[2];
 };
 
 /* What the kernel holds for it. */
@@ -40,6 +48,15 @@ struct kobj_val {
 	uint8_t		gw[16];
 	uint8_t		mac[6];		/* neighbour */
 	uint8_t		pad[2];
+	/* state: gw is the source; policy: gw, tsrc the tunnel ends */
+	uint8_t		tsrc[16];
+	uint32_t	reqid;
+	uint32_t	prio;		/* policy */
+	uint8_t		alg;		/* state: enum kxfrm_alg */
+	uint8_t		encap;		/* state: ESP-in-UDP on 4500 */
+	uint8_t		keylen;
+	uint8_t		pad2;
+	uint8_t		key[36];	/* state: AES-256 key and salt */
 };
 
 struct kobj {
@@ -54,9 +71,19 @@ struct kobj_ctx {
 	uint32_t	target;		/* layer2: --target's index, or 0 */
 	uint32_t	vxlan[2];	/* VXLAN device per family, 0 = none */
 	uint8_t		neigh;		/* the neighbours on them are ours */
+	struct kobj_ipsec {
+		const struct kn_prefix	*cluster;	/* [2], for SPIs */
+		const struct msg_local	*local;	/* NULL: not known yet */
+		uint8_t			 aes;	/* else the null cipher */
+		uint8_t			 udp;	/* ESP-in-UDP */
+		/* keys with inbound states; NULL: none */
+		const struct ipsec_key	*in[2];
+		const struct ipsec_key	*out;	/* NULL: nothing yet */
+	}		ipsec;
 };
 
-#define KOBJ_PER_INTENT	3
+/* ipsec: 3 selector pairs x out, in, fwd; 2 inbound states, 1 outbound. */
+#define KOBJ_PER_INTENT	12
 #define KOBJ_NAME_MAX	128
 
 int	kobj_wanted(const struct kobj_ctx *, const struct msg_intent *,
@@ -88,6 +115,22 @@ struct nlmsghdr	*kobj_dump_request(char *buf, size_t len,
 		    const struct kobj_ctx *, uint16_t type, uint8_t family,
 		    uint32_t ifindex);
 int		 kobj_collect(const struct nlmsghdr *, void *);
+
+/* The ipsec mode's objects over NETLINK_XFRM (kxfrm.c). */
+#define KXFRM_REQID	0x6b6e0001u	/* "kn", 1: ours */
+#define KXFRM_PRIORITY	100		/* as the original agent */
+enum kxfrm_alg { KXFRM_ALG_NONE, KXFRM_ALG_AEAD, KXFRM_ALG_NULL,
+	KXFRM_ALG_OTHER };
+
+int		 kxfrm_wanted(const struct kobj_ctx *, const struct msg_intent *,
+		    struct kobj out[KOBJ_PER_INTENT]);
+void		 kxfrm_request(struct nlmsghdr *, enum kobj_op,
+		    const struct kobj *);
+int		 kxfrm_parse(const struct nlmsghdr *, struct kobj *,
+		    int *deleted);
+int		 kxfrm_collect(const struct nlmsghdr *, void *);
+struct nlmsghdr	*kxfrm_dump_request(char *buf, size_t len, uint16_t type);
+void		 kxfrm_name(const struct kobj *, char *, size_t);
 
 int		 ktab_init(struct ktab *, unsigned max);
 void		 ktab_free(struct ktab *);
