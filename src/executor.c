@@ -112,6 +112,17 @@ static struct executor	 ex;
 
 static void	rotation_step(struct executor *);
 
+/*
+ * ipsec: nothing of ours is extra until a key and this node say what
+ * is wanted; before that a snapshot removes nothing.
+ */
+static int
+ipsec_ready(const struct executor *e)
+{
+	return e->ctx.mode != MODE_IPSEC || (e->ctx.ipsec.out != NULL &&
+	    e->ctx.ipsec.local != NULL);
+}
+
 /* Outcome of one batched request. */
 static void
 request_done(void *arg, unsigned idx, int error, const char *why)
@@ -915,6 +926,7 @@ executor_peer(struct child *c, enum role from, struct msg *m)
 		if (e->ctx.mode == MODE_IPSEC) {
 			/* Every policy and state names this node. */
 			e->ctx.ipsec.local = &e->rx.local;
+			e->synced = e->snapped && ipsec_ready(e);
 			want_rebuild(e);
 			executor_sync_all(e);
 			node_net_report(e);
@@ -927,8 +939,7 @@ executor_peer(struct child *c, enum role from, struct msg *m)
 	case INTENTRX_SNAPSHOT:
 		want_rebuild(e);
 		e->snapped = 1;
-		/* Nothing of ours is extra while no key says what is wanted. */
-		e->synced = e->ctx.mode != MODE_IPSEC || e->ctx.ipsec.out != NULL;
+		e->synced = ipsec_ready(e);
 		executor_sync_all(e);
 		break;
 	case INTENTRX_BATCH:
@@ -1011,8 +1022,7 @@ ipsec_keys_apply(struct executor *e)
 	x->in[0] = &e->key;
 	x->in[1] = e->rot != ROT_NONE ? &e->old : NULL;
 	x->out = e->rot == ROT_INBOUND ? &e->old : &e->key;
-	if (e->snapped && !e->synced)
-		e->synced = 1;
+	e->synced = e->snapped && ipsec_ready(e);
 	want_rebuild(e);
 	e->resync = 1;
 }
