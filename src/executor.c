@@ -41,6 +41,8 @@
 #define VXLAN_OVERHEAD6		70
 #define DUMP_TRIES		5
 #define VXLAN_APP_PROBES	3	/* as the original agent */
+#define IPSEC_OVERHEAD4		73	/* 20 + 8 + 8 + 8 + 3 + 2 + 16 */
+#define IPSEC_OVERHEAD6		93
 
 /* The VXLAN device of one family, as it should be. */
 struct vdev {
@@ -705,6 +707,9 @@ node_net_report(struct executor *e)
 			mtu = mtu_of(e, e->ctx.target != 0 ? e->ctx.target :
 			    underlay_of(e, l->family[i], f ? l->addr6 :
 			    l->addr4));
+		/* ipsec: outer header, UDP, ESP, IV, padding, ICV. */
+		if (e->ctx.mode == MODE_IPSEC)
+			mtu -= f ? IPSEC_OVERHEAD6 : IPSEC_OVERHEAD4;
 		nn.family[f] = l->family[i];
 		nn.plen[f] = l->plen[i];
 		memcpy(nn.cidr[f], l->cidr[i], sizeof(nn.cidr[f]));
