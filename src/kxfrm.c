@@ -165,9 +165,9 @@ lifetime_inf(struct xfrm_lifetime_cfg *l)
 void
 kxfrm_request(struct nlmsghdr *nlh, enum kobj_op op, const struct kobj *o)
 {
-	struct xfrm_usersa_info		*sa;
+	struct xfrm_usersa_info		 sa_, *sa = &sa_;
 	struct xfrm_usersa_id		*sid;
-	struct xfrm_userpolicy_info	*pol;
+	struct xfrm_userpolicy_info	 pol_, *pol = &pol_;
 	struct xfrm_userpolicy_id	*pid;
 	struct xfrm_user_tmpl		 t;
 	struct xfrm_encap_tmpl		 enc;
@@ -186,8 +186,12 @@ kxfrm_request(struct nlmsghdr *nlh, enum kobj_op op, const struct kobj *o)
 		return;
 	}
 	if (o->k.type == KOBJ_XSTATE) {
+		/*
+		 * Built aside and copied: in a batch the header may sit
+		 * at a 4-byte boundary, and its lifetimes are 64-bit.
+		 */
 		nlh->nlmsg_type = XFRM_MSG_NEWSA;
-		sa = mnl_nlmsg_put_extra_header(nlh, sizeof(*sa));
+		memset(sa, 0, sizeof(*sa));
 		sa->sel.family = o->k.family;
 		memcpy(&sa->id.daddr, o->k.addr, len);
 		sa->id.spi = htonl(o->k.spi);
@@ -198,6 +202,8 @@ kxfrm_request(struct nlmsghdr *nlh, enum kobj_op op, const struct kobj *o)
 		sa->reqid = o->v.reqid;
 		sa->mode = XFRM_MODE_TUNNEL;
 		sa->replay_window = REPLAY_WINDOW;
+		memcpy(mnl_nlmsg_put_extra_header(nlh, sizeof(*sa)), sa,
+		    sizeof(*sa));
 		if (o->v.alg == KXFRM_ALG_AEAD) {
 			a = mnl_attr_nest_start(nlh, XFRMA_ALG_AEAD);
 			aead = mnl_nlmsg_get_payload_tail(nlh);
@@ -238,7 +244,7 @@ kxfrm_request(struct nlmsghdr *nlh, enum kobj_op op, const struct kobj *o)
 	}
 	nlh->nlmsg_type = op == KOBJ_CREATE ? XFRM_MSG_NEWPOLICY :
 	    XFRM_MSG_UPDPOLICY;
-	pol = mnl_nlmsg_put_extra_header(nlh, sizeof(*pol));
+	memset(pol, 0, sizeof(*pol));
 	pol->sel.family = o->k.family;
 	memcpy(&pol->sel.daddr, o->k.addr, len);
 	memcpy(&pol->sel.saddr, o->k.src, len);
@@ -249,6 +255,8 @@ kxfrm_request(struct nlmsghdr *nlh, enum kobj_op op, const struct kobj *o)
 	pol->dir = o->k.dir;
 	pol->action = XFRM_POLICY_ALLOW;
 	pol->share = XFRM_SHARE_ANY;
+	memcpy(mnl_nlmsg_put_extra_header(nlh, sizeof(*pol)), pol,
+	    sizeof(*pol));
 	memset(&t, 0, sizeof(t));
 	memcpy(&t.id.daddr, o->v.gw, len);
 	t.id.proto = IPPROTO_ESP;
@@ -313,9 +321,12 @@ parse_state_attrs(struct nl_attrs *t, struct kobj *o)
 }
 
 static int
-parse_state(const struct xfrm_usersa_info *sa, struct nl_attrs *t,
-    struct kobj *o)
+parse_state(const void *raw, struct nl_attrs *t, struct kobj *o)
 {
+	struct xfrm_usersa_info	 sa_, *sa = &sa_;
+
+	/* A copy: in a datagram of several messages it may sit unaligned. */
+	memcpy(sa, raw, sizeof(*sa));
 	if (sa->reqid != KXFRM_REQID || sa->id.proto != IPPROTO_ESP ||
 	    sa->mode != XFRM_MODE_TUNNEL || !family_ok(sa->family))
 		return 0;
@@ -331,13 +342,14 @@ parse_state(const struct xfrm_usersa_info *sa, struct nl_attrs *t,
 }
 
 static int
-parse_policy(const struct xfrm_userpolicy_info *p, struct nl_attrs *t,
-    struct kobj *o)
+parse_policy(const void *raw, struct nl_attrs *t, struct kobj *o)
 {
+	struct xfrm_userpolicy_info	 p_, *p = &p_;
 	const struct xfrm_user_tmpl	*tm;
 	const struct xfrm_mark		*mark;
 	const struct xfrm_userpolicy_type *pt;
 
+	memcpy(p, raw, sizeof(*p));
 	if (t->a[XFRMA_TMPL] == NULL || mnl_attr_get_payload_len(
 	    t->a[XFRMA_TMPL]) != sizeof(*tm) || !family_ok(p->sel.family))
 		return 0;
