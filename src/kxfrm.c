@@ -155,6 +155,17 @@ lifetime_inf(struct xfrm_lifetime_cfg *l)
 	l->soft_packet_limit = l->hard_packet_limit = XFRM_INF;
 }
 
+/* A policy's selector: its key. */
+static void
+selector(struct xfrm_selector *sel, const struct kobj *o)
+{
+	sel->family = o->k.family;
+	memcpy(&sel->daddr, o->k.addr, alen(o->k.family));
+	memcpy(&sel->saddr, o->k.src, alen(o->k.family));
+	sel->prefixlen_d = o->k.plen;
+	sel->prefixlen_s = o->k.splen;
+}
+
 /*
  * Fills in a request made by nl_batch_add.  A state is only ever
  * created or removed (the kernel cannot change its key in place); a
@@ -234,22 +245,14 @@ kxfrm_request(struct nlmsghdr *nlh, enum kobj_op op, const struct kobj *o)
 	if (op == KOBJ_DELETE) {
 		nlh->nlmsg_type = XFRM_MSG_DELPOLICY;
 		pid = mnl_nlmsg_put_extra_header(nlh, sizeof(*pid));
-		pid->sel.family = o->k.family;
-		memcpy(&pid->sel.daddr, o->k.addr, len);
-		memcpy(&pid->sel.saddr, o->k.src, len);
-		pid->sel.prefixlen_d = o->k.plen;
-		pid->sel.prefixlen_s = o->k.splen;
+		selector(&pid->sel, o);
 		pid->dir = o->k.dir;
 		return;
 	}
 	nlh->nlmsg_type = op == KOBJ_CREATE ? XFRM_MSG_NEWPOLICY :
 	    XFRM_MSG_UPDPOLICY;
 	memset(pol, 0, sizeof(*pol));
-	pol->sel.family = o->k.family;
-	memcpy(&pol->sel.daddr, o->k.addr, len);
-	memcpy(&pol->sel.saddr, o->k.src, len);
-	pol->sel.prefixlen_d = o->k.plen;
-	pol->sel.prefixlen_s = o->k.splen;
+	selector(&pol->sel, o);
 	lifetime_inf(&pol->lft);
 	pol->priority = o->v.prio;
 	pol->dir = o->k.dir;
