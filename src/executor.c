@@ -39,7 +39,10 @@
 #define VXLAN_PORT		4789
 #define VXLAN_OVERHEAD4		50	/* outer IPv4, UDP, VXLAN, Ethernet */
 #define VXLAN_OVERHEAD6		70
+#define GRE_OVERHEAD4		24	/* outer IPv4, GRE without options */
 #define DUMP_TRIES		5
+#define FLUSH_ROUNDS		3
+#define GRE_RETRY_MS		1000	/* first retry without GRE, doubling */
 #define VXLAN_APP_PROBES	3	/* as the original agent */
 #define IPSEC_OVERHEAD4		73	/* 20 + 8 + 8 + 8 + 3 + 2 + 16 */
 #define IPSEC_OVERHEAD6		93
@@ -85,10 +88,15 @@ struct executor {
 	struct ktab		 want;
 	struct ktab		 dirty;		/* keys a monitor event touched */
 	struct ktab		 reported;	/* failures logged once */
+	struct ktab		 deferred;	/* routes waiting for a tunnel */
 	struct vdev		 dev[2];	/* by family: 0 IPv4, 1 IPv6 */
 	int			 synced;	/* a snapshot was reconciled */
 	int			 resync;	/* dump everything again */
 	int			 devcheck;	/* a device may have drifted */
+	int			 tunchanged;	/* tunnels made or set up */
+	int			 newtun;	/* a tunnel got an index or up */
+	int			 nogre;		/* no GRE: 1, and in this batch: 2 */
+	int64_t			 gre_retry;	/* ms until the next try */
 	int64_t			 next_sync;
 	uint32_t		 failed;	/* in the current generation */
 	uint32_t		 requests;	/* sent for it */
@@ -125,6 +133,32 @@ ipsec_ready(const struct executor *e)
 	    e->ctx.ipsec.local != NULL);
 }
 
+/*
+ * The kernel drops the IPv4 routes through a device that goes away
+ * without a word: forget ours and look at their keys again.
+ */
+static void
+tunnel_gone(struct executor *e, uint32_t ifindex)
+{
+	struct kobj	*o;
+	struct kobj_key	 k;
+	unsigned	 b;
+
+	for (;;) {
+		b = 0;
+		o = NULL;
+		while ((o = ktab_next(&e->have, &b, o)) != NULL)
+			if (o->k.type == KOBJ_ROUTE && o->v.oif == ifindex)
+				break;
+		if (o == NULL)
+			return;
+		if (ktab_put(&e->dirty, o) == -1)
+			e->resync = 1;
+		k = o->k;
+		ktab_del(&e->have, &k);
+	}
+}
+
 /* Outcome of one batched request. */
 static void
 request_done(void *arg, unsigned idx, int error, const char *why)
@@ -134,21 +168,43 @@ request_done(void *arg, unsigned idx, int error, const char *why)
 	char		 name[KOBJ_NAME_MAX];
 
 	if (error == 0) {
-		if (p->op == KOBJ_DELETE)
+		if (p->op == KOBJ_DELETE) {
 			ktab_del(&e->have, &p->o.k);
-		else if (ktab_put(&e->have, &p->o) == -1)
+			if (p->o.k.type == KOBJ_TUNNEL)
+				tunnel_gone(e, p->o.v.ifindex);
+		} else if (ktab_put(&e->have, &p->o) == -1)
 			e->resync = 1;
+		if (p->o.k.type == KOBJ_TUNNEL) {
+			e->tunchanged = 1;
+			e->nogre = 0;
+			e->gre_retry = 0;
+		}
 		ktab_del(&e->reported, &p->o.k);
 		return;
 	}
 	/* Someone removed it first: what we wanted. */
-	if (p->op == KOBJ_DELETE && (error == ESRCH || error == ENOENT)) {
+	if (p->op == KOBJ_DELETE && (error == ESRCH || error == ENOENT ||
+	    error == ENODEV)) {
 		ktab_del(&e->have, &p->o.k);
 		return;
 	}
 	e->failed++;
 	e->st.request_errors++;
 	kobj_name(&p->o, name, sizeof(name));
+	/*
+	 * One line for the whole mode, not one per peer and re-sync.  The
+	 * module may also be loading for another namespace right now (the
+	 * kernel's modprobe returns before ip_gre is ready): a full
+	 * re-sync tries again soon, then less and less often.
+	 */
+	if (p->o.k.type == KOBJ_TUNNEL && error == EOPNOTSUPP) {
+		if (!e->nogre)
+			log_warnx("gre mode: the kernel has no GRE support "
+			    "(ip_gre): no tunnel can be made (%s%s%s)",
+			    strerror(error), *why ? ": " : "", why);
+		e->nogre = 2;
+		return;
+	}
 	/* A peer that stays unreachable is reported once, not each sync. */
 	if (ktab_get(&e->reported, &p->o.k) != NULL) {
 		log_debug("%s %s: %s%s%s", p->op == KOBJ_DELETE ? "removing" :
@@ -177,6 +233,10 @@ request_done(void *arg, unsigned idx, int error, const char *why)
 		log_warnx("installing %s: the kernel has a route for it that "
 		    "is not ours (not protocol %u); left alone", name,
 		    e->ctx.protocol);
+	else if (p->o.k.type == KOBJ_TUNNEL && error == EEXIST)
+		log_warnx("installing %s: a device of that name that is not "
+		    "a GRE tunnel, or a GRE tunnel between the same addresses "
+		    "under another name, is not ours; left alone", name);
 	else if (p->o.k.type == KOBJ_ROUTE && (error == ENETUNREACH ||
 	    error == EHOSTUNREACH || error == EINVAL) && !p->o.v.onlink)
 		log_warnx("installing %s: the node address is not on a "
@@ -205,13 +265,47 @@ request(struct executor *e, enum kobj_op op, const struct kobj *o)
 	kobj_request(nlh, &e->ctx, op, o);
 }
 
+/*
+ * A gre mode route with the index of the tunnel it goes through; -1
+ * while the kernel has not reported that tunnel, or it is down.
+ */
+static int
+tunnel_route(struct executor *e, const struct kobj *w, struct kobj *out)
+{
+	struct kobj_key		 tk;
+	const struct kobj	*t;
+
+	kobj_tunnel_key(w, &tk);
+	/* A route through a tunnel that is down is refused (ENETDOWN). */
+	if ((t = ktab_get(&e->have, &tk)) == NULL || t->v.ifindex == 0 ||
+	    !t->v.up)
+		return -1;
+	*out = *w;
+	out->v.oif = t->v.ifindex;
+	return 0;
+}
+
 /* Bring one key of the kernel in line; queued in the batch. */
 static void
 reconcile_key(struct executor *e, const struct kobj_key *k)
 {
 	const struct kobj	*w = ktab_get(&e->want, k);
 	const struct kobj	*h = ktab_get(&e->have, k);
+	struct kobj		 r;
 
+	if (w != NULL && w->v.tunnel) {
+		if (tunnel_route(e, w, &r) == -1) {
+			if (ktab_put(&e->deferred, w) == -1)
+				e->resync = 1;
+			return;
+		}
+		w = &r;
+	} else if (w != NULL && w->k.type == KOBJ_TUNNEL && h != NULL) {
+		/* Changed in place: on the index the kernel gave it. */
+		r = *w;
+		r.v.ifindex = h->v.ifindex;
+		w = &r;
+	}
 	if (w != NULL && h != NULL && kobj_same(w, h))
 		return;
 	/* The kernel cannot change a state's key: it goes and comes back. */
@@ -222,18 +316,68 @@ reconcile_key(struct executor *e, const struct kobj_key *k)
 	}
 	if (w != NULL)
 		request(e, h == NULL && (w->k.type == KOBJ_ROUTE ||
-		    w->k.type == KOBJ_XSTATE || w->k.type == KOBJ_XPOLICY) ?
-		    KOBJ_CREATE : KOBJ_REPLACE, w);
+		    w->k.type == KOBJ_TUNNEL || w->k.type == KOBJ_XSTATE ||
+		    w->k.type == KOBJ_XPOLICY) ? KOBJ_CREATE : KOBJ_REPLACE, w);
 	else if (h != NULL && e->synced)
 		request(e, KOBJ_DELETE, h);
 }
 
+/* The routes that waited for their tunnels, tried again. */
+static void
+deferred_retry(struct executor *e)
+{
+	struct ktab		 t = e->deferred;
+	const struct kobj	*o = NULL;
+	unsigned		 b = 0;
+
+	e->newtun = 0;
+	if (ktab_init(&e->deferred, e->max) == -1)
+		fatal("table of routes waiting for tunnels");
+	while ((o = ktab_next(&t, &b, o)) != NULL)
+		reconcile_key(e, &o->k);
+	ktab_free(&t);
+}
+
+static void	monitor_take(struct executor *, struct nl *, nl_msg_cb);
+static int	monitor_cb(const struct nlmsghdr *, void *);
+
+/* A batch found no GRE: a full re-sync soon, then less and less often. */
+static void
+gre_later(struct executor *e)
+{
+	e->nogre = 1;
+	e->gre_retry = e->gre_retry == 0 ? GRE_RETRY_MS : 2 * e->gre_retry;
+	if (e->gre_retry > e->c->conf.sync_period_ms)
+		e->gre_retry = e->c->conf.sync_period_ms;
+	if (e->next_sync > mono_ms() + e->gre_retry)
+		e->next_sync = mono_ms() + e->gre_retry;
+}
+
+/*
+ * Sends what is queued.  A route through a tunnel made just now needs
+ * the tunnel's index, which the ack does not carry; the kernel told
+ * the monitor socket before it acked, so the monitor is read and the
+ * waiting routes go in a second batch, as do those of a tunnel that
+ * was down and is up again.
+ */
 static void
 flush(struct executor *e)
 {
-	if (nl_batch_flush(&e->batch) == -1) {
-		log_warn("netlink batch");
-		e->resync = 1;
+	int	 round;
+
+	for (round = 0; round < FLUSH_ROUNDS; round++) {
+		if (nl_batch_flush(&e->batch) == -1) {
+			log_warn("netlink batch");
+			e->resync = 1;
+			return;
+		}
+		if (e->nogre == 2)
+			gre_later(e);
+		if (!e->tunchanged || e->deferred.t.count == 0)
+			return;
+		e->tunchanged = 0;
+		monitor_take(e, &e->mon, monitor_cb);
+		deferred_retry(e);
 	}
 }
 
@@ -323,6 +467,8 @@ have_load(struct executor *e)
 	if (e->ctx.mode == MODE_IPSEC)
 		return dump(e, XFRM_MSG_GETSA, 0, 0) == -1 ||
 		    dump(e, XFRM_MSG_GETPOLICY, 0, 0) == -1 ? -1 : 0;
+	if (e->ctx.mode == MODE_GRE && dump(e, RTM_GETLINK, AF_UNSPEC, 0) == -1)
+		return -1;
 	if (dump(e, RTM_GETROUTE, AF_INET, 0) == -1 ||
 	    dump(e, RTM_GETROUTE, AF_INET6, 0) == -1)
 		return -1;
@@ -679,8 +825,8 @@ vdev_matches(const struct vdev *d, const struct nlmsghdr *nlh)
  * This node's pod network, for the parent's CNI configuration, once
  * every device it needs is set up: the pod CIDRs the envelope accepted
  * and the MTU pods get, the smallest of the devices their traffic
- * leaves by (the VXLAN devices, or in layer2 the underlay).  Sent
- * whenever it changes.
+ * leaves by (the VXLAN devices or GRE tunnels, or in layer2 the
+ * underlay).  Sent whenever it changes.
  */
 static void
 node_net_report(struct executor *e)
@@ -691,7 +837,8 @@ node_net_report(struct executor *e)
 	int			 i, f;
 
 	if (!e->rx.have_local || (e->ctx.mode != MODE_LAYER2 &&
-	    e->ctx.mode != MODE_IPSEC && e->dev[0].name == NULL))
+	    e->ctx.mode != MODE_GRE && e->ctx.mode != MODE_IPSEC &&
+	    e->dev[0].name == NULL))
 		return;
 	memset(&nn, 0, sizeof(nn));
 	for (i = 0; i < 2; i++) {
@@ -703,6 +850,8 @@ node_net_report(struct executor *e)
 			return;
 		if (e->dev[f].name != NULL)
 			mtu = e->dev[f].mtu;
+		else if (e->ctx.mode == MODE_GRE)
+			mtu = e->ctx.gre_mtu;
 		else
 			mtu = mtu_of(e, e->ctx.target != 0 ? e->ctx.target :
 			    underlay_of(e, l->family[i], f ? l->addr6 :
@@ -730,10 +879,21 @@ node_net_report(struct executor *e)
 static void
 monitor_obj(struct executor *e, const struct kobj *o, int deleted)
 {
+	const struct kobj	*h = ktab_get(&e->have, &o->k);
+	int			 gone;
+
+	if (o->k.type == KOBJ_TUNNEL && !deleted && o->v.up && (h == NULL ||
+	    h->v.ifindex != o->v.ifindex || !h->v.up))
+		e->newtun = 1;
+	/* A tunnel going down loses its routes as silently as one removed. */
+	gone = o->k.type == KOBJ_TUNNEL && (deleted || (h != NULL &&
+	    h->v.ifindex == o->v.ifindex && h->v.up && !o->v.up));
 	if (deleted)
 		ktab_del(&e->have, &o->k);
 	else if (ktab_put(&e->have, o) == -1)
 		e->resync = 1;
+	if (gone)
+		tunnel_gone(e, o->v.ifindex);
 	if (ktab_put(&e->dirty, o) == -1)
 		e->resync = 1;
 }
@@ -765,7 +925,6 @@ monitor_cb(const struct nlmsghdr *nlh, void *arg)
 			} else if (!vdev_matches(d, nlh))
 				e->devcheck = 1;
 		}
-		return 0;
 	}
 	if (kobj_parse(nlh, &e->ctx, &o, &deleted) == 1)
 		monitor_obj(e, &o, deleted);
@@ -796,12 +955,16 @@ xmonitor_cb(const struct nlmsghdr *nlh, void *arg)
 	return 0;
 }
 
+/*
+ * Reads what the monitor has and queues the repairs, and the routes
+ * whose tunnels now have an index; the caller flushes.
+ */
 static void
-monitor_read(struct executor *e, struct nl *mon, nl_msg_cb cb)
+monitor_take(struct executor *e, struct nl *mon, nl_msg_cb cb)
 {
 	const struct kobj	*o = NULL;
 	struct kobj_key		 k;
-	unsigned		 b = 0;
+	unsigned		 b = 0, before = e->batch.n;
 
 	if (nl_read(mon, cb, e) == -1) {
 		if (errno == ENOBUFS) {
@@ -820,19 +983,52 @@ monitor_read(struct executor *e, struct nl *mon, nl_msg_cb cb)
 				continue;
 			reconcile_key(e, &k);
 		}
-		if (e->batch.n > 0) {
+		if (e->batch.n > before) {
 			log_info("repairing %u objects changed by someone else",
-			    e->batch.n);
-			e->st.repairs += e->batch.n;
+			    e->batch.n - before);
+			e->st.repairs += e->batch.n - before;
 		}
-		flush(e);
+		if (e->newtun)
+			deferred_retry(e);
 	}
 	ktab_free(&e->dirty);
 	if (ktab_init(&e->dirty, e->max) == -1)
 		fatal("table of changed objects");
 }
 
+static void
+monitor_read(struct executor *e, struct nl *mon, nl_msg_cb cb)
+{
+	monitor_take(e, mon, cb);
+	flush(e);
+}
+
 /* --- generations and the loop --------------------------------------- */
+
+/*
+ * gre mode: the local end and the MTU of every tunnel, from the local
+ * node and its underlay.  A change makes every tunnel wanted anew.
+ */
+static void
+gre_plan(struct executor *e)
+{
+	const struct msg_local	*l = &e->rx.local;
+	uint32_t		 mtu = 0;
+
+	if (e->rx.have_local && l->has4) {
+		mtu = e->c->conf.mtu;
+		if (mtu == 0)
+			mtu = mtu_of(e, underlay_of(e, AF_INET, l->addr4)) -
+			    GRE_OVERHEAD4;
+	}
+	if (mtu == e->ctx.gre_mtu && (mtu == 0 ||
+	    memcmp(e->ctx.gre_local, l->addr4, 4) == 0))
+		return;
+	e->ctx.gre_mtu = mtu;
+	memcpy(e->ctx.gre_local, l->addr4, 4);
+	want_rebuild(e);
+	e->resync = 1;
+}
 
 /*
  * Every device as planned.  A device with a new index has new keys for
@@ -849,6 +1045,8 @@ devices_ensure(struct executor *e)
 	for (i = 0; i < 2; i++)
 		if (e->dev[i].name != NULL)
 			vdev_ensure(e, &e->dev[i]);
+	if (e->ctx.mode == MODE_GRE)
+		gre_plan(e);
 	node_net_report(e);
 	if (before[0] != e->ctx.vxlan[0] || before[1] != e->ctx.vxlan[1]) {
 		want_rebuild(e);
@@ -863,6 +1061,9 @@ executor_sync_all(struct executor *e)
 	devices_ensure(e);
 	e->resync = 0;
 	e->st.resyncs++;
+	ktab_free(&e->deferred);
+	if (ktab_init(&e->deferred, e->max) == -1)
+		fatal("table of routes waiting for tunnels");
 	if (have_load(e) == -1) {
 		log_warn("reading the kernel's state");
 		e->resync = 1;
@@ -935,7 +1136,7 @@ executor_peer(struct child *c, enum role from, struct msg *m)
 			want_rebuild(e);
 			executor_sync_all(e);
 			node_net_report(e);
-		} else if (e->dev[0].name != NULL)
+		} else if (e->dev[0].name != NULL || e->ctx.mode == MODE_GRE)
 			executor_sync_all(e);
 		else
 			node_net_report(e);
@@ -1009,8 +1210,9 @@ executor_io(struct child *c, struct pollfd *pfd, int n)
 		if (e->synced || e->resync)
 			log_debug("full re-sync");
 		e->failed = 0;
-		executor_sync_all(e);
+		/* Before: the sync may want the next one sooner. */
 		e->next_sync = mono_ms() + c->conf.sync_period_ms;
+		executor_sync_all(e);
 	}
 	if (e->st.repairs + e->st.resyncs != before)
 		executor_count(e, NULL, mono_us() - t0);
@@ -1133,7 +1335,8 @@ route_info(const struct msg_intent *in, void *arg)
 	ri->wanted = n;
 	for (i = 0; i < n; i++)
 		if ((h = ktab_get(&e->have, &o[i].k)) != NULL &&
-		    kobj_same(h, &o[i]))
+		    (!o[i].v.tunnel || tunnel_route(e, &o[i], &o[i]) == 0) &&
+		    kobj_same(&o[i], h))
 			ri->present++;
 }
 
@@ -1234,7 +1437,8 @@ executor_main(void)
 	if (ktab_init(&e->have, e->max) == -1 ||
 	    ktab_init(&e->want, e->max) == -1 ||
 	    ktab_init(&e->dirty, e->max) == -1 ||
-	    ktab_init(&e->reported, e->max) == -1)
+	    ktab_init(&e->reported, e->max) == -1 ||
+	    ktab_init(&e->deferred, e->max) == -1)
 		fatal("tables");
 	if (e->ctx.mode == MODE_VXLAN || e->ctx.mode == MODE_VXLAN_LEGACY) {
 		e->dev[0].name = "vxlan1";

@@ -1,7 +1,10 @@
 #include <sys/socket.h>
+#include <net/if.h>	/* before the linux/ headers, which include linux/if.h */
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_ether.h>
+#include <linux/if_link.h>
+#include <linux/if_tunnel.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 
@@ -12,6 +15,7 @@
 
 #include "config.h"
 #include "kobj.h"
+#include "link.h"
 #include "nl.h"
 
 static unsigned
@@ -41,6 +45,31 @@ kobj_vxlan_mac(uint8_t family, uint8_t plen, const uint8_t *prefix,
 		if (prefix[bit / 8] & (0x80 >> (bit % 8)))
 			mac[2 + i / 8] |= 0x80 >> (i % 8);
 	}
+}
+
+/*
+ * The tunnel to the node that owns an IPv4 pod prefix, named as the
+ * original agent names it: k8s- and the network address's four bytes
+ * in hex, dash-separated (15 characters, IFNAMSIZ - 1).
+ */
+void
+kobj_gre_name(const uint8_t prefix[4], char name[16])
+{
+	char	 buf[32];
+
+	snprintf(buf, sizeof(buf), KOBJ_GRE_PREFIX "%02x-%02x-%02x-%02x",
+	    prefix[0], prefix[1], prefix[2], prefix[3]);
+	memset(name, 0, 16);
+	memcpy(name, buf, 15);
+}
+
+/* The key of the tunnel a gre mode route goes through. */
+void
+kobj_tunnel_key(const struct kobj *route, struct kobj_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->type = KOBJ_TUNNEL;
+	kobj_gre_name(route->k.addr, k->name);
 }
 
 /* The objects a mode wants for one intent; how many. */
@@ -93,6 +122,23 @@ kobj_wanted(const struct kobj_ctx *c, const struct msg_intent *in,
 		memcpy(out[n].v.gw, in->prefix, 16);
 		n++;
 		return n;
+	case MODE_GRE:
+		/* Nothing until this node's own address is known. */
+		if (in->family != AF_INET || c->gre_mtu == 0)
+			return 0;
+		out[1].k.type = KOBJ_ROUTE;
+		out[1].k.family = AF_INET;
+		out[1].k.plen = in->plen;
+		memcpy(out[1].k.addr, in->prefix, 4);
+		out[1].v.tunnel = 1;	/* its index: see kobj_tunnel_key */
+		kobj_tunnel_key(&out[1], &out[0].k);
+		out[0].v.gwfamily = AF_INET;
+		memcpy(out[0].v.gw, in->node, 4);
+		memcpy(out[0].v.local, c->gre_local, 4);
+		out[0].v.ttl = KOBJ_GRE_TTL;
+		out[0].v.mtu = c->gre_mtu;
+		out[0].v.up = 1;
+		return 2;
 	case MODE_IPSEC:
 		return kxfrm_wanted(c, in, out);
 	}
@@ -105,6 +151,9 @@ kobj_same(const struct kobj *want, const struct kobj *have)
 {
 	struct kobj_val	 v = have->v;
 
+	/* What the kernel gave, or the executor looks up, not what it asks. */
+	v.ifindex = want->v.ifindex;
+	v.tunnel = want->v.tunnel;
 	/* A route whose device the kernel chose matches on any device. */
 	if (want->k.type == KOBJ_ROUTE && want->v.oif == 0)
 		v.oif = 0;
@@ -134,8 +183,18 @@ kobj_name(const struct kobj *o, char *buf, size_t len)
 		inet_ntop(o->v.gwfamily, o->v.gw, g, sizeof(g));
 	switch (o->k.type) {
 	case KOBJ_ROUTE:
-		snprintf(buf, len, "route %s/%u via %s%s dev %u", a, o->k.plen,
-		    g, o->v.onlink ? " onlink" : "", o->v.oif);
+		if (o->v.gwfamily == 0)
+			snprintf(buf, len, "route %s/%u dev %u", a, o->k.plen,
+			    o->v.oif);
+		else
+			snprintf(buf, len, "route %s/%u via %s%s dev %u", a,
+			    o->k.plen, g, o->v.onlink ? " onlink" : "",
+			    o->v.oif);
+		break;
+	case KOBJ_TUNNEL:
+		inet_ntop(AF_INET, o->v.local, a, sizeof(a));
+		snprintf(buf, len, "tunnel %.16s remote %s local %s ttl %u "
+		    "mtu %u", o->k.name, g, a, o->v.ttl, o->v.mtu);
 		break;
 	case KOBJ_NEIGH:
 		mac_name(o->v.mac, m, sizeof(m));
@@ -149,6 +208,48 @@ kobj_name(const struct kobj *o, char *buf, size_t len)
 	default:
 		snprintf(buf, len, "object of type %u", o->k.type);
 	}
+}
+
+/*
+ * A GRE tunnel: made up with everything set; changed in place on its
+ * index (the kernel moves a tunnel to new addresses live, and an
+ * existing link takes no NLM_F_REPLACE); removed by index.  A change
+ * clears any key, checksum or sequence someone added.
+ */
+static void
+tunnel_request(struct nlmsghdr *nlh, enum kobj_op op, const struct kobj *o)
+{
+	struct ifinfomsg	*ifi;
+	struct nlattr		*li, *data;
+
+	nlh->nlmsg_type = op == KOBJ_DELETE ? RTM_DELLINK : RTM_NEWLINK;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	if (op != KOBJ_CREATE)
+		ifi->ifi_index = (int)o->v.ifindex;
+	if (op == KOBJ_DELETE)
+		return;
+	ifi->ifi_flags = IFF_UP;
+	ifi->ifi_change = IFF_UP;
+	if (op == KOBJ_CREATE) {
+		nlh->nlmsg_flags |= NLM_F_CREATE | NLM_F_EXCL;
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, o->k.name);
+	}
+	mnl_attr_put_u32(nlh, IFLA_MTU, o->v.mtu);
+	li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "gre");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	mnl_attr_put(nlh, IFLA_GRE_LOCAL, 4, o->v.local);
+	mnl_attr_put(nlh, IFLA_GRE_REMOTE, 4, o->v.gw);
+	mnl_attr_put_u8(nlh, IFLA_GRE_TTL, o->v.ttl);
+	mnl_attr_put_u8(nlh, IFLA_GRE_PMTUDISC, 1);
+	if (op == KOBJ_REPLACE) {
+		mnl_attr_put_u16(nlh, IFLA_GRE_IFLAGS, 0);
+		mnl_attr_put_u16(nlh, IFLA_GRE_OFLAGS, 0);
+		mnl_attr_put_u32(nlh, IFLA_GRE_IKEY, 0);
+		mnl_attr_put_u32(nlh, IFLA_GRE_OKEY, 0);
+	}
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, li);
 }
 
 static const uint16_t	 op_flags[] = {
@@ -172,6 +273,10 @@ kobj_request(struct nlmsghdr *nlh, const struct kobj_ctx *c, enum kobj_op op,
 	struct ndmsg	*ndm;
 	int		 del = op == KOBJ_DELETE;
 
+	if (o->k.type == KOBJ_TUNNEL) {
+		tunnel_request(nlh, op, o);
+		return;
+	}
 	nlh->nlmsg_flags |= op_flags[op];
 	if (o->k.type == KOBJ_XSTATE || o->k.type == KOBJ_XPOLICY) {
 		kxfrm_request(nlh, op, o);
@@ -191,7 +296,12 @@ kobj_request(struct nlmsghdr *nlh, const struct kobj_ctx *c, enum kobj_op op,
 			return;
 		if (o->v.onlink)
 			rtm->rtm_flags |= RTNH_F_ONLINK;
-		mnl_attr_put(nlh, RTA_GATEWAY, alen(o->v.gwfamily), o->v.gw);
+		/* No gateway: straight into the device, as "ip route" does. */
+		if (o->v.gwfamily != 0)
+			mnl_attr_put(nlh, RTA_GATEWAY, alen(o->v.gwfamily),
+			    o->v.gw);
+		else
+			rtm->rtm_scope = RT_SCOPE_LINK;
 		if (o->v.oif != 0)
 			mnl_attr_put_u32(nlh, RTA_OIF, o->v.oif);
 		return;
@@ -314,6 +424,38 @@ parse_neigh(const struct nlmsghdr *nlh, const struct kobj_ctx *c,
 }
 
 /*
+ * gre mode: every IPv4 GRE device whose name starts with k8s- is ours
+ * (the fallback device gre0 and any other kind are not), whatever its
+ * settings, so a wrong one is changed and an extra one removed.
+ */
+static int
+parse_tunnel(const struct nlmsghdr *nlh, const struct kobj_ctx *c,
+    struct kobj *o)
+{
+	struct linkinfo	 li;
+
+	if (c->mode != MODE_GRE)
+		return 0;
+	memset(&li, 0, sizeof(li));
+	link_parse(nlh, &li);
+	if (!li.found || !li.gre || li.ifindex == 0 ||
+	    strncmp(li.name, KOBJ_GRE_PREFIX, strlen(KOBJ_GRE_PREFIX)) != 0)
+		return 0;
+	o->k.type = KOBJ_TUNNEL;
+	memcpy(o->k.name, li.name, sizeof(o->k.name));
+	o->v.gwfamily = AF_INET;
+	memcpy(o->v.gw, li.remote, 4);
+	if (li.localfam == AF_INET)
+		memcpy(o->v.local, li.local, 4);
+	o->v.ttl = li.ttl;
+	o->v.mtu = li.mtu;
+	o->v.up = (li.flags & IFF_UP) != 0;
+	o->v.keyed = li.keyed;
+	o->v.ifindex = li.ifindex;
+	return 1;
+}
+
+/*
  * 1 and *o filled when the message reports an object we own (*deleted
  * says whether it went away) or, as RTM_GETNEIGH, asks for a neighbour
  * on our device; 0 for anything else.
@@ -324,8 +466,11 @@ kobj_parse(const struct nlmsghdr *nlh, const struct kobj_ctx *c,
 {
 	memset(o, 0, sizeof(*o));
 	*deleted = nlh->nlmsg_type == RTM_DELROUTE ||
-	    nlh->nlmsg_type == RTM_DELNEIGH;
+	    nlh->nlmsg_type == RTM_DELNEIGH || nlh->nlmsg_type == RTM_DELLINK;
 	switch (nlh->nlmsg_type) {
+	case RTM_NEWLINK:
+	case RTM_DELLINK:
+		return parse_tunnel(nlh, c, o);
 	case RTM_NEWROUTE:
 	case RTM_DELROUTE:
 		return parse_route(nlh, c, o);
@@ -339,8 +484,8 @@ kobj_parse(const struct nlmsghdr *nlh, const struct kobj_ctx *c,
 
 /*
  * A dump of what we may own: routes of our protocol in the main table
- * (strict checking lets the kernel filter), or the neighbours or FDB
- * entries (AF_BRIDGE) of one device.
+ * (strict checking lets the kernel filter), the neighbours or FDB
+ * entries (AF_BRIDGE) of one device, or the GRE devices.
  */
 struct nlmsghdr *
 kobj_dump_request(char *buf, size_t len, const struct kobj_ctx *c,
@@ -349,12 +494,18 @@ kobj_dump_request(char *buf, size_t len, const struct kobj_ctx *c,
 	struct nlmsghdr	*nlh;
 	struct rtmsg	*rtm;
 	struct ndmsg	*ndm;
+	struct nlattr	*li;
 
 	memset(buf, 0, len);
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = type;
 	nlh->nlmsg_flags = NLM_F_DUMP;
-	if (type == RTM_GETROUTE) {
+	if (type == RTM_GETLINK) {
+		(void)mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifinfomsg));
+		li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+		mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "gre");
+		mnl_attr_nest_end(nlh, li);
+	} else if (type == RTM_GETROUTE) {
 		rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 		rtm->rtm_family = family;
 		rtm->rtm_protocol = c->protocol;

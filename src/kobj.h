@@ -18,6 +18,7 @@ enum kobj_type {
 	KOBJ_ROUTE = 1,		/* main table, our rtm_protocol */
 	KOBJ_NEIGH,		/* permanent neighbour on our VXLAN device */
 	KOBJ_FDB,		/* forwarding entry on our VXLAN device */
+	KOBJ_TUNNEL,		/* gre mode: a GRE device named k8s-* */
 	KOBJ_XSTATE,		/* ESP state (SA) of our reqid */
 	KOBJ_XPOLICY,		/* IPsec policy whose template has our reqid */
 };
@@ -32,6 +33,7 @@ struct kobj_key {
 	uint8_t		addr[16];	/* route prefix, neighbour address */
 	uint8_t		mac[6];		/* FDB */
 	uint8_t		pad2[2];
+	char		name[16];	/* tunnel: the device, NUL-padded */
 	uint32_t	spi;		/* state (with addr: destination) */
 	uint8_t		src[16];	/* policy: source selector */
 	uint8_t		splen;		/* (addr/plen: destination) */
@@ -47,6 +49,12 @@ struct kobj_val {
 	uint16_t	state;		/* neighbour: NUD_* */
 	uint8_t		gw[16];
 	uint8_t		mac[6];		/* neighbour */
+	uint8_t		tunnel;		/* route: oif is its peer's tunnel */
+	uint8_t		ttl;		/* tunnel */
+	uint8_t		local[16];	/* tunnel: this end (gw: the other) */
+	uint32_t	mtu;		/* tunnel */
+	uint8_t		up;		/* tunnel: IFF_UP */
+	uint8_t		keyed;		/* tunnel: GRE key, csum or seq set */
 	uint8_t		pad[2];
 	/* state: gw is the source; policy: gw, tsrc the tunnel ends */
 	uint8_t		tsrc[16];
@@ -57,6 +65,7 @@ struct kobj_val {
 	uint8_t		keylen;
 	uint8_t		pad2;
 	uint8_t		key[36];	/* state: AES-256 key and salt */
+	uint32_t	ifindex;	/* tunnel: the kernel's, not compared */
 };
 
 struct kobj {
@@ -71,6 +80,8 @@ struct kobj_ctx {
 	uint32_t	target;		/* layer2: --target's index, or 0 */
 	uint32_t	vxlan[2];	/* VXLAN device per family, 0 = none */
 	uint8_t		neigh;		/* the neighbours on them are ours */
+	uint8_t		gre_local[4];	/* gre: this node's address, */
+	uint32_t	gre_mtu;	/* the tunnels' MTU; 0: not known yet */
 	struct kobj_ipsec {
 		const struct kn_prefix	*cluster;	/* [2], for SPIs */
 		const struct msg_local	*local;	/* NULL: not known yet */
@@ -84,12 +95,18 @@ struct kobj_ctx {
 
 /* ipsec: 3 selector pairs x out, in, fwd; 2 inbound states, 1 outbound. */
 #define KOBJ_PER_INTENT	12
-#define KOBJ_NAME_MAX	128
+#define KOBJ_NAME_MAX	160
+
+/* gre mode: as the original agent, so an upgrade adopts its tunnels */
+#define KOBJ_GRE_PREFIX	"k8s-"
+#define KOBJ_GRE_TTL	255	/* fixed, so path MTU discovery works */
 
 int	kobj_wanted(const struct kobj_ctx *, const struct msg_intent *,
 	    struct kobj out[KOBJ_PER_INTENT]);
 void	kobj_vxlan_mac(uint8_t family, uint8_t plen, const uint8_t *prefix,
 	    uint8_t mac[6]);
+void	kobj_gre_name(const uint8_t prefix[4], char name[16]);
+void	kobj_tunnel_key(const struct kobj *route, struct kobj_key *);
 int	kobj_same(const struct kobj *want, const struct kobj *have);
 void	kobj_name(const struct kobj *, char *, size_t);
 

@@ -1,10 +1,11 @@
 #include <sys/socket.h>
+#include <net/if.h>	/* before the linux/ headers, which include linux/if.h */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
+#include <linux/if_tunnel.h>
 #include <linux/rtnetlink.h>
-#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,6 +39,37 @@ parse_vxlan(const struct nlattr *data, struct linkinfo *li)
 	}
 }
 
+static void
+parse_gre(const struct nlattr *data, struct linkinfo *li)
+{
+	struct nl_attrs		 tb = { { NULL } };
+	static const int	 keys[] = { IFLA_GRE_IFLAGS, IFLA_GRE_OFLAGS,
+				    IFLA_GRE_IKEY, IFLA_GRE_OKEY };
+	const struct nlattr	*a;
+	unsigned		 i, j;
+
+	if (mnl_attr_parse_nested(data, nl_attr_cb, &tb) < 0)
+		return;
+	if ((a = tb.a[IFLA_GRE_LOCAL]) != NULL &&
+	    mnl_attr_get_payload_len(a) == 4) {
+		li->localfam = AF_INET;
+		memcpy(li->local, mnl_attr_get_payload(a), 4);
+	}
+	if ((a = tb.a[IFLA_GRE_REMOTE]) != NULL &&
+	    mnl_attr_get_payload_len(a) == 4)
+		memcpy(li->remote, mnl_attr_get_payload(a), 4);
+	if ((a = tb.a[IFLA_GRE_TTL]) != NULL && mnl_attr_get_payload_len(a) == 1)
+		li->ttl = mnl_attr_get_u8(a);
+	/* Any key, checksum or sequence changes the wire format. */
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if ((a = tb.a[keys[i]]) == NULL)
+			continue;
+		for (j = 0; j < mnl_attr_get_payload_len(a); j++)
+			if (((const uint8_t *)mnl_attr_get_payload(a))[j] != 0)
+				li->keyed = 1;
+	}
+}
+
 int
 link_parse(const struct nlmsghdr *nlh, void *arg)
 {
@@ -45,8 +77,10 @@ link_parse(const struct nlmsghdr *nlh, void *arg)
 	const struct ifinfomsg	*ifi = mnl_nlmsg_get_payload(nlh);
 	struct nl_attrs		 tb = { { NULL } };
 	struct nl_attrs		 info = { { NULL } };
+	const char		*kind;
 
-	if (nlh->nlmsg_type != RTM_NEWLINK ||
+	if ((nlh->nlmsg_type != RTM_NEWLINK &&
+	    nlh->nlmsg_type != RTM_DELLINK) ||
 	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifi) ||
 	    mnl_attr_parse(nlh, sizeof(*ifi), nl_attr_cb, &tb) < 0)
 		return 0;
@@ -65,13 +99,16 @@ link_parse(const struct nlmsghdr *nlh, void *arg)
 	if (tb.a[IFLA_LINKINFO] == NULL ||
 	    mnl_attr_parse_nested(tb.a[IFLA_LINKINFO], nl_attr_cb, &info) < 0)
 		return 0;
-	if (info.a[IFLA_INFO_KIND] != NULL &&
-	    mnl_attr_validate(info.a[IFLA_INFO_KIND], MNL_TYPE_NUL_STRING) == 0 &&
-	    strcmp(mnl_attr_get_str(info.a[IFLA_INFO_KIND]), "vxlan") == 0) {
-		li->vxlan = 1;
-		if (info.a[IFLA_INFO_DATA] != NULL)
-			parse_vxlan(info.a[IFLA_INFO_DATA], li);
-	}
+	if (info.a[IFLA_INFO_KIND] == NULL ||
+	    mnl_attr_validate(info.a[IFLA_INFO_KIND], MNL_TYPE_NUL_STRING) != 0)
+		return 0;
+	kind = mnl_attr_get_str(info.a[IFLA_INFO_KIND]);
+	li->vxlan = strcmp(kind, "vxlan") == 0;
+	li->gre = strcmp(kind, "gre") == 0;
+	if (info.a[IFLA_INFO_DATA] != NULL && li->vxlan)
+		parse_vxlan(info.a[IFLA_INFO_DATA], li);
+	if (info.a[IFLA_INFO_DATA] != NULL && li->gre)
+		parse_gre(info.a[IFLA_INFO_DATA], li);
 	return 0;
 }
 

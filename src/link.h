@@ -1,6 +1,6 @@
 /*
  * Links over netlink, for the executor and the ARP helper: what a
- * link is (index, name, MTU, MAC, VXLAN settings) and the requests
+ * link is (index, name, MTU, MAC, VXLAN or GRE settings) and the requests
  * that ask for, create, change and delete one.
  */
 #ifndef KN_LINK_H
@@ -23,8 +23,12 @@ struct linkinfo {
 	uint32_t	 vni;
 	uint16_t	 port;
 	uint8_t		 learning;
-	uint8_t		 local[16];
+	uint8_t		 local[16];	/* VXLAN, GRE */
 	uint8_t		 localfam;
+	int		 gre;		/* kind "gre": IPv4 GRE */
+	uint8_t		 remote[4];
+	uint8_t		 ttl;
+	uint8_t		 keyed;		/* a key, checksum or sequence */
 };
 
 int		 link_parse(const struct nlmsghdr *, void *linkinfo);

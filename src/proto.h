@@ -29,7 +29,7 @@ const char	*role_name(enum role);
 int		 role_from_name(const char *, enum role *);
 
 /* Bumped whenever a payload layout or the rule table changes. */
-#define MSG_VERSION	5
+#define MSG_VERSION	6
 /* Hard limit for one message, header included. */
 #define MSG_MAXLEN	16384
 
@@ -190,8 +190,8 @@ struct msg_node_net {
  * starts again from 0 when its process is restarted, which Prometheus
  * reads as a counter reset.
  */
-#define STATS_OBJ_TYPES	5	/* route, neighbour, FDB, xfrm state, policy
-				   (enum kobj_type) */
+#define STATS_OBJ_TYPES	6	/* route, neighbour, FDB, tunnel, xfrm state,
+				   policy (enum kobj_type) */
 #define STATS_OPS	3	/* create, replace, delete (enum kobj_op) */
 #define STATS_BUCKETS	12	/* reconcile durations, see stats_bounds_us */
 #define STATS_CODES	12	/* distinct API error codes kept */

@@ -265,10 +265,14 @@ class Lines:
             return len(self.lines)
 
     def wait(self, timeout=15):
+        """The exit status once the process ended and its output is read
+        to the end (log() then holds its last line); None on timeout."""
         try:
-            return self.proc.wait(timeout)
+            rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
+        self.reader.join(5)
+        return rc
 
 
 class Daemon(Lines):

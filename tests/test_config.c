@@ -345,6 +345,10 @@ test_errors(void)
 		{ { "--pod-cidr=10.0.0.0/8," }, "is not a CIDR" },
 		{ { "--pod-cidr=10.0.0.0/8,fd00::/8,fd01::/16" }, "at most two "
 		    "prefixes" },
+		{ { "--provider=gre", "--pod-cidr=fd00::/48" }, "gre mode: IPv6 "
+		    "pod CIDRs are not supported" },
+		{ { "--pod-cidr=10.0.0.0/8,fd00::/48", "--provider=gre" },
+		    "gre mode: IPv6 pod CIDRs are not supported" },
 		{ { "--machine-id=etc/machine-id" }, "not an absolute path" },
 		{ { "--system-uuid", "product_uuid" }, "not an absolute path" },
 		{ { "--boot-id=./boot_id" }, "not an absolute path" },

@@ -1,0 +1,260 @@
+#!/usr/bin/env python3
+"""The gre mode end to end, in a VM (tests/vmlib.py: the host kernel
+may have no GRE): three node namespaces on a shared underlay, two pod
+namespaces each, the test API server and the real, fully confined
+daemon on every node.  Pods ping across nodes through the tunnels and
+the underlay carries GRE; each node owns exactly one tunnel and one
+route per peer; a restart adopts them without a flap; drift is put
+back; a changed node address moves the tunnel's remote in place; a
+removed node's tunnel and route go; a heartbeat costs nothing and an
+added node two requests."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmlib  # noqa: E402
+
+vmlib.reexec(__file__, timeout=420)
+
+import knlib  # noqa: E402
+
+tap = knlib.Tap()
+knlib.need_apiserver(tap, "ping")
+import netcluster  # noqa: E402
+import wire  # noqa: E402
+
+ARGS = ["-v", "--provider", "gre", "--sync-period", "1h"]
+COMMITTED = r"^watcher: generation \d+ committed"
+MTU = 1500 - 24
+wait_until = netcluster.wait_until
+
+
+def tunnel_name(cidr):
+    """As the original agent names it: k8s- and the network address's
+    bytes in hex."""
+    net = cidr.split("/")[0]
+    return "k8s-" + "-".join("%02x" % int(b) for b in net.split("."))
+
+
+def gre_links(n):
+    """Every GRE device of a node: name -> (remote, local, ttl, mtu,
+    up, keyed, ifindex)."""
+    out = {}
+    for x in json.loads(n.run("ip", "-j", "-d", "link", "show", "type",
+                              "gre") or "[]"):
+        d = x.get("linkinfo", {}).get("info_data", {})
+        out[x["ifname"]] = (d.get("remote"), d.get("local"), d.get("ttl"),
+                            x["mtu"], "UP" in x["flags"],
+                            any(k in d for k in ("ikey", "okey")),
+                            x["ifindex"])
+    return out
+
+
+def owned(n):
+    """The tunnels (k8s-*) and routes of protocol 107 of a node, as
+    sorted lines (no index: it changes when a tunnel is made again)."""
+    lines = ["tunnel %s remote %s local %s ttl %s mtu %d%s%s" % (
+        name, r, lo, ttl, mtu, " up" if up else "", " keyed" if k else "")
+        for name, (r, lo, ttl, mtu, up, k, _) in gre_links(n).items()
+        if name.startswith("k8s-")]
+    return sorted(lines + knlib.owned(n))
+
+
+def expected(n, peers, addr=None):
+    """What owned() shows on n for its peers (addr: a peer's address
+    instead of its own, by name)."""
+    out = []
+    for p in peers:
+        name = tunnel_name(p.pod_cidr)
+        remote = (addr or {}).get(p.name, p.addr)
+        out.append("tunnel %s remote %s local %s ttl 255 mtu %d up" % (
+            name, remote, n.addr, MTU))
+        out.append("%s dev %s scope link" % (p.pod_cidr, name))
+    return sorted(out)
+
+
+def failed_pings(res):
+    return ["%s -> %s" % (p.addr, q.addr) for p, q, ok in res if not ok]
+
+
+def unsettled(nodes):
+    """The nodes whose objects are not their peers' exactly."""
+    return [n for n in nodes if owned(n) !=
+            expected(n, [p for p in nodes if p is not n])]
+
+
+def converged(nodes):
+    return not unsettled(nodes)
+
+
+def why(nodes):
+    """What the unsettled nodes own and their executors said."""
+    out = []
+    for n in unsettled(nodes):
+        out += ["%s owns %s" % (n.name, owned(n))]
+        if n.daemon is not None:
+            out += [x for x in n.daemon.lines if x.startswith("executor:")]
+    return "\n".join(out[-40:])
+
+
+def settled(nodes, timeout, objects, pings):
+    """nodes own exactly their peers' tunnels and routes, and their pods
+    reach each other: two tests."""
+    tap.ok(wait_until(lambda: converged(nodes), timeout), objects,
+           why(nodes))
+    res = c.converge_pings(nodes=nodes)
+    tap.ok(res and not failed_pings(res), pings, failed_pings(res))
+
+
+c = netcluster.Cluster(nodes=3, pods=2)
+try:
+    n0, n1, n2 = c.nodes
+    c.start_all(ARGS)
+    tap.ok(c.wait_all(COMMITTED, timeout=60), "every watcher reports its "
+           "first generation committed")
+    tap.ok(wait_until(lambda: converged(c.nodes), 30),
+           "every node owns exactly a tunnel and a route per peer: name "
+           "k8s-<hex>, remote the peer, local its own address, TTL 255, "
+           "MTU %d, up" % MTU, why(c.nodes))
+    with wire.Capture("ul", netns=c.ul) as cap:
+        res = c.converge_pings()
+    tap.ok(res and not failed_pings(res), "every pod pings every pod on "
+           "the other nodes (%d pairs)" % len(res), failed_pings(res))
+    tap.ok(cap.counts["gre"] >= 2 * len(res) and cap.counts["icmp"] == 0,
+           "the underlay carried the pings as GRE, never bare ICMP",
+           cap.counts)
+    links = gre_links(n0)
+    tap.ok("gre0" not in links or not links["gre0"][4],
+           "gre0, the kernel's fallback device, is left alone (down)",
+           links)
+
+    # Drift: each change by hand is put back.
+    want0 = owned(n0)
+    t1 = tunnel_name(n1.pod_cidr)
+    n0.run("ip", "route", "del", n1.pod_cidr)
+    tap.ok(wait_until(lambda: owned(n0) == want0, 10),
+           "a route deleted by hand comes back", owned(n0))
+    n0.run("ip", "link", "set", t1, "mtu", "1300")
+    tap.ok(wait_until(lambda: owned(n0) == want0, 10),
+           "a changed tunnel MTU is put back", owned(n0))
+    n0.run("ip", "link", "set", t1, "down")
+    tap.ok(wait_until(lambda: owned(n0) == want0, 10),
+           "a tunnel set down is set up again", owned(n0))
+    n0.run("ip", "link", "set", t1, "type", "gre", "remote", "172.20.0.99",
+           "local", n0.addr, "ttl", "255", "key", "7")
+    tap.ok(wait_until(lambda: owned(n0) == want0, 10),
+           "a tunnel given another remote and a key is put back", owned(n0))
+    n0.run("ip", "link", "del", t1)
+    tap.ok(wait_until(lambda: owned(n0) == want0, 10),
+           "a tunnel deleted by hand comes back with its route", owned(n0))
+    n0.run("ip", "route", "add", "100.111.0.0/24", "dev", t1)
+    n0.run("ip", "link", "add", "mytun", "type", "gre", "remote",
+           "172.20.0.77", "local", n0.addr)
+    res = c.converge_pings()
+    tap.ok(res and not failed_pings(res), "pods ping across after the "
+           "repairs", failed_pings(res))
+    tap.ok("100.111.0.0/24" in n0.run("ip", "route") and
+           "mytun" in gre_links(n0), "a route of another protocol and a "
+           "GRE device not named k8s-* are left alone")
+
+    # A killed executor, then a restarted daemon: nothing valid is
+    # deleted, not even for a moment.
+    mon = subprocess.Popen(["ip", "netns", "exec", n0.ns, "ip", "monitor",
+                            "link", "route"], stdout=subprocess.PIPE,
+                           text=True)
+    time.sleep(0.5)
+    d = n0.daemon
+    mark = d.mark()
+    os.kill(knlib.children_of(d.pid())["executor"], signal.SIGKILL)
+    i, m = d.wait_for(r"^executor: adopted (\d+) kernel objects", start=mark,
+                      timeout=30)
+    tap.ok(m is not None and int(m.group(1)) == len(want0),
+           "the new executor adopts the %d tunnels and routes in place" %
+           len(want0), d.log())
+    i, m = d.wait_for(r"^executor: generation \d+: kernel reconciled with "
+                      r"(\d+) requests", start=mark, timeout=30)
+    tap.ok(m is not None and int(m.group(1)) == 0, "and its first "
+           "generation makes no request", d.log())
+    n0.stop()
+    tap.eq(owned(n0), want0, "a stopped daemon leaves its tunnels and "
+           "routes in place")
+    # While it is down a tunnel appears that no node asks for: extra,
+    # so the restarted daemon removes it (and its route with it).
+    n0.run("ip", "link", "add", "k8s-64-63-00-00", "type", "gre", "remote",
+           "172.20.0.98", "local", n0.addr, "ttl", "255")
+    n0.run("ip", "link", "set", "k8s-64-63-00-00", "up")
+    n0.run("ip", "route", "add", "100.99.0.0/24", "dev", "k8s-64-63-00-00",
+           "proto", "107")
+    n0.start(ARGS)
+    i, m = n0.daemon.wait_for(COMMITTED, timeout=30)
+    tap.ok(m is not None, "the restarted daemon commits", n0.daemon.log())
+    wait_until(lambda: owned(n0) == want0, 10)
+    time.sleep(1)
+    mon.terminate()
+    events = mon.communicate(timeout=10)[0]
+    deleted = [x for x in events.splitlines() if x.startswith("Deleted") and
+               ("k8s-" in x or "proto 107" in x)]
+    tap.ok(deleted and all("k8s-64-63-00-00" in x or "100.99.0.0/24" in x
+                           for x in deleted),
+           "ip monitor saw no tunnel or route deleted through the restarts "
+           "but the extra ones", events.splitlines())
+    tap.eq(owned(n0), want0, "the same tunnels and routes after the "
+           "restarts")
+    tap.ok("mytun" in gre_links(n0), "the daemon's restart left the other "
+           "GRE device alone")
+
+    # A changed node address moves the tunnel's remote, in place.
+    index = gre_links(n0)[t1][6]
+    obj = c.api.control("GET", "/nodes/" + n1.name)
+    for a in obj["status"]["addresses"]:
+        if a["type"] == "InternalIP":
+            a["address"] = "172.20.0.50"
+    c.api.control("POST", "/nodes", obj)
+    moved = expected(n0, [n1, n2], {n1.name: "172.20.0.50"})
+    tap.ok(wait_until(lambda: owned(n0) == moved, 10) and
+           gre_links(n0)[t1][6] == index, "a changed node address changes "
+           "the tunnel's remote in place", owned(n0))
+    for a in obj["status"]["addresses"]:
+        if a["type"] == "InternalIP":
+            a["address"] = n1.addr
+    c.api.control("POST", "/nodes", obj)
+    tap.ok(wait_until(lambda: owned(n0) == want0, 10), "and back",
+           owned(n0))
+
+    # A deleted node: its tunnel and route go everywhere.
+    c.api.control("DELETE", "/nodes/" + n2.name)
+    n2.stop()
+    settled([n0, n1], 15, "a deleted node's tunnel and route are gone on "
+            "every node", "the other nodes still reach each other")
+
+    # A heartbeat costs nothing; a node added costs its tunnel and route.
+    mark = n0.daemon.mark()
+    c.api.control("POST", "/heartbeat/" + n1.name)
+    n3 = c.add_node(3)
+    i, m = n0.daemon.wait_for(r"^executor: generation \d+: kernel "
+                              r"reconciled with (\d+) requests", start=mark,
+                              timeout=30)
+    time.sleep(1)   # room for a second generation, were there one
+    tap.ok(m is not None and int(m.group(1)) == 2 and
+           len(re.findall(r"(?m)^executor: generation \d+: kernel "
+                          r"reconciled", "\n".join(
+                              n0.daemon.lines[mark:]))) == 1,
+           "a heartbeat makes no request, an added node 2",
+           n0.daemon.lines[mark:])
+    n3.start(ARGS)
+    settled([n0, n1, n3], 30, "the added node and the others own a tunnel "
+            "and a route per peer", "an added node is reached and reaches "
+            "the others")
+    for n in (n0, n1, n3):
+        tap.ok(not re.search(r"(?m)^(watcher|executor|parent): .*"
+                             r"(fatal|killed|restarting)", n.daemon.log()),
+               "%s logged no crash" % n.name, n.daemon.log())
+finally:
+    c.close()
+tap.done()
