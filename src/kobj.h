@@ -22,6 +22,9 @@ enum kobj_type {
 	KOBJ_XSTATE,		/* ESP state (SA) of our reqid */
 	KOBJ_XPOLICY,		/* IPsec policy whose template has our reqid */
 };
+/* The executor counts requests by type, the metrics name each. */
+_Static_assert(KOBJ_XPOLICY - KOBJ_ROUTE + 1 == STATS_OBJ_TYPES,
+    "STATS_OBJ_TYPES counts every enum kobj_type");
 
 /* What the kernel identifies an object by. */
 struct kobj_key {
