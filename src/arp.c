@@ -247,9 +247,9 @@ arp_main(void)
 	if (intentrx_init(&a->rx, &c.conf) == -1)
 		fatal("peer table");
 	/* Sockets before the drop: the filter allows no socket(2). */
-	if (nl_open(&a->cmd, 0, err, sizeof(err)) == -1 ||
-	    nl_open(&a->mon, RTMGRP_LINK | RTMGRP_NEIGH, err, sizeof(err)) ==
-	    -1)
+	if (nl_open(&a->cmd, NETLINK_ROUTE, 0, err, sizeof(err)) == -1 ||
+	    nl_open(&a->mon, NETLINK_ROUTE, RTMGRP_LINK | RTMGRP_NEIGH, err,
+	    sizeof(err)) == -1)
 		fatalx("%s", err);
 	nl_batch_init(&a->batch, &a->cmd, request_done, a);
 	a->ctx.mode = c.conf.mode;

@@ -63,6 +63,7 @@ enum {
 	OPT_METRICS_ADDRESS,
 	OPT_PID_FILE,
 	OPT_IPSEC_KEY_FILE,
+	OPT_IPSEC_ROTATION_DELAY,
 };
 
 static const struct option long_options[] = {
@@ -89,6 +90,7 @@ static const struct option long_options[] = {
 	{ "metrics-address",	required_argument,	NULL, OPT_METRICS_ADDRESS },
 	{ "pid-file",		required_argument,	NULL, OPT_PID_FILE },
 	{ "ipsec-key-file",	required_argument,	NULL, OPT_IPSEC_KEY_FILE },
+	{ "ipsec-rotation-delay", required_argument,	NULL, OPT_IPSEC_ROTATION_DELAY },
 	{ "socket",		required_argument,	NULL, 's' },
 	{ "provider",		required_argument,	NULL, OPT_PROVIDER },
 	{ "target",		required_argument,	NULL, OPT_TARGET },
@@ -119,7 +121,7 @@ static const char usage_text[] =
 "       [--system-uuid file] [--boot-id file] [--cni-config file]\n"
 "       [--sync-period duration] [--ipsec-encryption aes|none]\n"
 "       [--ipsec-authentication sha1|none] [--ipsec-encapsulation udp|esp]\n"
-"       [--ipsec-key-file file]\n"
+"       [--ipsec-key-file file] [--ipsec-rotation-delay duration]\n"
 "       [--v level]\n"
 "\n"
 "  -d, --debug                log to standard error instead of syslog\n"
@@ -175,6 +177,8 @@ KN_STR(KN_DEFAULT_ROUTE_PROTOCOL) ")\n"
 "      --ipsec-encapsulation udp|esp   ipsec mode transport (default udp)\n"
 "      --ipsec-key-file file  the ipsec mode's key: a key id and a secret\n"
 "                             of at least 256 bits in hex\n"
+"      --ipsec-rotation-delay duration  each step of a key rotation\n"
+"                             (default 30s)\n"
 "      --v level              original agent's log level 0-10: sets the\n"
 "                             verbosity to level - 1 (--v=2 is -v)\n";
 
@@ -482,6 +486,7 @@ config_defaults(struct kn_config *c)
 	c->ipsec_encryption = IPSEC_ENC_AES;
 	c->ipsec_authentication = IPSEC_AUTH_SHA1;
 	c->ipsec_encapsulation = IPSEC_ENCAP_UDP;
+	c->ipsec_rotation_ms = 30000;
 	strcpy(c->user, KN_DEFAULT_USER);
 	strcpy(c->chroot, KN_DEFAULT_CHROOT);
 	c->seccomp = SECCOMP_MODE_KILL;
@@ -679,6 +684,12 @@ config_option(struct kn_config *c, struct kn_cmdline *cl, int ch,
 		return set_path(c->pid_file, what, arg, err, errlen);
 	case OPT_IPSEC_KEY_FILE:
 		return set_path(c->ipsec_key_file, what, arg, err, errlen);
+	case OPT_IPSEC_ROTATION_DELAY:
+		if (duration_parse(arg, &c->ipsec_rotation_ms) == -1)
+			return errset(err, errlen, "%s: \"%s\" is not a "
+			    "duration from 1ms to 24h (like 30s or 1m30s)",
+			    what, arg);
+		return 0;
 	case 's':
 		if (*arg != '/')
 			return errset(err, errlen, "%s: \"%s\" is not an "
@@ -1132,6 +1143,7 @@ config_print(const struct kn_config *c, int fd)
 	    "ipsec-authentication %s\n"
 	    "ipsec-encapsulation %s\n"
 	    "ipsec-key-file %s\n"
+	    "ipsec-rotation-delay %ums\n"
 	    "user %s (uid %u, gid %u)\n"
 	    "chroot %s\n"
 	    "seccomp %s\n"
@@ -1159,6 +1171,7 @@ config_print(const struct kn_config *c, int fd)
 	    authentication_names[c->ipsec_authentication],
 	    encapsulation_names[c->ipsec_encapsulation],
 	    *c->ipsec_key_file ? c->ipsec_key_file : "(none)",
+	    c->ipsec_rotation_ms,
 	    c->user, c->uid, c->gid, c->chroot, seccomp_names[c->seccomp],
 	    *c->kubeconfig ? c->kubeconfig : "(not set)",
 	    *c->apiserver ? c->apiserver : "(not set)",

@@ -65,6 +65,7 @@ struct kn_config {
 	uint32_t	ipsec_authentication;
 	uint32_t	ipsec_encapsulation;
 	char		ipsec_key_file[KN_PATH_MAX];
+	uint32_t	ipsec_rotation_ms;	/* each step of a rotation */
 	char		user[KN_NAME_MAX];
 	uint32_t	uid;
 	uint32_t	gid;

@@ -20,13 +20,16 @@
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
+#include <linux/xfrm.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "child.h"
 #include "intentrx.h"
+#include "ipseckey.h"
 #include "kobj.h"
 #include "link.h"
 #include "log.h"
@@ -41,6 +44,8 @@
 #define FLUSH_ROUNDS		3
 #define GRE_RETRY_MS		1000	/* first retry without GRE, doubling */
 #define VXLAN_APP_PROBES	3	/* as the original agent */
+#define IPSEC_OVERHEAD4		73	/* 20 + 8 + 8 + 8 + 3 + 2 + 16 */
+#define IPSEC_OVERHEAD6		93
 
 /* The VXLAN device of one family, as it should be. */
 struct vdev {
@@ -56,6 +61,15 @@ struct vdev {
 	uint32_t	 underlay;	/* index of the underlay device */
 };
 
+/*
+ * A key rotation, step by step (--ipsec-rotation-delay apart): the new
+ * key's inbound states are added while the old key still sends; then
+ * the outbound states switch to the new key; then the old key's
+ * inbound states go.  Old and new states differ by SPI, which carries
+ * the key id.
+ */
+enum rotation { ROT_NONE, ROT_INBOUND, ROT_SWITCHED };
+
 /* What a batched request was for, by its index in the batch. */
 struct pending {
 	enum kobj_op	 op;
@@ -67,6 +81,8 @@ struct executor {
 	struct intent_rx	 rx;
 	struct nl		 cmd;
 	struct nl		 mon;
+	struct nl		 xcmd;		/* ipsec: NETLINK_XFRM */
+	struct nl		 xmon;
 	struct kobj_ctx		 ctx;
 	struct ktab		 have;
 	struct ktab		 want;
@@ -91,9 +107,31 @@ struct executor {
 	struct msg_exec_stats	 st;
 	struct msg_route_info	*info;		/* show routes */
 	unsigned		 ninfo;
+	/* ipsec */
+	struct ipsec_key	 key;		/* the newest */
+	struct ipsec_key	 old;		/* during a rotation */
+	int			 have_key;
+	enum rotation		 rot;
+	int64_t			 rot_next;	/* the next step, monotonic ms */
+	int			 snapped;	/* a snapshot came */
+	int			 xfrm_unsupported;	/* said once */
+	int			 encap_fd[2];	/* held, never read */
 };
 
 static struct executor	 ex;
+
+static void	rotation_step(struct executor *);
+
+/*
+ * ipsec: nothing of ours is extra until a key and this node say what
+ * is wanted; before that a snapshot removes nothing.
+ */
+static int
+ipsec_ready(const struct executor *e)
+{
+	return e->ctx.mode != MODE_IPSEC || (e->ctx.ipsec.out != NULL &&
+	    e->ctx.ipsec.local != NULL);
+}
 
 /*
  * The kernel drops the IPv4 routes through a device that goes away
@@ -174,7 +212,24 @@ request_done(void *arg, unsigned idx, int error, const char *why)
 		return;
 	}
 	(void)ktab_put(&e->reported, &p->o);
-	if (p->o.k.type == KOBJ_ROUTE && error == EEXIST)
+	if (p->o.k.type == KOBJ_XSTATE && p->op != KOBJ_DELETE &&
+	    (error == EPROTONOSUPPORT || error == ENOSYS ||
+	    error == ENOPROTOOPT || error == EOPNOTSUPP)) {
+		/* One line, not one per peer. */
+		if (!e->xfrm_unsupported++)
+			log_warnx("ipsec: the kernel cannot make ESP states "
+			    "(%s%s%s): it lacks ESP (esp4, esp6), the %s "
+			    "algorithm or ESP-in-UDP; no pod traffic is "
+			    "carried", strerror(error), *why ? ": " : "", why,
+			    e->ctx.ipsec.aes ? "rfc4106(gcm(aes))" :
+			    "ecb(cipher_null)");
+		return;
+	}
+	if (p->o.k.type == KOBJ_XPOLICY && error == EEXIST)
+		log_warnx("installing %s: the kernel has a policy with this "
+		    "selector that is not ours (not reqid 0x%08x); left alone",
+		    name, KXFRM_REQID);
+	else if (p->o.k.type == KOBJ_ROUTE && error == EEXIST)
 		log_warnx("installing %s: the kernel has a route for it that "
 		    "is not ours (not protocol %u); left alone", name,
 		    e->ctx.protocol);
@@ -253,9 +308,16 @@ reconcile_key(struct executor *e, const struct kobj_key *k)
 	}
 	if (w != NULL && h != NULL && kobj_same(w, h))
 		return;
+	/* The kernel cannot change a state's key: it goes and comes back. */
+	if (w != NULL && h != NULL && w->k.type == KOBJ_XSTATE) {
+		request(e, KOBJ_DELETE, h);
+		request(e, KOBJ_CREATE, w);
+		return;
+	}
 	if (w != NULL)
 		request(e, h == NULL && (w->k.type == KOBJ_ROUTE ||
-		    w->k.type == KOBJ_TUNNEL) ? KOBJ_CREATE : KOBJ_REPLACE, w);
+		    w->k.type == KOBJ_TUNNEL || w->k.type == KOBJ_XSTATE ||
+		    w->k.type == KOBJ_XPOLICY) ? KOBJ_CREATE : KOBJ_REPLACE, w);
 	else if (h != NULL && e->synced)
 		request(e, KOBJ_DELETE, h);
 }
@@ -276,7 +338,8 @@ deferred_retry(struct executor *e)
 	ktab_free(&t);
 }
 
-static void	monitor_take(struct executor *);
+static void	monitor_take(struct executor *, struct nl *, nl_msg_cb);
+static int	monitor_cb(const struct nlmsghdr *, void *);
 
 /* A batch found no GRE: a full re-sync soon, then less and less often. */
 static void
@@ -313,7 +376,7 @@ flush(struct executor *e)
 		if (!e->tunchanged || e->deferred.t.count == 0)
 			return;
 		e->tunchanged = 0;
-		monitor_take(e);
+		monitor_take(e, &e->mon, monitor_cb);
 		deferred_retry(e);
 	}
 }
@@ -325,7 +388,16 @@ want_add(const struct msg_intent *in, void *arg)
 	struct executor	*e = arg;
 	struct kobj	 o[KOBJ_PER_INTENT];
 	int		 i, n = kobj_wanted(&e->ctx, in, o);
+	uint32_t	 spi;
+	char		 name[INET6_ADDRSTRLEN];
 
+	if (n == 0 && e->ctx.mode == MODE_IPSEC && ipsec_spi(e->c->conf.cluster,
+	    in->family, in->plen, in->prefix, 1, &spi) == -1) {
+		inet_ntop(in->family, in->prefix, name, sizeof(name));
+		log_warnx("ipsec: pod CIDR %s/%u: its index within --pod-cidr "
+		    "needs more than %d bits, the room an SPI has; peer "
+		    "skipped", name, in->plen, IPSEC_SPI_BITS);
+	}
 	for (i = 0; i < n; i++)
 		if (ktab_put(&e->want, &o[i]) == -1)
 			fatalx("the table of wanted objects is full");
@@ -368,8 +440,13 @@ dump(struct executor *e, uint16_t type, uint8_t family, uint32_t ifindex)
 	int			 try, rv;
 
 	for (try = 0; try < DUMP_TRIES; try++) {
-		rv = nl_query(&e->cmd, kobj_dump_request(buf, sizeof(buf),
-		    &e->ctx, type, family, ifindex), kobj_collect, &kc);
+		if (e->ctx.mode == MODE_IPSEC)
+			rv = nl_query(&e->xcmd, kxfrm_dump_request(buf,
+			    sizeof(buf), type), kxfrm_collect, &kc);
+		else
+			rv = nl_query(&e->cmd, kobj_dump_request(buf,
+			    sizeof(buf), &e->ctx, type, family, ifindex),
+			    kobj_collect, &kc);
 		if (rv != NL_INTR)
 			return rv;
 		log_debug("dump interrupted by a change; again");
@@ -387,6 +464,9 @@ have_load(struct executor *e)
 	ktab_free(&e->have);
 	if (ktab_init(&e->have, e->max) == -1)
 		fatal("table of kernel objects");
+	if (e->ctx.mode == MODE_IPSEC)
+		return dump(e, XFRM_MSG_GETSA, 0, 0) == -1 ||
+		    dump(e, XFRM_MSG_GETPOLICY, 0, 0) == -1 ? -1 : 0;
 	if (e->ctx.mode == MODE_GRE && dump(e, RTM_GETLINK, AF_UNSPEC, 0) == -1)
 		return -1;
 	if (dump(e, RTM_GETROUTE, AF_INET, 0) == -1 ||
@@ -757,7 +837,8 @@ node_net_report(struct executor *e)
 	int			 i, f;
 
 	if (!e->rx.have_local || (e->ctx.mode != MODE_LAYER2 &&
-	    e->ctx.mode != MODE_GRE && e->dev[0].name == NULL))
+	    e->ctx.mode != MODE_GRE && e->ctx.mode != MODE_IPSEC &&
+	    e->dev[0].name == NULL))
 		return;
 	memset(&nn, 0, sizeof(nn));
 	for (i = 0; i < 2; i++) {
@@ -775,6 +856,9 @@ node_net_report(struct executor *e)
 			mtu = mtu_of(e, e->ctx.target != 0 ? e->ctx.target :
 			    underlay_of(e, l->family[i], f ? l->addr6 :
 			    l->addr4));
+		/* ipsec: outer header, UDP, ESP, IV, padding, ICV. */
+		if (e->ctx.mode == MODE_IPSEC)
+			mtu -= f ? IPSEC_OVERHEAD6 : IPSEC_OVERHEAD4;
 		nn.family[f] = l->family[i];
 		nn.plen[f] = l->plen[i];
 		memcpy(nn.cidr[f], l->cidr[i], sizeof(nn.cidr[f]));
@@ -791,15 +875,37 @@ node_net_report(struct executor *e)
 
 /* --- the monitor -------------------------------------------------- */
 
+/* An owned object the kernel reports: known now, looked at after. */
+static void
+monitor_obj(struct executor *e, const struct kobj *o, int deleted)
+{
+	const struct kobj	*h = ktab_get(&e->have, &o->k);
+	int			 gone;
+
+	if (o->k.type == KOBJ_TUNNEL && !deleted && o->v.up && (h == NULL ||
+	    h->v.ifindex != o->v.ifindex || !h->v.up))
+		e->newtun = 1;
+	/* A tunnel going down loses its routes as silently as one removed. */
+	gone = o->k.type == KOBJ_TUNNEL && (deleted || (h != NULL &&
+	    h->v.ifindex == o->v.ifindex && h->v.up && !o->v.up));
+	if (deleted)
+		ktab_del(&e->have, &o->k);
+	else if (ktab_put(&e->have, o) == -1)
+		e->resync = 1;
+	if (gone)
+		tunnel_gone(e, o->v.ifindex);
+	if (ktab_put(&e->dirty, o) == -1)
+		e->resync = 1;
+}
+
 static int
 monitor_cb(const struct nlmsghdr *nlh, void *arg)
 {
 	struct executor			*e = arg;
 	const struct ifinfomsg		*ifi;
-	const struct kobj		*h;
 	struct vdev			*d;
 	struct kobj			 o;
-	int				 deleted, gone, i;
+	int				 deleted, i;
 
 	if (nlh->nlmsg_type == RTM_NEWLINK || nlh->nlmsg_type == RTM_DELLINK) {
 		ifi = mnl_nlmsg_get_payload(nlh);
@@ -820,23 +926,32 @@ monitor_cb(const struct nlmsghdr *nlh, void *arg)
 				e->devcheck = 1;
 		}
 	}
-	if (kobj_parse(nlh, &e->ctx, &o, &deleted) != 1)
+	if (kobj_parse(nlh, &e->ctx, &o, &deleted) == 1)
+		monitor_obj(e, &o, deleted);
+	return 0;
+}
+
+/*
+ * The xfrm monitor: states and policies added or removed by anyone,
+ * ourselves included; a flush means the table must be read again.
+ */
+static int
+xmonitor_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct executor	*e = arg;
+	struct kobj	 o;
+	int		 deleted;
+
+	if (nlh->nlmsg_type == XFRM_MSG_FLUSHSA ||
+	    nlh->nlmsg_type == XFRM_MSG_FLUSHPOLICY) {
+		log_warnx("ipsec: someone flushed the xfrm %s; putting ours "
+		    "back", nlh->nlmsg_type == XFRM_MSG_FLUSHSA ? "states" :
+		    "policies");
+		e->resync = 1;
 		return 0;
-	h = ktab_get(&e->have, &o.k);
-	if (o.k.type == KOBJ_TUNNEL && !deleted && o.v.up && (h == NULL ||
-	    h->v.ifindex != o.v.ifindex || !h->v.up))
-		e->newtun = 1;
-	/* A tunnel going down loses its routes as silently as one removed. */
-	gone = o.k.type == KOBJ_TUNNEL && (deleted || (h != NULL &&
-	    h->v.ifindex == o.v.ifindex && h->v.up && !o.v.up));
-	if (deleted)
-		ktab_del(&e->have, &o.k);
-	else if (ktab_put(&e->have, &o) == -1)
-		e->resync = 1;
-	if (gone)
-		tunnel_gone(e, o.v.ifindex);
-	if (ktab_put(&e->dirty, &o) == -1)
-		e->resync = 1;
+	}
+	if (kxfrm_parse(nlh, &o, &deleted) == 1)
+		monitor_obj(e, &o, deleted);
 	return 0;
 }
 
@@ -845,17 +960,17 @@ monitor_cb(const struct nlmsghdr *nlh, void *arg)
  * whose tunnels now have an index; the caller flushes.
  */
 static void
-monitor_take(struct executor *e)
+monitor_take(struct executor *e, struct nl *mon, nl_msg_cb cb)
 {
 	const struct kobj	*o = NULL;
 	struct kobj_key		 k;
 	unsigned		 b = 0, before = e->batch.n;
 
-	if (nl_read(&e->mon, monitor_cb, e) == -1) {
+	if (nl_read(mon, cb, e) == -1) {
 		if (errno == ENOBUFS) {
 			log_warnx("netlink monitor overrun: events lost, "
 			    "reading the whole state again");
-			nl_drain(&e->mon);
+			nl_drain(mon);
 			e->st.overruns++;
 		} else
 			log_warn("netlink monitor");
@@ -882,9 +997,9 @@ monitor_take(struct executor *e)
 }
 
 static void
-monitor_read(struct executor *e)
+monitor_read(struct executor *e, struct nl *mon, nl_msg_cb cb)
 {
-	monitor_take(e);
+	monitor_take(e, mon, cb);
 	flush(e);
 }
 
@@ -1014,7 +1129,14 @@ executor_peer(struct child *c, enum role from, struct msg *m)
 	case INTENTRX_NONE:
 		return;
 	case INTENTRX_LOCAL:
-		if (e->dev[0].name != NULL || e->ctx.mode == MODE_GRE)
+		if (e->ctx.mode == MODE_IPSEC) {
+			/* Every policy and state names this node. */
+			e->ctx.ipsec.local = &e->rx.local;
+			e->synced = e->snapped && ipsec_ready(e);
+			want_rebuild(e);
+			executor_sync_all(e);
+			node_net_report(e);
+		} else if (e->dev[0].name != NULL || e->ctx.mode == MODE_GRE)
 			executor_sync_all(e);
 		else
 			node_net_report(e);
@@ -1022,7 +1144,8 @@ executor_peer(struct child *c, enum role from, struct msg *m)
 		return;
 	case INTENTRX_SNAPSHOT:
 		want_rebuild(e);
-		e->synced = 1;
+		e->snapped = 1;
+		e->synced = ipsec_ready(e);
 		executor_sync_all(e);
 		break;
 	case INTENTRX_BATCH:
@@ -1054,13 +1177,17 @@ executor_poll(struct child *c, struct pollfd *pfd, int max,
 	struct executor	*e = c->state;
 	int64_t		 left;
 
-	if (max < 1)
+	if (max < 2)
 		return 0;
 	pfd[0].fd = nl_fd(&e->mon);
 	pfd[0].events = POLLIN;
+	pfd[1].fd = e->ctx.mode == MODE_IPSEC ? nl_fd(&e->xmon) : -1;
+	pfd[1].events = POLLIN;
 	left = e->resync ? 1000 : e->next_sync - mono_ms();
+	if (e->rot != ROT_NONE && e->rot_next - mono_ms() < left)
+		left = e->rot_next - mono_ms();
 	*timeout = left < 0 ? 0 : left;
-	return 1;
+	return 2;
 }
 
 static void
@@ -1072,7 +1199,11 @@ executor_io(struct child *c, struct pollfd *pfd, int n)
 	uint64_t	 before = e->st.repairs + e->st.resyncs;
 
 	if (n > 0 && (pfd[0].revents & (POLLIN | POLLERR)))
-		monitor_read(e);
+		monitor_read(e, &e->mon, monitor_cb);
+	if (n > 1 && (pfd[1].revents & (POLLIN | POLLERR)))
+		monitor_read(e, &e->xmon, xmonitor_cb);
+	if (e->rot != ROT_NONE && mono_ms() >= e->rot_next)
+		rotation_step(e);
 	if (e->devcheck)
 		devices_ensure(e);
 	if (e->resync || mono_ms() >= e->next_sync) {
@@ -1085,6 +1216,108 @@ executor_io(struct child *c, struct pollfd *pfd, int n)
 	}
 	if (e->st.repairs + e->st.resyncs != before)
 		executor_count(e, NULL, mono_us() - t0);
+}
+
+/* --- ipsec keys ------------------------------------------------- */
+
+/* The keys the wanted states use now; the table follows. */
+static void
+ipsec_keys_apply(struct executor *e)
+{
+	struct kobj_ipsec	*x = &e->ctx.ipsec;
+
+	x->in[0] = &e->key;
+	x->in[1] = e->rot != ROT_NONE ? &e->old : NULL;
+	x->out = e->rot == ROT_INBOUND ? &e->old : &e->key;
+	e->synced = e->snapped && ipsec_ready(e);
+	want_rebuild(e);
+	e->resync = 1;
+}
+
+static void
+rotation_step(struct executor *e)
+{
+	if (e->rot == ROT_INBOUND) {
+		log_info("ipsec: key rotation: sending with key %u now",
+		    e->key.id);
+		e->rot = ROT_SWITCHED;
+		e->rot_next = mono_ms() + e->c->conf.ipsec_rotation_ms;
+	} else {
+		log_info("ipsec: key rotation to key %u done: the states of "
+		    "key %u go", e->key.id, e->old.id);
+		e->rot = ROT_NONE;
+		explicit_bzero(&e->old, sizeof(e->old));
+	}
+	ipsec_keys_apply(e);
+}
+
+/*
+ * The key from the parent (at start and whenever the file changes).
+ * The first is used at once; a new one starts a rotation.  A key that
+ * comes during a rotation replaces the one rotated to while the old
+ * key still sends, or else rotates again from the key that sends.
+ */
+static void
+ipsec_key_msg(struct executor *e, struct msg *m)
+{
+	struct ipsec_key	 k;
+
+	memcpy(&k, m->data, sizeof(k));
+	if (k.id == 0 || k.len < IPSEC_KEY_MIN || k.len > IPSEC_KEY_MAX) {
+		log_warnx("ipsec: a key from the parent with id %u and %u "
+		    "bytes; ignored", k.id, k.len);
+		goto out;
+	}
+	if (e->have_key && memcmp(&k, &e->key, sizeof(k)) == 0)
+		goto out;
+	if (!e->have_key) {
+		log_info("ipsec: using key %u", k.id);
+		e->have_key = 1;
+	} else {
+		if (e->rot == ROT_SWITCHED)
+			explicit_bzero(&e->old, sizeof(e->old));
+		if (e->rot != ROT_INBOUND)
+			e->old = e->key;
+		log_info("ipsec: key rotation from key %u to key %u: its "
+		    "inbound states first, then sending with it in %u ms",
+		    e->old.id, k.id, e->c->conf.ipsec_rotation_ms);
+		e->rot = ROT_INBOUND;
+		e->rot_next = mono_ms() + e->c->conf.ipsec_rotation_ms;
+	}
+	e->key = k;
+	ipsec_keys_apply(e);
+out:
+	explicit_bzero(&k, sizeof(k));
+	/* The receive buffer too: the secret lives in e->key alone. */
+	explicit_bzero(m->buf, sizeof(m->buf));
+}
+
+/*
+ * The ESP-in-UDP socket of one family.  The executor holds it for as
+ * long as it runs and never reads it: the kernel's ESP input takes the
+ * packets before any queue, and keeping it here, beside the states
+ * that need it, makes it show with the process that owns them.  The
+ * parent keeps its own copy so the port stays bound across restarts.
+ */
+static void
+ipsec_socket_msg(struct executor *e, const struct msg *m)
+{
+	uint32_t	 family;
+	int		 i;
+
+	memcpy(&family, m->data, sizeof(family));
+	i = family == AF_INET6;
+	if (family != AF_INET && family != AF_INET6) {
+		log_warnx("ipsec: a socket of unknown family %u; closed",
+		    family);
+		close(m->fd);
+		return;
+	}
+	if (e->encap_fd[i] != -1)
+		close(e->encap_fd[i]);
+	e->encap_fd[i] = m->fd;
+	log_debug("ipsec: holding the %s ESP-in-UDP socket",
+	    family == AF_INET6 ? "IPv6" : "IPv4");
 }
 
 /* Each intent, and how many of its kernel objects are in place. */
@@ -1132,6 +1365,12 @@ executor_control(struct child *c, struct msg *m)
 		log_info("re-sync asked for: reading the kernel again");
 		e->resync = 1;
 		break;
+	case MSG_IPSEC_KEY:
+		ipsec_key_msg(e, m);
+		break;
+	case MSG_IPSEC_SOCKET:
+		ipsec_socket_msg(e, m);
+		break;
 	default:
 		log_warnx("unexpected message %u from the parent",
 		    m->hdr.type);
@@ -1163,12 +1402,34 @@ executor_main(void)
 	e->rx.applied = executor_applied;
 	e->rx.arg = e;
 	/* Sockets before the drop: the filter allows no socket(2). */
-	if (nl_open(&e->cmd, 0, err, sizeof(err)) == -1 ||
-	    nl_open(&e->mon, RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_ROUTE |
-	    RTMGRP_IPV6_ROUTE, err, sizeof(err)) == -1)
+	if (nl_open(&e->cmd, NETLINK_ROUTE, 0, err, sizeof(err)) == -1 ||
+	    nl_open(&e->mon, NETLINK_ROUTE, RTMGRP_LINK | RTMGRP_NEIGH |
+	    RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	nl_batch_init(&e->batch, &e->cmd, request_done, e);
 	e->ctx.mode = e->c->conf.mode;
+	e->encap_fd[0] = e->encap_fd[1] = -1;
+	if (e->ctx.mode == MODE_IPSEC) {
+		if (nl_open(&e->xcmd, NETLINK_XFRM, 0, err, sizeof(err)) ==
+		    -1 || nl_open(&e->xmon, NETLINK_XFRM, XFRMGRP_SA |
+		    XFRMGRP_POLICY, err, sizeof(err)) == -1)
+			fatalx("ipsec: %s: the kernel lacks xfrm "
+			    "(CONFIG_XFRM_USER)", err);
+		/* Before the drop: it may read OpenSSL's configuration. */
+		if (ipsec_crypto_init() == -1)
+			fatalx("ipsec: OpenSSL has no HKDF");
+		e->ctx.ipsec.cluster = e->c->conf.cluster;
+		e->ctx.ipsec.aes = e->c->conf.ipsec_encryption ==
+		    IPSEC_ENC_AES;
+		e->ctx.ipsec.udp = e->c->conf.ipsec_encapsulation ==
+		    IPSEC_ENCAP_UDP;
+		/* The null cipher needs no secret; its SPIs carry key id 1. */
+		if (!e->ctx.ipsec.aes) {
+			e->key.id = 1;
+			e->ctx.ipsec.in[0] = e->ctx.ipsec.out = &e->key;
+		}
+	}
+	nl_batch_init(&e->batch, e->ctx.mode == MODE_IPSEC ? &e->xcmd :
+	    &e->cmd, request_done, e);
 	e->ctx.protocol = (uint8_t)e->c->conf.route_protocol;
 	/* In vxlan-legacy the ARP helper owns the neighbours. */
 	e->ctx.neigh = e->ctx.mode == MODE_VXLAN;
@@ -1204,8 +1465,12 @@ executor_main(void)
 		}
 	if (have_load(e) == -1)
 		log_warn("reading the kernel's state");
-	log_info("adopted %u kernel objects (route protocol %u)",
-	    e->have.t.count, e->ctx.protocol);
+	if (e->ctx.mode == MODE_IPSEC)
+		log_info("adopted %u xfrm states and policies (reqid 0x%08x)",
+		    e->have.t.count, KXFRM_REQID);
+	else
+		log_info("adopted %u kernel objects (route protocol %u)",
+		    e->have.t.count, e->ctx.protocol);
 	executor_count(e, NULL, -1);
 	e->next_sync = mono_ms() + e->c->conf.sync_period_ms;
 	child_loop(e->c);

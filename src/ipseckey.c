@@ -1,4 +1,12 @@
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <linux/udp.h>
+#include <linux/xfrm.h>
+#include <netinet/in.h>
+#include <openssl/core_names.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -118,4 +126,170 @@ ipsec_key_check(const struct kn_config *c, char *err, size_t errlen)
 	rv = ipsec_key_load(c->ipsec_key_file, &k, err, errlen);
 	explicit_bzero(&k, sizeof(k));
 	return rv;
+}
+
+/* --- keys per node pair and direction ------------------------------ */
+
+static EVP_KDF	*hkdf;
+
+/*
+ * Fetches the HKDF implementation once.  The executor calls it before
+ * it confines itself: the first fetch may read OpenSSL's configuration
+ * and load a provider, which the chroot and the filter forbid later.
+ */
+int
+ipsec_crypto_init(void)
+{
+	if (hkdf == NULL && (hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* HKDF-SHA256 (RFC 5869), extract and expand; 0 or -1. */
+int
+ipsec_hkdf(const uint8_t *ikm, size_t ikmlen, const uint8_t *salt,
+    size_t saltlen, const uint8_t *info, size_t infolen, uint8_t *out,
+    size_t outlen)
+{
+	EVP_KDF_CTX	*kc;
+	OSSL_PARAM	 p[5], *q = p;
+	int		 rv;
+
+	if (ipsec_crypto_init() == -1 || (kc = EVP_KDF_CTX_new(hkdf)) == NULL)
+		return -1;
+	*q++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+	    (void *)ikm, ikmlen);
+	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+	    (void *)salt, saltlen);
+	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+	    (void *)info, infolen);
+	*q = OSSL_PARAM_construct_end();
+	rv = EVP_KDF_derive(kc, out, outlen, p) == 1 ? 0 : -1;
+	EVP_KDF_CTX_free(kc);
+	return rv;
+}
+
+#define HKDF_SALT	"kopeio-networking ipsec"
+#define HKDF_LABEL	"kn-ipsec-v1"
+
+/*
+ * The key of the ESP state from node address src to node address dst
+ * (both of family, in 16 bytes, zero-padded): the info binds the key
+ * id, the family and both addresses in sender-receiver order, so each
+ * direction of each node pair has a key of its own, and both ends
+ * derive the same one without talking.
+ */
+int
+ipsec_derive(const struct ipsec_key *k, uint8_t family, const uint8_t *src,
+    const uint8_t *dst, uint8_t *out, size_t outlen)
+{
+	uint8_t	 info[sizeof(HKDF_LABEL) - 1 + 2 + 32];
+	size_t	 n = sizeof(HKDF_LABEL) - 1;
+
+	memcpy(info, HKDF_LABEL, n);
+	info[n++] = k->id;
+	info[n++] = family;
+	memcpy(info + n, src, 16);
+	memcpy(info + n + 16, dst, 16);
+	return ipsec_hkdf(k->secret, k->len, (const uint8_t *)HKDF_SALT,
+	    sizeof(HKDF_SALT) - 1, info, sizeof(info), out, outlen);
+}
+
+/*
+ * The SPI of the ESP state that carries traffic sent by the node whose
+ * pod CIDR is prefix/plen: the key id in the top 8 bits, the index of
+ * that pod CIDR within the cluster range below.  The index is unique
+ * per node, so each inbound state of a node has an SPI of its own, and
+ * both ends compute it from the Node objects alone.  -1 when the index
+ * does not fit 24 bits.
+ */
+int
+ipsec_spi(const struct kn_prefix cluster[2], uint8_t family, uint8_t plen,
+    const uint8_t *prefix, uint8_t key_id, uint32_t *spi)
+{
+	const struct kn_prefix	*c = cluster_of(cluster, family);
+	uint32_t		 idx = 0;
+	unsigned		 bit;
+
+	if (c == NULL || plen < c->len || plen - c->len > IPSEC_SPI_BITS)
+		return -1;
+	for (bit = c->len; bit < plen; bit++)
+		idx = idx << 1 | ((prefix[bit / 8] >> (7 - bit % 8)) & 1);
+	*spi = (uint32_t)key_id << IPSEC_SPI_BITS | idx;
+	return 0;
+}
+
+/* --- the ESP-in-UDP socket ---------------------------------------- */
+
+/*
+ * A UDP socket of family bound to port 4500 that hands ESP-in-UDP
+ * packets to the kernel's ESP input (UDP_ENCAP_ESPINUDP) and whose own
+ * packets bypass every IPsec policy both ways, as IKE daemons do.
+ * The receiving end of an ESP-in-UDP state needs one, or the kernel
+ * drops the packets as sent to a closed port.  -1 with err naming what
+ * failed.
+ */
+int
+ipsec_encap_socket(uint8_t family, char *err, size_t errlen)
+{
+	struct sockaddr_storage		 ss;
+	struct sockaddr_in		*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6		*sin6 = (struct sockaddr_in6 *)&ss;
+	struct xfrm_userpolicy_info	 pol;
+	const char			*fam = family == AF_INET6 ? "IPv6" :
+					    "IPv4";
+	int				 fd, on = 1, encap = UDP_ENCAP_ESPINUDP;
+	int				 level = family == AF_INET6 ?
+					    IPPROTO_IPV6 : IPPROTO_IP;
+	int				 opt = family == AF_INET6 ?
+					    IPV6_XFRM_POLICY : IP_XFRM_POLICY;
+
+	memset(&ss, 0, sizeof(ss));
+	if ((fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP)) ==
+	    -1)
+		return errset(err, errlen, "ipsec: %s UDP socket: %s", fam,
+		    strerror(errno));
+	if (family == AF_INET6) {
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+		    sizeof(on)) == -1)
+			goto fail;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(IPSEC_NATT_PORT);
+	} else {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(IPSEC_NATT_PORT);
+	}
+	if (bind(fd, (struct sockaddr *)&ss, family == AF_INET6 ?
+	    sizeof(*sin6) : sizeof(*sin)) == -1) {
+		errset(err, errlen, "ipsec: binding UDP port %d (%s): %s",
+		    IPSEC_NATT_PORT, fam, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (setsockopt(fd, IPPROTO_UDP, UDP_ENCAP, &encap,
+	    sizeof(encap)) == -1) {
+		errset(err, errlen, "ipsec: UDP_ENCAP on port %d (%s): %s: "
+		    "the kernel lacks ESP-in-UDP (CONFIG_XFRM, "
+		    "CONFIG_INET%s_ESP)", IPSEC_NATT_PORT, fam, strerror(errno),
+		    family == AF_INET6 ? "6" : "");
+		close(fd);
+		return -1;
+	}
+	memset(&pol, 0, sizeof(pol));
+	pol.action = XFRM_POLICY_ALLOW;
+	pol.sel.family = family;
+	pol.dir = XFRM_POLICY_IN;
+	if (setsockopt(fd, level, opt, &pol, sizeof(pol)) == -1)
+		goto fail;
+	pol.dir = XFRM_POLICY_OUT;
+	if (setsockopt(fd, level, opt, &pol, sizeof(pol)) == -1)
+		goto fail;
+	return fd;
+fail:
+	errset(err, errlen, "ipsec: options of the %s UDP socket on port %d: "
+	    "%s", fam, IPSEC_NATT_PORT, strerror(errno));
+	close(fd);
+	return -1;
 }

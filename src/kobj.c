@@ -139,6 +139,8 @@ kobj_wanted(const struct kobj_ctx *c, const struct msg_intent *in,
 		out[0].v.mtu = c->gre_mtu;
 		out[0].v.up = 1;
 		return 2;
+	case MODE_IPSEC:
+		return kxfrm_wanted(c, in, out);
 	}
 	return 0;
 }
@@ -171,6 +173,10 @@ kobj_name(const struct kobj *o, char *buf, size_t len)
 {
 	char	 a[INET6_ADDRSTRLEN] = "?", g[INET6_ADDRSTRLEN] = "?", m[18];
 
+	if (o->k.type == KOBJ_XSTATE || o->k.type == KOBJ_XPOLICY) {
+		kxfrm_name(o, buf, len);
+		return;
+	}
 	if (o->k.family != 0)
 		inet_ntop(o->k.family, o->k.addr, a, sizeof(a));
 	if (o->v.gwfamily != 0)
@@ -272,6 +278,10 @@ kobj_request(struct nlmsghdr *nlh, const struct kobj_ctx *c, enum kobj_op op,
 		return;
 	}
 	nlh->nlmsg_flags |= op_flags[op];
+	if (o->k.type == KOBJ_XSTATE || o->k.type == KOBJ_XPOLICY) {
+		kxfrm_request(nlh, op, o);
+		return;
+	}
 	if (o->k.type == KOBJ_ROUTE) {
 		nlh->nlmsg_type = del ? RTM_DELROUTE : RTM_NEWROUTE;
 		rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));

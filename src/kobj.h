@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "htab.h"
 #include "proto.h"
 
@@ -18,7 +19,12 @@ enum kobj_type {
 	KOBJ_NEIGH,		/* permanent neighbour on our VXLAN device */
 	KOBJ_FDB,		/* forwarding entry on our VXLAN device */
 	KOBJ_TUNNEL,		/* gre mode: a GRE device named k8s-* */
+	KOBJ_XSTATE,		/* ESP state (SA) of our reqid */
+	KOBJ_XPOLICY,		/* IPsec policy whose template has our reqid */
 };
+/* The executor counts requests by type, the metrics name each. */
+_Static_assert(KOBJ_XPOLICY - KOBJ_ROUTE + 1 == STATS_OBJ_TYPES,
+    "STATS_OBJ_TYPES counts every enum kobj_type");
 
 /* What the kernel identifies an object by. */
 struct kobj_key {
@@ -31,6 +37,11 @@ struct kobj_key {
 	uint8_t		mac[6];		/* FDB */
 	uint8_t		pad2[2];
 	char		name[16];	/* tunnel: the device, NUL-padded */
+	uint32_t	spi;		/* state (with addr: destination) */
+	uint8_t		src[16];	/* policy: source selector */
+	uint8_t		splen;		/* (addr/plen: destination) */
+	uint8_t		dir;		/* policy: XFRM_POLICY_* */
+	uint8_t		pad3[2];
 };
 
 /* What the kernel holds for it. */
@@ -48,6 +59,15 @@ struct kobj_val {
 	uint8_t		up;		/* tunnel: IFF_UP */
 	uint8_t		keyed;		/* tunnel: GRE key, csum or seq set */
 	uint8_t		pad[2];
+	/* state: gw is the source; policy: gw, tsrc the tunnel ends */
+	uint8_t		tsrc[16];
+	uint32_t	reqid;
+	uint32_t	prio;		/* policy */
+	uint8_t		alg;		/* state: enum kxfrm_alg */
+	uint8_t		encap;		/* state: ESP-in-UDP on 4500 */
+	uint8_t		keylen;
+	uint8_t		pad2;
+	uint8_t		key[36];	/* state: AES-256 key and salt */
 	uint32_t	ifindex;	/* tunnel: the kernel's, not compared */
 };
 
@@ -65,9 +85,19 @@ struct kobj_ctx {
 	uint8_t		neigh;		/* the neighbours on them are ours */
 	uint8_t		gre_local[4];	/* gre: this node's address, */
 	uint32_t	gre_mtu;	/* the tunnels' MTU; 0: not known yet */
+	struct kobj_ipsec {
+		const struct kn_prefix	*cluster;	/* [2], for SPIs */
+		const struct msg_local	*local;	/* NULL: not known yet */
+		uint8_t			 aes;	/* else the null cipher */
+		uint8_t			 udp;	/* ESP-in-UDP */
+		/* keys with inbound states; NULL: none */
+		const struct ipsec_key	*in[2];
+		const struct ipsec_key	*out;	/* NULL: nothing yet */
+	}		ipsec;
 };
 
-#define KOBJ_PER_INTENT	3
+/* ipsec: 3 selector pairs x out, in, fwd; 2 inbound states, 1 outbound. */
+#define KOBJ_PER_INTENT	12
 #define KOBJ_NAME_MAX	160
 
 /* gre mode: as the original agent, so an upgrade adopts its tunnels */
@@ -105,6 +135,22 @@ struct nlmsghdr	*kobj_dump_request(char *buf, size_t len,
 		    const struct kobj_ctx *, uint16_t type, uint8_t family,
 		    uint32_t ifindex);
 int		 kobj_collect(const struct nlmsghdr *, void *);
+
+/* The ipsec mode's objects over NETLINK_XFRM (kxfrm.c). */
+#define KXFRM_REQID	0x6b6e0001u	/* "kn", 1: ours */
+#define KXFRM_PRIORITY	100		/* as the original agent */
+enum kxfrm_alg { KXFRM_ALG_NONE, KXFRM_ALG_AEAD, KXFRM_ALG_NULL,
+	KXFRM_ALG_OTHER };
+
+int		 kxfrm_wanted(const struct kobj_ctx *, const struct msg_intent *,
+		    struct kobj out[KOBJ_PER_INTENT]);
+void		 kxfrm_request(struct nlmsghdr *, enum kobj_op,
+		    const struct kobj *);
+int		 kxfrm_parse(const struct nlmsghdr *, struct kobj *,
+		    int *deleted);
+int		 kxfrm_collect(const struct nlmsghdr *, void *);
+struct nlmsghdr	*kxfrm_dump_request(char *buf, size_t len, uint16_t type);
+void		 kxfrm_name(const struct kobj *, char *, size_t);
 
 int		 ktab_init(struct ktab *, unsigned max);
 void		 ktab_free(struct ktab *);

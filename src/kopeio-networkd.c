@@ -83,6 +83,10 @@ static struct msg_watch_stats	 watch_stats;
 static int64_t			 started_wall;
 static int64_t			 status_next;	/* to the metrics process */
 static int			 pid_written;
+/* ipsec: the key the executor has, the ESP-in-UDP sockets kept open */
+static struct ipsec_key		 ipsec_key;
+static int			 have_ipsec_key;
+static int			 encap_fd[2] = { -1, -1 };
 
 static void	 proc_start(struct proc *);
 static void	 status_changed(int);
@@ -216,6 +220,101 @@ check_token(int force)
 		send_token();
 }
 
+/* The key and the ESP-in-UDP sockets, to a newly started executor. */
+static void
+ipsec_send(struct proc *p)
+{
+	uint32_t	 family;
+	int		 i, fd;
+
+	for (i = 0; i < 2; i++) {
+		if (encap_fd[i] == -1)
+			continue;
+		family = i ? AF_INET6 : AF_INET;
+		/* Our copy stays: the port is bound across restarts. */
+		if ((fd = fcntl(encap_fd[i], F_DUPFD_CLOEXEC, 0)) == -1 ||
+		    msgchan_compose(&p->ctl, MSG_IPSEC_SOCKET, 0, fd, &family,
+		    sizeof(family)) == -1)
+			log_warn("ipsec: handing the ESP-in-UDP socket to the "
+			    "executor");
+	}
+	if (have_ipsec_key && msgchan_compose(&p->ctl, MSG_IPSEC_KEY, 0, -1,
+	    &ipsec_key, sizeof(ipsec_key)) == -1)
+		log_warn("ipsec: sending the key to the executor");
+}
+
+/*
+ * The key file again (every TOKEN_CHECK_MS and on reload): a new key
+ * goes to the executor, which rotates to it; a file that does not
+ * parse, or a new secret under the key id in use, is refused and the
+ * running key kept.
+ */
+static void
+ipsec_reread(void)
+{
+	struct ipsec_key	 k;
+	char			 err[512];
+
+	if (conf.mode != MODE_IPSEC || conf.ipsec_key_file[0] == '\0')
+		return;
+	if (ipsec_key_load(conf.ipsec_key_file, &k, err, sizeof(err)) == -1) {
+		if (have_ipsec_key)
+			log_warnx("ipsec: keeping key %u: %s", ipsec_key.id,
+			    err);
+		goto out;
+	}
+	if (have_ipsec_key && memcmp(&k, &ipsec_key, sizeof(k)) == 0)
+		goto out;
+	if (have_ipsec_key && k.id == ipsec_key.id) {
+		log_warnx("ipsec: keeping key %u: --ipsec-key-file %s has a "
+		    "new secret under the same key id; a new key needs a new "
+		    "id", ipsec_key.id, conf.ipsec_key_file);
+		goto out;
+	}
+	if (have_ipsec_key)
+		log_info("ipsec: --ipsec-key-file %s has key %u now; rotating "
+		    "to it", conf.ipsec_key_file, k.id);
+	ipsec_key = k;
+	have_ipsec_key = 1;
+	if (procs[ROLE_EXECUTOR].pid != 0 &&
+	    msgchan_compose(&procs[ROLE_EXECUTOR].ctl, MSG_IPSEC_KEY, 0, -1,
+	    &ipsec_key, sizeof(ipsec_key)) == -1)
+		log_warn("ipsec: sending the key to the executor");
+out:
+	explicit_bzero(&k, sizeof(k));
+}
+
+/*
+ * At start, before any child: the key, and for ESP-in-UDP a socket on
+ * port 4500 per family of --pod-cidr, which the receiving end of every
+ * state needs.  -1 with err set.
+ */
+static int
+ipsec_start(char *err, size_t errlen)
+{
+	int	 i;
+
+	if (conf.mode != MODE_IPSEC)
+		return 0;
+	if (conf.ipsec_encryption == IPSEC_ENC_NONE)
+		log_warnx("ipsec: --ipsec-encryption none: ESP without "
+		    "encryption, pod traffic is readable on the wire");
+	if (conf.ipsec_key_file[0] != '\0') {
+		if (ipsec_key_load(conf.ipsec_key_file, &ipsec_key, err,
+		    errlen) == -1)
+			return -1;
+		have_ipsec_key = 1;
+	}
+	if (conf.ipsec_encapsulation != IPSEC_ENCAP_UDP)
+		return 0;
+	for (i = 0; i < 2; i++)
+		if (conf.cluster[i].family != 0 && (encap_fd[i] =
+		    ipsec_encap_socket(conf.cluster[i].family, err,
+		    errlen)) == -1)
+			return -1;
+	return 0;
+}
+
 /*
  * Start one child with the given peer channel ends, which the parent
  * then closes; its HELLO and configuration are queued.
@@ -235,6 +334,8 @@ proc_spawn(struct proc *p, int peer, int peer2)
 	status_next = 0;
 	if (p->role == ROLE_WATCHER)
 		send_api(p);
+	if (p->role == ROLE_EXECUTOR && conf.mode == MODE_IPSEC)
+		ipsec_send(p);
 	log_debug("started the %s (pid %d)", role_name(p->role), p->pid);
 }
 
@@ -550,7 +651,9 @@ reload(char *text, size_t len)
 	conf.verbose = nc.verbose;
 	conf.sync_period_ms = nc.sync_period_ms;
 	conf.watch_timeout = nc.watch_timeout;
+	conf.ipsec_rotation_ms = nc.ipsec_rotation_ms;
 	log_setverbose(conf.verbose);
+	ipsec_reread();
 	proc_send_config();
 	if (access(conf.config_file, F_OK) == 0)
 		log_info("configuration reloaded from %s", conf.config_file);
@@ -707,8 +810,10 @@ parent_step(int64_t timeout_ms)
 		sighup_reload();
 	}
 	now = mono_ms();
-	if (have_api && now >= token_check)
+	if (have_api && now >= token_check) {
+		ipsec_reread();
 		check_token(0);
+	}
 	cni_tick(now);
 	if (now >= status_next)
 		status_send();
@@ -918,6 +1023,10 @@ main(int argc, char *argv[])
 	if (parent_sockets(cl.action == ACTION_SELFTEST, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "kopeio-networkd: %s\n", err);
+		return 1;
+	}
+	if (cl.action == ACTION_RUN && ipsec_start(err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
 		return 1;
 	}
 	started_wall = wall_ms();

@@ -113,7 +113,7 @@ static const char *const event_names[STATS_EVENTS] = {
 	"ADDED", "MODIFIED", "DELETED", "BOOKMARK"
 };
 static const char *const object_names[STATS_OBJ_TYPES] = {
-	"route", "neighbour", "fdb", "tunnel"
+	"route", "neighbour", "fdb", "tunnel", "xfrm_state", "xfrm_policy"
 };
 static const char *const op_names[STATS_OPS] = {
 	"create", "replace", "delete"

@@ -33,19 +33,21 @@ setopt(struct nl *nl, int opt, int val)
 }
 
 /*
+ * A socket of the netlink bus (NETLINK_ROUTE or NETLINK_XFRM).
  * groups == 0: a command socket (extended acks, strict dump checks,
  * capped acks).  Otherwise a non-blocking monitor of those RTMGRP_*
- * groups.  Both before the drop: the filter allows no socket(2).
+ * or XFRMGRP_* groups.  Both before the drop: the filter allows no
+ * socket(2).
  */
 int
-nl_open(struct nl *nl, unsigned groups, char *err, size_t errlen)
+nl_open(struct nl *nl, int bus, unsigned groups, char *err, size_t errlen)
 {
 	int	 fd, sz = NL_RCVBUF;
 
 	memset(nl, 0, sizeof(*nl));
-	if ((nl->sk = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC)) == NULL)
-		return errset(err, errlen, "netlink socket: %s",
-		    strerror(errno));
+	if ((nl->sk = mnl_socket_open2(bus, SOCK_CLOEXEC)) == NULL)
+		return errset(err, errlen, "netlink socket%s: %s",
+		    bus == NETLINK_XFRM ? " (xfrm)" : "", strerror(errno));
 	fd = mnl_socket_get_fd(nl->sk);
 	/* FORCE needs CAP_NET_ADMIN, which this process holds. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) == -1)

@@ -50,7 +50,8 @@ struct nl_attrs {
 
 typedef int	(*nl_msg_cb)(const struct nlmsghdr *, void *);
 
-int	nl_open(struct nl *, unsigned groups, char *err, size_t errlen);
+int	nl_open(struct nl *, int bus, unsigned groups, char *err,
+	    size_t errlen);
 void	nl_close(struct nl *);
 int	nl_fd(const struct nl *);
 

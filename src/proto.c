@@ -84,6 +84,9 @@ static const struct msg_rule msg_rules[] = {
 	    sizeof(struct msg_route_info)),
 	RULE(MSG_DUMP_END, 0, 0, DUMPERS | PARENT, PARENT | CTL, 0, 0),
 	FIXED(MSG_NODE_NET, struct msg_node_net, EXECUTOR, PARENT),
+	FIXED(MSG_IPSEC_KEY, struct ipsec_key, PARENT, EXECUTOR),
+	RULE(MSG_IPSEC_SOCKET, sizeof(uint32_t), sizeof(uint32_t), PARENT,
+	    EXECUTOR, 1, 0),
 };
 
 /* The histogram bucket of a duration. */

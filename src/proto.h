@@ -29,7 +29,7 @@ const char	*role_name(enum role);
 int		 role_from_name(const char *, enum role *);
 
 /* Bumped whenever a payload layout or the rule table changes. */
-#define MSG_VERSION	5
+#define MSG_VERSION	6
 /* Hard limit for one message, header included. */
 #define MSG_MAXLEN	16384
 
@@ -76,7 +76,23 @@ enum msg_type {
 	MSG_ROUTE_INFO,		/* executor -> parent -> ctl: struct msg_route_info[] */
 	MSG_DUMP_END,		/* the table is complete */
 	MSG_NODE_NET,		/* executor -> parent: struct msg_node_net */
+	MSG_IPSEC_KEY,		/* parent -> executor: struct ipsec_key */
+	MSG_IPSEC_SOCKET,	/* parent -> executor: uint32_t family + the
+				   ESP-in-UDP socket of that family (fd) */
 	MSG_TYPE_MAX
+};
+
+/*
+ * The ipsec mode's key: a key id from 1 to 255 and the secret it names
+ * (--ipsec-key-file).  The secret is never logged.
+ */
+#define IPSEC_KEY_MIN	32	/* bytes: 256 bits */
+#define IPSEC_KEY_MAX	128
+
+struct ipsec_key {
+	uint8_t		 id;
+	uint8_t		 len;
+	uint8_t		 secret[IPSEC_KEY_MAX];
 };
 
 struct msg_hello {
@@ -174,7 +190,8 @@ struct msg_node_net {
  * starts again from 0 when its process is restarted, which Prometheus
  * reads as a counter reset.
  */
-#define STATS_OBJ_TYPES	4	/* route, neighbour, FDB, tunnel (kobj_type) */
+#define STATS_OBJ_TYPES	6	/* route, neighbour, FDB, tunnel, xfrm state,
+				   policy (enum kobj_type) */
 #define STATS_OPS	3	/* create, replace, delete (enum kobj_op) */
 #define STATS_BUCKETS	12	/* reconcile durations, see stats_bounds_us */
 #define STATS_CODES	12	/* distinct API error codes kept */

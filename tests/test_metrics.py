@@ -108,6 +108,11 @@ try:
     }
     for k, v in want.items():
         tap.eq(m.get("kopeio_networking_" + k), v, "metrics: %s is %s" % (k, v))
+    objs = {k.split('object="')[1].split('"')[0] for k in m
+            if k.startswith("kopeio_networking_netlink_requests_total{")}
+    tap.eq(sorted(objs), sorted(["route", "neighbour", "fdb", "tunnel",
+                                 "xfrm_state", "xfrm_policy"]),
+           "metrics: netlink requests by every object a mode programs")
     tap.ok(m.get("kopeio_networking_node_lists_total", 0) >= 1,
            "metrics: the first list is counted")
     tap.ok(m.get("kopeio_networking_generation", 0) >= 1 and
