@@ -2,10 +2,12 @@
 """kopeio-networkctl against real daemons in a three-node namespace
 cluster: show status, nodes and routes as the daemon and the kernel
 have them, reload (applied, refused, failed), resync; the control
-socket is root's only, one per daemon, and cleaned up; the pid file."""
+socket is root's only, one per daemon, and cleaned up; the pid file;
+reload re-reads the ipsec key file and refuses a bad one."""
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -215,4 +217,54 @@ try:
         again.stop()
 finally:
     c.close()
+
+# ipsec: reload re-reads --ipsec-key-file.  A bad file, or a new secret
+# under the running key id, is refused with a line and the running key
+# kept; a new key id is taken.  No secret ever reaches the log.
+kdir = knlib.private_dir()
+key = os.path.join(kdir, "key")
+SECRETS = ("11" * 32, "22" * 32, "33" * 32)
+
+
+def put_key(text):
+    with open(key + ".new", "w") as f:
+        f.write(text)
+    os.chmod(key + ".new", 0o600)
+    os.rename(key + ".new", key)
+
+
+put_key("1 %s\n" % SECRETS[0])
+d = knlib.Daemon(["--provider", "ipsec", "--pod-cidr", "100.96.0.0/12",
+                  "--ipsec-key-file", key])
+try:
+    tap.ok(wait_until(lambda: d.ctl("show", "status")[0] == 0, 20),
+           "ipsec: a daemon with key 1 answers", d.log())
+    keeping = r"^parent: ipsec: keeping key 1: --ipsec-key-file %s" % \
+        re.escape(key)
+    for text, why in (("1 %s\n" % SECRETS[0][:32], ": the secret has 128 "
+                       "bits; at least 256"),
+                      ("x %s\n" % SECRETS[1], ": the file must hold one "
+                       "line: a "),
+                      ("", ": the file must hold one line: a "),
+                      ("1 %s\n" % SECRETS[1], " has a new secret under "
+                       "the same key id; a new key needs a new id$")):
+        put_key(text)
+        mark = d.mark()
+        rc, out, err = d.ctl("reload")
+        i, m = d.wait_for(keeping + why, 10, mark)
+        tap.ok(rc == 0 and m is not None, "ipsec reload: %r is refused and "
+               "key 1 kept" % text[:12], d.log(mark) + err)
+    put_key("2 %s\n" % SECRETS[2])
+    mark = d.mark()
+    d.ctl("reload")
+    i, m = d.wait_for(r"^parent: ipsec: --ipsec-key-file %s has key 2 now; "
+                      r"rotating to it$" % re.escape(key), 10, mark)
+    tap.ok(m is not None, "ipsec reload: a new key id is taken",
+           d.log(mark))
+    log = d.log().lower()
+    tap.ok(not any(x in log for x in SECRETS + (SECRETS[0][:32],)),
+           "ipsec: no secret, whole or in part, in the log")
+finally:
+    d.stop()
+    shutil.rmtree(kdir, ignore_errors=True)
 tap.done()
