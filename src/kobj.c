@@ -70,7 +70,7 @@ void
 kobj_gre_name(uint8_t family, uint8_t plen, const uint8_t *prefix,
     char name[16])
 {
-	char		 buf[32];
+	char		 buf[32] = "";	/* NUL-padded: the name is a key */
 	uint32_t	 w = node_bits(family, plen, prefix);
 
 	if (family == AF_INET6)

@@ -117,6 +117,11 @@ naming(void)
 	kobj_gre_name(AF_INET6, 64, in.prefix, name);
 	is_str(name, "k8s6-00000001", "fd00:100:0:1::/64: k8s6- and the 32 "
 	    "bits that end at the prefix length");
+	/* Right after a 15-character name: nothing of it may stay. */
+	kobj_gre_name(AF_INET, 25, b, name);
+	kobj_gre_name(AF_INET6, 64, in.prefix, name);
+	ok(memcmp(name + 13, "\0\0\0", 3) == 0, "NUL-padded, as a key must "
+	    "be");
 	kobj_vxlan_mac(AF_INET6, 64, in.prefix, mac);
 	ok(mac[2] == 0 && mac[3] == 0 && mac[4] == 0 && mac[5] == 1,
 	    "the bits of the vxlan mode's IPv6 MAC");
