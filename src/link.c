@@ -61,9 +61,10 @@ parse_gre(const struct nlattr *data, struct linkinfo *li)
 		memcpy(li->remote, mnl_attr_get_payload(a), len);
 	if ((a = tb.a[IFLA_GRE_TTL]) != NULL && mnl_attr_get_payload_len(a) == 1)
 		li->ttl = mnl_attr_get_u8(a);
+	/* Above 0xffff the kernel reports its own capability bits. */
 	if ((a = tb.a[IFLA_GRE_FLAGS]) != NULL &&
 	    mnl_attr_get_payload_len(a) == 4)
-		li->tflags = mnl_attr_get_u32(a);
+		li->tflags = mnl_attr_get_u32(a) & 0xffff;
 	/* Any key, checksum or sequence changes the wire format. */
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		if ((a = tb.a[keys[i]]) == NULL)

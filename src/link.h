@@ -28,7 +28,7 @@ struct linkinfo {
 	uint8_t		 gre;		/* AF_INET: kind gre, AF_INET6: ip6gre */
 	uint8_t		 remote[16];
 	uint8_t		 ttl;		/* ip6gre: the hop limit */
-	uint32_t	 tflags;	/* ip6gre: IP6_TNL_F_* */
+	uint32_t	 tflags;	/* ip6gre: IP6_TNL_F_* one may set */
 	uint8_t		 keyed;		/* a key, checksum or sequence */
 };
 

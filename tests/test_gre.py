@@ -325,6 +325,12 @@ try:
            "and its route and an ip6gre tunnel k8s6-<hex> between the "
            "IPv6 node addresses, hop limit 255, encapsulation limit none, "
            "MTU %d, up, and its IPv6 route" % MTU6, why(c.nodes))
+    marks = [n.daemon.mark() for n in c.nodes]
+    time.sleep(2)
+    busy = [x for n, m in zip(c.nodes, marks) for x in n.daemon.lines[m:]
+            if "repairing" in x]
+    tap.ok(not busy, "dual-stack: once settled no executor repairs "
+           "anything (the kernel's own ip6gre flags are no drift)", busy)
     for fam in (4, 6):
         with wire.Capture("ul", netns=c.ul) as cap:
             res = c.converge_pings(family=fam)
