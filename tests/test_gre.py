@@ -171,16 +171,22 @@ def adopts(d, mark, count, what):
            "generation makes no request", d.log())
 
 
+def start(c, args, what, owns):
+    """Starts every node's daemon: each commits and owns exactly its
+    peers' objects: two tests."""
+    c.start_all(args)
+    tap.ok(c.wait_all(COMMITTED, timeout=60), what + "every watcher "
+           "reports its first generation committed")
+    tap.ok(wait_until(lambda: converged(c.nodes), 30), what + owns,
+           why(c.nodes))
+
+
 c = netcluster.Cluster(nodes=3, pods=2)
 try:
     n0, n1, n2 = c.nodes
-    c.start_all(ARGS)
-    tap.ok(c.wait_all(COMMITTED, timeout=60), "every watcher reports its "
-           "first generation committed")
-    tap.ok(wait_until(lambda: converged(c.nodes), 30),
-           "every node owns exactly a tunnel and a route per peer: name "
-           "k8s-<hex>, remote the peer, local its own address, TTL 255, "
-           "MTU %d, up" % MTU, why(c.nodes))
+    start(c, ARGS, "", "every node owns exactly a tunnel and a route per "
+          "peer: name k8s-<hex>, remote the peer, local its own address, "
+          "TTL 255, MTU %d, up" % MTU)
     with wire.Capture("ul", netns=c.ul) as cap:
         res = c.converge_pings()
     tap.ok(res and not failed_pings(res), "every pod pings every pod on "
@@ -317,14 +323,10 @@ c = netcluster.Cluster(nodes=3, pods=1, dual_stack=True, cni=True)
 DUAL = ARGS + ["--pod-cidr", "100.96.0.0/12,fd00:100::/48"]
 try:
     n0, n1, n2 = c.nodes
-    c.start_all(DUAL)
-    tap.ok(c.wait_all(COMMITTED, timeout=60), "dual-stack: every watcher "
-           "commits its first generation")
-    tap.ok(wait_until(lambda: converged(c.nodes), 30),
-           "dual-stack: every node owns exactly, per peer, the gre tunnel "
-           "and its route and an ip6gre tunnel k8s6-<hex> between the "
-           "IPv6 node addresses, hop limit 255, encapsulation limit none, "
-           "MTU %d, up, and its IPv6 route" % MTU6, why(c.nodes))
+    start(c, DUAL, "dual-stack: ", "every node owns exactly, per peer, the "
+          "gre tunnel and its route and an ip6gre tunnel k8s6-<hex> "
+          "between the IPv6 node addresses, hop limit 255, encapsulation "
+          "limit none, MTU %d, up, and its IPv6 route" % MTU6)
     marks = [n.daemon.mark() for n in c.nodes]
     time.sleep(2)
     busy = [x for n, m in zip(c.nodes, marks) for x in n.daemon.lines[m:]
