@@ -470,11 +470,11 @@ parse_neigh(const struct nlmsghdr *nlh, const struct kobj_ctx *c,
 }
 
 /*
- * gre mode: every device of kind gre whose name starts with k8s-, and,
- * when the cluster range has IPv6, every one of kind ip6gre whose name
- * starts with k8s6-, is ours (the fallback devices gre0 and ip6gre0
- * and any other kind are not), whatever its settings, so a wrong one
- * is changed and an extra one removed.
+ * gre mode: for each family the cluster range has, every device of
+ * kind gre whose name starts with k8s- (IPv4) or of kind ip6gre whose
+ * name starts with k8s6- (IPv6) is ours (the fallback devices gre0 and
+ * ip6gre0 and any other kind are not), whatever its settings, so a
+ * wrong one is changed and an extra one removed.
  */
 static int
 parse_tunnel(const struct nlmsghdr *nlh, const struct kobj_ctx *c,
