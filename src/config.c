@@ -790,10 +790,6 @@ config_load(struct kn_config *c, struct kn_cmdline *cl, int argc, char **argv,
 		return -1;
 	if (parse_args(c, cl, argc, argv, 1, err, errlen) == -1)
 		return -1;
-	/* Refused whole rather than half set up: no IPv6 tunnels yet. */
-	if (c->mode == MODE_GRE && cluster_of(c->cluster, AF_INET6) != NULL)
-		return errset(err, errlen, "gre mode: IPv6 pod CIDRs are not "
-		    "supported; --pod-cidr may name an IPv4 range only");
 	return 0;
 }
 

@@ -40,6 +40,7 @@
 #define VXLAN_OVERHEAD4		50	/* outer IPv4, UDP, VXLAN, Ethernet */
 #define VXLAN_OVERHEAD6		70
 #define GRE_OVERHEAD4		24	/* outer IPv4, GRE without options */
+#define GRE_OVERHEAD6		44	/* outer IPv6, GRE; encaplimit none */
 #define DUMP_TRIES		5
 #define FLUSH_ROUNDS		3
 #define GRE_RETRY_MS		1000	/* first retry without GRE, doubling */
@@ -205,7 +206,8 @@ request_done(void *arg, unsigned idx, int error, const char *why)
 	if (p->o.k.type == KOBJ_TUNNEL && error == EOPNOTSUPP) {
 		if (!e->nogre)
 			log_warnx("gre mode: the kernel has no GRE support "
-			    "(ip_gre): no tunnel can be made (%s%s%s)",
+			    "(%s): no tunnel can be made (%s%s%s)",
+			    p->o.v.gwfamily == AF_INET6 ? "ip6_gre" : "ip_gre",
 			    strerror(error), *why ? ": " : "", why);
 		e->nogre = 2;
 		return;
@@ -403,6 +405,13 @@ want_add(const struct msg_intent *in, void *arg)
 		    "needs more than %d bits, the room an SPI has; peer "
 		    "skipped", name, in->plen, IPSEC_SPI_BITS);
 	}
+	if (e->ctx.mode == MODE_GRE &&
+	    !kobj_gre_unique(e->ctx.cluster, in->family, in->plen)) {
+		inet_ntop(in->family, in->prefix, name, sizeof(name));
+		log_warnx("gre mode: pod CIDR %s/%u: its index within "
+		    "--pod-cidr needs more than the 32 bits a tunnel name "
+		    "holds; peer skipped", name, in->plen);
+	}
 	for (i = 0; i < n; i++)
 		if (ktab_put(&e->want, &o[i]) == -1)
 			fatalx("the table of wanted objects is full");
@@ -472,8 +481,11 @@ have_load(struct executor *e)
 	if (e->ctx.mode == MODE_IPSEC)
 		return dump(e, XFRM_MSG_GETSA, 0, 0) == -1 ||
 		    dump(e, XFRM_MSG_GETPOLICY, 0, 0) == -1 ? -1 : 0;
-	if (e->ctx.mode == MODE_GRE && dump(e, RTM_GETLINK, AF_UNSPEC, 0) == -1)
-		return -1;
+	/* gre mode: the tunnels of each family the cluster range has. */
+	for (i = 0; i < 2 && e->ctx.mode == MODE_GRE; i++)
+		if (cluster_of(e->ctx.cluster, i ? AF_INET6 : AF_INET) != NULL &&
+		    dump(e, RTM_GETLINK, i ? AF_INET6 : AF_INET, 0) == -1)
+			return -1;
 	if (dump(e, RTM_GETROUTE, AF_INET, 0) == -1 ||
 	    dump(e, RTM_GETROUTE, AF_INET6, 0) == -1)
 		return -1;
@@ -856,7 +868,7 @@ node_net_report(struct executor *e)
 		if (e->dev[f].name != NULL)
 			mtu = e->dev[f].mtu;
 		else if (e->ctx.mode == MODE_GRE)
-			mtu = e->ctx.gre_mtu;
+			mtu = e->ctx.gre_mtu[f];
 		else
 			mtu = mtu_of(e, e->ctx.target != 0 ? e->ctx.target :
 			    underlay_of(e, l->family[i], f ? l->addr6 :
@@ -867,7 +879,8 @@ node_net_report(struct executor *e)
 		nn.family[f] = l->family[i];
 		nn.plen[f] = l->plen[i];
 		memcpy(nn.cidr[f], l->cidr[i], sizeof(nn.cidr[f]));
-		if (nn.mtu == 0 || mtu < nn.mtu)
+		/* gre: no tunnels of a family this node has no address of. */
+		if (mtu != 0 && (nn.mtu == 0 || mtu < nn.mtu))
 			nn.mtu = mtu;
 	}
 	if (nn.mtu == 0 || memcmp(&nn, &e->node_net, sizeof(nn)) == 0)
@@ -1011,26 +1024,35 @@ monitor_read(struct executor *e, struct nl *mon, nl_msg_cb cb)
 /* --- generations and the loop --------------------------------------- */
 
 /*
- * gre mode: the local end and the MTU of every tunnel, from the local
- * node and its underlay.  A change makes every tunnel wanted anew.
+ * gre mode: the local end and the MTU of every tunnel of each family,
+ * from the local node and its underlay.  A change makes every tunnel
+ * wanted anew.
  */
 static void
 gre_plan(struct executor *e)
 {
 	const struct msg_local	*l = &e->rx.local;
-	uint32_t		 mtu = 0;
+	uint8_t			 local[2][16], family;
+	uint32_t		 mtu[2] = { 0, 0 };
+	int			 f;
 
-	if (e->rx.have_local && l->has4) {
-		mtu = e->c->conf.mtu;
-		if (mtu == 0)
-			mtu = mtu_of(e, underlay_of(e, AF_INET, l->addr4)) -
-			    GRE_OVERHEAD4;
+	memset(local, 0, sizeof(local));
+	for (f = 0; f < 2; f++) {
+		family = f ? AF_INET6 : AF_INET;
+		if (!e->rx.have_local || !(f ? l->has6 : l->has4) ||
+		    cluster_of(e->ctx.cluster, family) == NULL)
+			continue;
+		memcpy(local[f], f ? l->addr6 : l->addr4, f ? 16 : 4);
+		mtu[f] = e->c->conf.mtu;
+		if (mtu[f] == 0)
+			mtu[f] = mtu_of(e, underlay_of(e, family, local[f])) -
+			    (f ? GRE_OVERHEAD6 : GRE_OVERHEAD4);
 	}
-	if (mtu == e->ctx.gre_mtu && (mtu == 0 ||
-	    memcmp(e->ctx.gre_local, l->addr4, 4) == 0))
+	if (memcmp(mtu, e->ctx.gre_mtu, sizeof(mtu)) == 0 &&
+	    memcmp(local, e->ctx.gre_local, sizeof(local)) == 0)
 		return;
-	e->ctx.gre_mtu = mtu;
-	memcpy(e->ctx.gre_local, l->addr4, 4);
+	memcpy(e->ctx.gre_mtu, mtu, sizeof(mtu));
+	memcpy(e->ctx.gre_local, local, sizeof(local));
 	want_rebuild(e);
 	e->resync = 1;
 }
@@ -1412,6 +1434,7 @@ executor_main(void)
 	    RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	e->ctx.mode = e->c->conf.mode;
+	e->ctx.cluster = e->c->conf.cluster;
 	e->encap_fd[0] = e->encap_fd[1] = -1;
 	if (e->ctx.mode == MODE_IPSEC) {
 		if (nl_open(&e->xcmd, NETLINK_XFRM, 0, err, sizeof(err)) ==
@@ -1422,7 +1445,6 @@ executor_main(void)
 		/* Before the drop: it may read OpenSSL's configuration. */
 		if (ipsec_crypto_init() == -1)
 			fatalx("ipsec: OpenSSL has no HKDF");
-		e->ctx.ipsec.cluster = e->c->conf.cluster;
 		e->ctx.ipsec.aes = e->c->conf.ipsec_encryption ==
 		    IPSEC_ENC_AES;
 		e->ctx.ipsec.udp = e->c->conf.ipsec_encapsulation ==

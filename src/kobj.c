@@ -5,6 +5,7 @@
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/if_tunnel.h>
+#include <linux/ip6_tunnel.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 
@@ -25,42 +26,75 @@ alen(uint8_t family)
 }
 
 /*
- * The VXLAN MAC of the node that owns a pod prefix: 00:53 and then
- * 32 bits of the prefix.  For IPv4 the whole network address, as the
- * original agent does; for IPv6 the 32 bits that end at the prefix
- * length, where the node part of a pod prefix lies.
+ * The 32 bits of a pod prefix that tell one node's from another's: for
+ * IPv4 the whole network address, as the original agent takes it; for
+ * IPv6 the 32 bits that end at the prefix length, where the node part
+ * of a pod prefix lies.
  */
+static uint32_t
+node_bits(uint8_t family, uint8_t plen, const uint8_t *prefix)
+{
+	unsigned	 end = family == AF_INET6 ? plen : 32, bit, i;
+	uint32_t	 w = 0;
+
+	if (end < 32)
+		end = 32;
+	for (i = 0; i < 32; i++) {
+		bit = end - 32 + i;
+		w = w << 1 | ((prefix[bit / 8] >> (7 - bit % 8)) & 1);
+	}
+	return w;
+}
+
+/* The VXLAN MAC of the node that owns a pod prefix: 00:53 and its bits. */
 void
 kobj_vxlan_mac(uint8_t family, uint8_t plen, const uint8_t *prefix,
     uint8_t mac[6])
 {
-	unsigned	 end = family == AF_INET6 ? plen : 32, bit, i;
+	uint32_t	 w = node_bits(family, plen, prefix);
+	unsigned	 i;
 
-	if (end < 32)
-		end = 32;
-	memset(mac, 0, 6);
+	mac[0] = 0;
 	mac[1] = 0x53;
-	for (i = 0; i < 32; i++) {
-		bit = end - 32 + i;
-		if (prefix[bit / 8] & (0x80 >> (bit % 8)))
-			mac[2 + i / 8] |= 0x80 >> (i % 8);
-	}
+	for (i = 0; i < 4; i++)
+		mac[2 + i] = (uint8_t)(w >> (24 - 8 * i));
 }
 
 /*
- * The tunnel to the node that owns an IPv4 pod prefix, named as the
- * original agent names it: k8s- and the network address's four bytes
- * in hex, dash-separated (15 characters, IFNAMSIZ - 1).
+ * The tunnel to the node that owns a pod prefix.  IPv4: named as the
+ * original agent names it, k8s- and the network address's four bytes
+ * in hex, dash-separated.  IPv6: k8s6- and the prefix's node bits in 8
+ * hex digits, which no IPv4 name can be.  Both fit IFNAMSIZ.
  */
 void
-kobj_gre_name(const uint8_t prefix[4], char name[16])
+kobj_gre_name(uint8_t family, uint8_t plen, const uint8_t *prefix,
+    char name[16])
 {
-	char	 buf[32];
+	char		 buf[32] = "";	/* NUL-padded: the name is a key */
+	uint32_t	 w = node_bits(family, plen, prefix);
 
-	snprintf(buf, sizeof(buf), KOBJ_GRE_PREFIX "%02x-%02x-%02x-%02x",
-	    prefix[0], prefix[1], prefix[2], prefix[3]);
+	if (family == AF_INET6)
+		snprintf(buf, sizeof(buf), KOBJ_GRE6_PREFIX "%08x", w);
+	else
+		snprintf(buf, sizeof(buf), KOBJ_GRE_PREFIX
+		    "%02x-%02x-%02x-%02x", w >> 24, (w >> 16) & 0xff,
+		    (w >> 8) & 0xff, w & 0xff);
 	memset(name, 0, 16);
 	memcpy(name, buf, 15);
+}
+
+/*
+ * Does the name tell the prefix from every other of its length in the
+ * cluster range?  Only when all the bits between the range's length
+ * and the prefix's are among the 32 it takes.
+ */
+int
+kobj_gre_unique(const struct kn_prefix cluster[2], uint8_t family,
+    uint8_t plen)
+{
+	const struct kn_prefix	*c = cluster_of(cluster, family);
+
+	return family != AF_INET6 || (c != NULL && plen <= c->len + 32);
 }
 
 /* The key of the tunnel a gre mode route goes through. */
@@ -69,7 +103,7 @@ kobj_tunnel_key(const struct kobj *route, struct kobj_key *k)
 {
 	memset(k, 0, sizeof(*k));
 	k->type = KOBJ_TUNNEL;
-	kobj_gre_name(route->k.addr, k->name);
+	kobj_gre_name(route->k.family, route->k.plen, route->k.addr, k->name);
 }
 
 /* The objects a mode wants for one intent; how many. */
@@ -79,7 +113,7 @@ kobj_wanted(const struct kobj_ctx *c, const struct msg_intent *in,
 {
 	uint32_t	 dev = c->vxlan[in->family == AF_INET6];
 	uint8_t		 mac[6];
-	int		 n = 0;
+	int		 n = 0, f;
 
 	memset(out, 0, KOBJ_PER_INTENT * sizeof(*out));
 	switch (c->mode) {
@@ -124,19 +158,24 @@ kobj_wanted(const struct kobj_ctx *c, const struct msg_intent *in,
 		return n;
 	case MODE_GRE:
 		/* Nothing until this node's own address is known. */
-		if (in->family != AF_INET || c->gre_mtu == 0)
+		f = in->family == AF_INET6;
+		if (c->gre_mtu[f] == 0 ||
+		    !kobj_gre_unique(c->cluster, in->family, in->plen))
 			return 0;
 		out[1].k.type = KOBJ_ROUTE;
-		out[1].k.family = AF_INET;
+		out[1].k.family = in->family;
 		out[1].k.plen = in->plen;
-		memcpy(out[1].k.addr, in->prefix, 4);
+		memcpy(out[1].k.addr, in->prefix, 16);
 		out[1].v.tunnel = 1;	/* its index: see kobj_tunnel_key */
 		kobj_tunnel_key(&out[1], &out[0].k);
-		out[0].v.gwfamily = AF_INET;
-		memcpy(out[0].v.gw, in->node, 4);
-		memcpy(out[0].v.local, c->gre_local, 4);
+		out[0].v.gwfamily = in->family;
+		memcpy(out[0].v.gw, in->node, 16);
+		memcpy(out[0].v.local, c->gre_local[f], 16);
 		out[0].v.ttl = KOBJ_GRE_TTL;
-		out[0].v.mtu = c->gre_mtu;
+		out[0].v.mtu = c->gre_mtu[f];
+		/* No 8-byte option that a peer's GRE stack must parse. */
+		if (f)
+			out[0].v.tflags = IP6_TNL_F_IGN_ENCAP_LIMIT;
 		out[0].v.up = 1;
 		return 2;
 	case MODE_IPSEC:
@@ -192,7 +231,8 @@ kobj_name(const struct kobj *o, char *buf, size_t len)
 			    o->v.oif);
 		break;
 	case KOBJ_TUNNEL:
-		inet_ntop(AF_INET, o->v.local, a, sizeof(a));
+		inet_ntop(o->v.gwfamily == AF_INET6 ? AF_INET6 : AF_INET,
+		    o->v.local, a, sizeof(a));
 		snprintf(buf, len, "tunnel %.16s remote %s local %s ttl %u "
 		    "mtu %u", o->k.name, g, a, o->v.ttl, o->v.mtu);
 		break;
@@ -211,16 +251,18 @@ kobj_name(const struct kobj *o, char *buf, size_t len)
 }
 
 /*
- * A GRE tunnel: made up with everything set; changed in place on its
- * index (the kernel moves a tunnel to new addresses live, and an
- * existing link takes no NLM_F_REPLACE); removed by index.  A change
- * clears any key, checksum or sequence someone added.
+ * A GRE tunnel, gre or ip6gre by the family of its ends: made up with
+ * everything set; changed in place on its index (the kernel moves a
+ * tunnel to new addresses live, and an existing link takes no
+ * NLM_F_REPLACE); removed by index.  A change clears any key, checksum
+ * or sequence someone added.
  */
 static void
 tunnel_request(struct nlmsghdr *nlh, enum kobj_op op, const struct kobj *o)
 {
 	struct ifinfomsg	*ifi;
 	struct nlattr		*li, *data;
+	int			 v6 = o->v.gwfamily == AF_INET6;
 
 	nlh->nlmsg_type = op == KOBJ_DELETE ? RTM_DELLINK : RTM_NEWLINK;
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
@@ -236,12 +278,16 @@ tunnel_request(struct nlmsghdr *nlh, enum kobj_op op, const struct kobj *o)
 	}
 	mnl_attr_put_u32(nlh, IFLA_MTU, o->v.mtu);
 	li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "gre");
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, v6 ? "ip6gre" : "gre");
 	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
-	mnl_attr_put(nlh, IFLA_GRE_LOCAL, 4, o->v.local);
-	mnl_attr_put(nlh, IFLA_GRE_REMOTE, 4, o->v.gw);
+	mnl_attr_put(nlh, IFLA_GRE_LOCAL, alen(o->v.gwfamily), o->v.local);
+	mnl_attr_put(nlh, IFLA_GRE_REMOTE, alen(o->v.gwfamily), o->v.gw);
 	mnl_attr_put_u8(nlh, IFLA_GRE_TTL, o->v.ttl);
-	mnl_attr_put_u8(nlh, IFLA_GRE_PMTUDISC, 1);
+	/* ip6gre always discovers the path MTU; its flags are its own. */
+	if (v6)
+		mnl_attr_put_u32(nlh, IFLA_GRE_FLAGS, o->v.tflags);
+	else
+		mnl_attr_put_u8(nlh, IFLA_GRE_PMTUDISC, 1);
 	if (op == KOBJ_REPLACE) {
 		mnl_attr_put_u16(nlh, IFLA_GRE_IFLAGS, 0);
 		mnl_attr_put_u16(nlh, IFLA_GRE_OFLAGS, 0);
@@ -424,31 +470,37 @@ parse_neigh(const struct nlmsghdr *nlh, const struct kobj_ctx *c,
 }
 
 /*
- * gre mode: every IPv4 GRE device whose name starts with k8s- is ours
- * (the fallback device gre0 and any other kind are not), whatever its
- * settings, so a wrong one is changed and an extra one removed.
+ * gre mode: for each family the cluster range has, every device of
+ * kind gre whose name starts with k8s- (IPv4) or of kind ip6gre whose
+ * name starts with k8s6- (IPv6) is ours (the fallback devices gre0 and
+ * ip6gre0 and any other kind are not), whatever its settings, so a
+ * wrong one is changed and an extra one removed.
  */
 static int
 parse_tunnel(const struct nlmsghdr *nlh, const struct kobj_ctx *c,
     struct kobj *o)
 {
 	struct linkinfo	 li;
+	const char	*prefix;
 
 	if (c->mode != MODE_GRE)
 		return 0;
 	memset(&li, 0, sizeof(li));
 	link_parse(nlh, &li);
-	if (!li.found || !li.gre || li.ifindex == 0 ||
-	    strncmp(li.name, KOBJ_GRE_PREFIX, strlen(KOBJ_GRE_PREFIX)) != 0)
+	prefix = li.gre == AF_INET6 ? KOBJ_GRE6_PREFIX : KOBJ_GRE_PREFIX;
+	if (!li.found || li.gre == 0 || li.ifindex == 0 ||
+	    cluster_of(c->cluster, li.gre) == NULL ||
+	    strncmp(li.name, prefix, strlen(prefix)) != 0)
 		return 0;
 	o->k.type = KOBJ_TUNNEL;
 	memcpy(o->k.name, li.name, sizeof(o->k.name));
-	o->v.gwfamily = AF_INET;
-	memcpy(o->v.gw, li.remote, 4);
-	if (li.localfam == AF_INET)
-		memcpy(o->v.local, li.local, 4);
+	o->v.gwfamily = li.gre;
+	memcpy(o->v.gw, li.remote, sizeof(li.remote));
+	if (li.localfam == li.gre)
+		memcpy(o->v.local, li.local, sizeof(li.local));
 	o->v.ttl = li.ttl;
 	o->v.mtu = li.mtu;
+	o->v.tflags = li.tflags;
 	o->v.up = (li.flags & IFF_UP) != 0;
 	o->v.keyed = li.keyed;
 	o->v.ifindex = li.ifindex;
@@ -485,7 +537,8 @@ kobj_parse(const struct nlmsghdr *nlh, const struct kobj_ctx *c,
 /*
  * A dump of what we may own: routes of our protocol in the main table
  * (strict checking lets the kernel filter), the neighbours or FDB
- * entries (AF_BRIDGE) of one device, or the GRE devices.
+ * entries (AF_BRIDGE) of one device, or the GRE devices of a family
+ * (the kernel filters by kind when the kind's module is loaded).
  */
 struct nlmsghdr *
 kobj_dump_request(char *buf, size_t len, const struct kobj_ctx *c,
@@ -503,7 +556,8 @@ kobj_dump_request(char *buf, size_t len, const struct kobj_ctx *c,
 	if (type == RTM_GETLINK) {
 		(void)mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifinfomsg));
 		li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-		mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "gre");
+		mnl_attr_put_strz(nlh, IFLA_INFO_KIND, family == AF_INET6 ?
+		    "ip6gre" : "gre");
 		mnl_attr_nest_end(nlh, li);
 	} else if (type == RTM_GETROUTE) {
 		rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));

@@ -18,7 +18,7 @@ enum kobj_type {
 	KOBJ_ROUTE = 1,		/* main table, our rtm_protocol */
 	KOBJ_NEIGH,		/* permanent neighbour on our VXLAN device */
 	KOBJ_FDB,		/* forwarding entry on our VXLAN device */
-	KOBJ_TUNNEL,		/* gre mode: a GRE device named k8s-* */
+	KOBJ_TUNNEL,		/* gre mode: gre k8s-*, ip6gre k8s6-* */
 	KOBJ_XSTATE,		/* ESP state (SA) of our reqid */
 	KOBJ_XPOLICY,		/* IPsec policy whose template has our reqid */
 };
@@ -56,6 +56,7 @@ struct kobj_val {
 	uint8_t		ttl;		/* tunnel */
 	uint8_t		local[16];	/* tunnel: this end (gw: the other) */
 	uint32_t	mtu;		/* tunnel */
+	uint32_t	tflags;		/* ip6gre tunnel: IP6_TNL_F_* */
 	uint8_t		up;		/* tunnel: IFF_UP */
 	uint8_t		keyed;		/* tunnel: GRE key, csum or seq set */
 	uint8_t		pad[2];
@@ -79,14 +80,15 @@ struct kobj {
 /* The devices and numbers a mode's objects refer to. */
 struct kobj_ctx {
 	uint32_t	mode;		/* enum kn_mode */
+	const struct kn_prefix *cluster;	/* [2]: --pod-cidr */
 	uint8_t		protocol;	/* rtm_protocol of our routes */
 	uint32_t	target;		/* layer2: --target's index, or 0 */
 	uint32_t	vxlan[2];	/* VXLAN device per family, 0 = none */
 	uint8_t		neigh;		/* the neighbours on them are ours */
-	uint8_t		gre_local[4];	/* gre: this node's address, */
-	uint32_t	gre_mtu;	/* the tunnels' MTU; 0: not known yet */
+	/* gre, by family (0 IPv4, 1 IPv6): this node's address, */
+	uint8_t		gre_local[2][16];
+	uint32_t	gre_mtu[2];	/* the tunnels' MTU; 0: not known yet */
 	struct kobj_ipsec {
-		const struct kn_prefix	*cluster;	/* [2], for SPIs */
 		const struct msg_local	*local;	/* NULL: not known yet */
 		uint8_t			 aes;	/* else the null cipher */
 		uint8_t			 udp;	/* ESP-in-UDP */
@@ -102,13 +104,17 @@ struct kobj_ctx {
 
 /* gre mode: as the original agent, so an upgrade adopts its tunnels */
 #define KOBJ_GRE_PREFIX	"k8s-"
+#define KOBJ_GRE6_PREFIX "k8s6-"	/* ip6gre: 8 hex digits follow */
 #define KOBJ_GRE_TTL	255	/* fixed, so path MTU discovery works */
 
 int	kobj_wanted(const struct kobj_ctx *, const struct msg_intent *,
 	    struct kobj out[KOBJ_PER_INTENT]);
 void	kobj_vxlan_mac(uint8_t family, uint8_t plen, const uint8_t *prefix,
 	    uint8_t mac[6]);
-void	kobj_gre_name(const uint8_t prefix[4], char name[16]);
+void	kobj_gre_name(uint8_t family, uint8_t plen, const uint8_t *prefix,
+	    char name[16]);
+int	kobj_gre_unique(const struct kn_prefix cluster[2], uint8_t family,
+	    uint8_t plen);
 void	kobj_tunnel_key(const struct kobj *route, struct kobj_key *);
 int	kobj_same(const struct kobj *want, const struct kobj *have);
 void	kobj_name(const struct kobj *, char *, size_t);

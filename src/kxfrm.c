@@ -88,7 +88,7 @@ state(const struct kobj_ctx *c, struct kobj *o, uint8_t family,
 	o->k.type = KOBJ_XSTATE;
 	o->k.family = family;
 	memcpy(o->k.addr, dst, 16);
-	if (ipsec_spi(c->ipsec.cluster, family, sender_plen, sender_cidr, k->id,
+	if (ipsec_spi(c->cluster, family, sender_plen, sender_cidr, k->id,
 	    &o->k.spi) == -1)
 		return -1;
 	o->v.gwfamily = family;

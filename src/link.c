@@ -39,6 +39,7 @@ parse_vxlan(const struct nlattr *data, struct linkinfo *li)
 	}
 }
 
+/* gre and ip6gre share their attributes; ip6gre's addresses are IPv6. */
 static void
 parse_gre(const struct nlattr *data, struct linkinfo *li)
 {
@@ -46,20 +47,24 @@ parse_gre(const struct nlattr *data, struct linkinfo *li)
 	static const int	 keys[] = { IFLA_GRE_IFLAGS, IFLA_GRE_OFLAGS,
 				    IFLA_GRE_IKEY, IFLA_GRE_OKEY };
 	const struct nlattr	*a;
-	unsigned		 i, j;
+	unsigned		 i, j, len = li->gre == AF_INET6 ? 16 : 4;
 
 	if (mnl_attr_parse_nested(data, nl_attr_cb, &tb) < 0)
 		return;
 	if ((a = tb.a[IFLA_GRE_LOCAL]) != NULL &&
-	    mnl_attr_get_payload_len(a) == 4) {
-		li->localfam = AF_INET;
-		memcpy(li->local, mnl_attr_get_payload(a), 4);
+	    mnl_attr_get_payload_len(a) == len) {
+		li->localfam = li->gre;
+		memcpy(li->local, mnl_attr_get_payload(a), len);
 	}
 	if ((a = tb.a[IFLA_GRE_REMOTE]) != NULL &&
-	    mnl_attr_get_payload_len(a) == 4)
-		memcpy(li->remote, mnl_attr_get_payload(a), 4);
+	    mnl_attr_get_payload_len(a) == len)
+		memcpy(li->remote, mnl_attr_get_payload(a), len);
 	if ((a = tb.a[IFLA_GRE_TTL]) != NULL && mnl_attr_get_payload_len(a) == 1)
 		li->ttl = mnl_attr_get_u8(a);
+	/* Above 0xffff the kernel reports its own capability bits. */
+	if ((a = tb.a[IFLA_GRE_FLAGS]) != NULL &&
+	    mnl_attr_get_payload_len(a) == 4)
+		li->tflags = mnl_attr_get_u32(a) & 0xffff;
 	/* Any key, checksum or sequence changes the wire format. */
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		if ((a = tb.a[keys[i]]) == NULL)
@@ -104,7 +109,10 @@ link_parse(const struct nlmsghdr *nlh, void *arg)
 		return 0;
 	kind = mnl_attr_get_str(info.a[IFLA_INFO_KIND]);
 	li->vxlan = strcmp(kind, "vxlan") == 0;
-	li->gre = strcmp(kind, "gre") == 0;
+	if (strcmp(kind, "gre") == 0)
+		li->gre = AF_INET;
+	else if (strcmp(kind, "ip6gre") == 0)
+		li->gre = AF_INET6;
 	if (info.a[IFLA_INFO_DATA] != NULL && li->vxlan)
 		parse_vxlan(info.a[IFLA_INFO_DATA], li);
 	if (info.a[IFLA_INFO_DATA] != NULL && li->gre)

@@ -25,9 +25,10 @@ struct linkinfo {
 	uint8_t		 learning;
 	uint8_t		 local[16];	/* VXLAN, GRE */
 	uint8_t		 localfam;
-	int		 gre;		/* kind "gre": IPv4 GRE */
-	uint8_t		 remote[4];
-	uint8_t		 ttl;
+	uint8_t		 gre;		/* AF_INET: kind gre, AF_INET6: ip6gre */
+	uint8_t		 remote[16];
+	uint8_t		 ttl;		/* ip6gre: the hop limit */
+	uint32_t	 tflags;	/* ip6gre: IP6_TNL_F_* one may set */
 	uint8_t		 keyed;		/* a key, checksum or sequence */
 };
 

@@ -234,6 +234,14 @@ test_flags(void)
 	    "eth2") == 0 && conf.sync_period_ms == 2000 && conf.log_stderr &&
 	    strcmp(conf.node_name, "n1") == 0,
 	    "flag: several flags together all apply");
+	rv = LOAD("--provider=gre", "--pod-cidr=100.96.0.0/12,fd00:100::/48");
+	ok(rv == 0 && conf.mode == MODE_GRE &&
+	    cluster_of(conf.cluster, AF_INET6) != NULL &&
+	    cluster_of(conf.cluster, AF_INET6)->len == 48,
+	    "flag: gre takes a dual-stack --pod-cidr");
+	rv = LOAD("--provider=gre", "--pod-cidr=fd00:100::/48");
+	ok(rv == 0 && cluster_of(conf.cluster, AF_INET) == NULL,
+	    "flag: and an IPv6 one alone");
 	rv = LOAD("--provider=ipsec", "--provider=layer2");
 	ok(rv == 0 && conf.mode == MODE_LAYER2, "flag: the last one wins");
 }
@@ -345,10 +353,6 @@ test_errors(void)
 		{ { "--pod-cidr=10.0.0.0/8," }, "is not a CIDR" },
 		{ { "--pod-cidr=10.0.0.0/8,fd00::/8,fd01::/16" }, "at most two "
 		    "prefixes" },
-		{ { "--provider=gre", "--pod-cidr=fd00::/48" }, "gre mode: IPv6 "
-		    "pod CIDRs are not supported" },
-		{ { "--pod-cidr=10.0.0.0/8,fd00::/48", "--provider=gre" },
-		    "gre mode: IPv6 pod CIDRs are not supported" },
 		{ { "--machine-id=etc/machine-id" }, "not an absolute path" },
 		{ { "--system-uuid", "product_uuid" }, "not an absolute path" },
 		{ { "--boot-id=./boot_id" }, "not an absolute path" },

@@ -7,8 +7,12 @@ the underlay carries GRE; each node owns exactly one tunnel and one
 route per peer; a restart adopts them without a flap; drift is put
 back; a changed node address moves the tunnel's remote in place; a
 removed node's tunnel and route go; a heartbeat costs nothing and an
-added node two requests."""
+added node two requests.  Then a dual-stack cluster whose pods come
+from the daemons' CNI files: an ip6gre tunnel and a route per IPv6
+peer beside the IPv4 ones, pods pinging over both families at the
+full MTU of each, drift, a restart and a removed node for both."""
 
+import ipaddress
 import json
 import os
 import re
@@ -20,7 +24,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmlib  # noqa: E402
 
-vmlib.reexec(__file__, timeout=420)
+vmlib.reexec(__file__, timeout=600)
 
 import knlib  # noqa: E402
 
@@ -32,43 +36,57 @@ import wire  # noqa: E402
 ARGS = ["-v", "--provider", "gre", "--sync-period", "1h"]
 COMMITTED = r"^watcher: generation \d+ committed"
 MTU = 1500 - 24
+MTU6 = 1500 - 44    # outer IPv6 40, GRE 4; no encapsulation limit option
 wait_until = netcluster.wait_until
 
 
 def tunnel_name(cidr):
     """As the original agent names it: k8s- and the network address's
-    bytes in hex."""
-    net = cidr.split("/")[0]
-    return "k8s-" + "-".join("%02x" % int(b) for b in net.split("."))
+    bytes in hex; an IPv6 one k8s6- and the 32 bits that end at the
+    prefix length."""
+    net = ipaddress.ip_network(cidr)
+    if net.version == 6:
+        return "k8s6-%08x" % ((int(net.network_address) >>
+                               (128 - net.prefixlen)) & 0xffffffff)
+    return "k8s-" + "-".join("%02x" % b for b in net.network_address.packed)
 
 
 def gre_links(n):
-    """Every GRE device of a node: name -> (remote, local, ttl, mtu,
-    up, keyed, ifindex)."""
+    """Every gre and ip6gre device of a node: name -> (remote, local,
+    ttl, mtu, up, keyed, ifindex, encapsulation limit: "" for gre)."""
     out = {}
-    for x in json.loads(n.run("ip", "-j", "-d", "link", "show", "type",
-                              "gre") or "[]"):
-        d = x.get("linkinfo", {}).get("info_data", {})
-        out[x["ifname"]] = (d.get("remote"), d.get("local"), d.get("ttl"),
-                            x["mtu"], "UP" in x["flags"],
-                            any(k in d for k in ("ikey", "okey")),
-                            x["ifindex"])
+    for kind in ("gre", "ip6gre"):
+        for x in json.loads(n.run("ip", "-j", "-d", "link", "show", "type",
+                                  kind) or "[]"):
+            # (ip prints {} for a link it filters out itself.)
+            if x.get("linkinfo", {}).get("info_kind") != kind:
+                continue
+            d = x["linkinfo"].get("info_data", {})
+            limit = "" if kind == "gre" else (
+                "none" if d.get("ip6_tnl_f_ign_encap_limit") else
+                str(d.get("encap_limit")))
+            out[x["ifname"]] = (d.get("remote"), d.get("local"),
+                                d.get("ttl"), x["mtu"], "UP" in x["flags"],
+                                any(k in d for k in ("ikey", "okey")),
+                                x["ifindex"], limit)
     return out
 
 
 def owned(n):
-    """The tunnels (k8s-*) and routes of protocol 107 of a node, as
-    sorted lines (no index: it changes when a tunnel is made again)."""
-    lines = ["tunnel %s remote %s local %s ttl %s mtu %d%s%s" % (
-        name, r, lo, ttl, mtu, " up" if up else "", " keyed" if k else "")
-        for name, (r, lo, ttl, mtu, up, k, _) in gre_links(n).items()
-        if name.startswith("k8s-")]
+    """The tunnels (k8s-*, k8s6-*) and routes of protocol 107 of a node,
+    as sorted lines (no index: it changes when a tunnel is made
+    again)."""
+    lines = ["tunnel %s remote %s local %s ttl %s mtu %d%s%s%s" % (
+        name, r, lo, ttl, mtu, " up" if up else "", " keyed" if k else "",
+        " encaplimit " + limit if limit else "")
+        for name, (r, lo, ttl, mtu, up, k, _, limit) in gre_links(n).items()
+        if name.startswith("k8s")]
     return sorted(lines + knlib.owned(n))
 
 
 def expected(n, peers, addr=None):
     """What owned() shows on n for its peers (addr: a peer's address
-    instead of its own, by name)."""
+    instead of its own, by name), both families when they have IPv6."""
     out = []
     for p in peers:
         name = tunnel_name(p.pod_cidr)
@@ -76,6 +94,13 @@ def expected(n, peers, addr=None):
         out.append("tunnel %s remote %s local %s ttl 255 mtu %d up" % (
             name, remote, n.addr, MTU))
         out.append("%s dev %s scope link" % (p.pod_cidr, name))
+        if p.pod_cidr6 is None:
+            continue
+        name = tunnel_name(p.pod_cidr6)
+        out.append("tunnel %s remote %s local %s ttl 255 mtu %d up "
+                   "encaplimit none" % (name, p.addr6, n.addr6, MTU6))
+        out.append("%s dev %s metric 1024 pref medium" % (p.pod_cidr6,
+                                                          name))
     return sorted(out)
 
 
@@ -103,25 +128,65 @@ def why(nodes):
     return "\n".join(out[-40:])
 
 
-def settled(nodes, timeout, objects, pings):
+def settled(c, nodes, timeout, objects, pings, families=(4,)):
     """nodes own exactly their peers' tunnels and routes, and their pods
-    reach each other: two tests."""
+    reach each other over each family: 1 + len(families) tests."""
     tap.ok(wait_until(lambda: converged(nodes), timeout), objects,
            why(nodes))
-    res = c.converge_pings(nodes=nodes)
-    tap.ok(res and not failed_pings(res), pings, failed_pings(res))
+    for fam in families:
+        res = c.converge_pings(family=fam, nodes=nodes)
+        tap.ok(res and not failed_pings(res), pings + (
+            " over IPv%d" % fam if len(families) > 1 else ""),
+            failed_pings(res))
+
+
+def monitor(n):
+    """ip monitor of n's links and routes, running."""
+    mon = subprocess.Popen(["ip", "netns", "exec", n.ns, "ip", "monitor",
+                            "link", "route"], stdout=subprocess.PIPE,
+                           text=True)
+    time.sleep(0.5)
+    return mon
+
+
+def deletions(mon):
+    """Stops mon; the deletions of tunnels and of routes of ours it saw,
+    and every event."""
+    mon.terminate()
+    events = mon.communicate(timeout=10)[0].splitlines()
+    return [x for x in events if x.startswith("Deleted") and
+            ("k8s" in x or "proto 107" in x)], events
+
+
+def adopts(d, mark, count, what):
+    """The daemon's new executor adopts count objects and its first
+    generation makes no request: two tests."""
+    i, m = d.wait_for(r"^executor: adopted (\d+) kernel objects", start=mark,
+                      timeout=30)
+    tap.ok(m is not None and int(m.group(1)) == count, "%s adopts the %d "
+           "tunnels and routes in place" % (what, count), d.log())
+    i, m = d.wait_for(r"^executor: generation \d+: kernel reconciled with "
+                      r"(\d+) requests", start=mark, timeout=30)
+    tap.ok(m is not None and int(m.group(1)) == 0, "and its first "
+           "generation makes no request", d.log())
+
+
+def start(c, args, what, owns):
+    """Starts every node's daemon: each commits and owns exactly its
+    peers' objects: two tests."""
+    c.start_all(args)
+    tap.ok(c.wait_all(COMMITTED, timeout=60), what + "every watcher "
+           "reports its first generation committed")
+    tap.ok(wait_until(lambda: converged(c.nodes), 30), what + owns,
+           why(c.nodes))
 
 
 c = netcluster.Cluster(nodes=3, pods=2)
 try:
     n0, n1, n2 = c.nodes
-    c.start_all(ARGS)
-    tap.ok(c.wait_all(COMMITTED, timeout=60), "every watcher reports its "
-           "first generation committed")
-    tap.ok(wait_until(lambda: converged(c.nodes), 30),
-           "every node owns exactly a tunnel and a route per peer: name "
-           "k8s-<hex>, remote the peer, local its own address, TTL 255, "
-           "MTU %d, up" % MTU, why(c.nodes))
+    start(c, ARGS, "", "every node owns exactly a tunnel and a route per "
+          "peer: name k8s-<hex>, remote the peer, local its own address, "
+          "TTL 255, MTU %d, up" % MTU)
     with wire.Capture("ul", netns=c.ul) as cap:
         res = c.converge_pings()
     tap.ok(res and not failed_pings(res), "every pod pings every pod on "
@@ -165,22 +230,11 @@ try:
 
     # A killed executor, then a restarted daemon: nothing valid is
     # deleted, not even for a moment.
-    mon = subprocess.Popen(["ip", "netns", "exec", n0.ns, "ip", "monitor",
-                            "link", "route"], stdout=subprocess.PIPE,
-                           text=True)
-    time.sleep(0.5)
+    mon = monitor(n0)
     d = n0.daemon
     mark = d.mark()
     os.kill(knlib.children_of(d.pid())["executor"], signal.SIGKILL)
-    i, m = d.wait_for(r"^executor: adopted (\d+) kernel objects", start=mark,
-                      timeout=30)
-    tap.ok(m is not None and int(m.group(1)) == len(want0),
-           "the new executor adopts the %d tunnels and routes in place" %
-           len(want0), d.log())
-    i, m = d.wait_for(r"^executor: generation \d+: kernel reconciled with "
-                      r"(\d+) requests", start=mark, timeout=30)
-    tap.ok(m is not None and int(m.group(1)) == 0, "and its first "
-           "generation makes no request", d.log())
+    adopts(d, mark, len(want0), "the new executor")
     n0.stop()
     tap.eq(owned(n0), want0, "a stopped daemon leaves its tunnels and "
            "routes in place")
@@ -196,14 +250,11 @@ try:
     tap.ok(m is not None, "the restarted daemon commits", n0.daemon.log())
     wait_until(lambda: owned(n0) == want0, 10)
     time.sleep(1)
-    mon.terminate()
-    events = mon.communicate(timeout=10)[0]
-    deleted = [x for x in events.splitlines() if x.startswith("Deleted") and
-               ("k8s-" in x or "proto 107" in x)]
+    deleted, events = deletions(mon)
     tap.ok(deleted and all("k8s-64-63-00-00" in x or "100.99.0.0/24" in x
                            for x in deleted),
            "ip monitor saw no tunnel or route deleted through the restarts "
-           "but the extra ones", events.splitlines())
+           "but the extra ones", events)
     tap.eq(owned(n0), want0, "the same tunnels and routes after the "
            "restarts")
     tap.ok("mytun" in gre_links(n0), "the daemon's restart left the other "
@@ -230,7 +281,7 @@ try:
     # A deleted node: its tunnel and route go everywhere.
     c.api.control("DELETE", "/nodes/" + n2.name)
     n2.stop()
-    settled([n0, n1], 15, "a deleted node's tunnel and route are gone on "
+    settled(c, [n0, n1], 15, "a deleted node's tunnel and route are gone on "
             "every node", "the other nodes still reach each other")
 
     # A heartbeat costs nothing; a node added costs its tunnel and route.
@@ -248,13 +299,101 @@ try:
            "a heartbeat makes no request, an added node 2",
            n0.daemon.lines[mark:])
     n3.start(ARGS)
-    settled([n0, n1, n3], 30, "the added node and the others own a tunnel "
+    settled(c, [n0, n1, n3], 30, "the added node and the others own a tunnel "
             "and a route per peer", "an added node is reached and reaches "
             "the others")
     for n in (n0, n1, n3):
         tap.ok(not re.search(r"(?m)^(watcher|executor|parent): .*"
                              r"(fatal|killed|restarting)", n.daemon.log()),
                "%s logged no crash" % n.name, n.daemon.log())
+finally:
+    c.close()
+
+
+def df_ping(p, dst, size):
+    """One ping of size bytes of payload with DF set; ok, output."""
+    r = netcluster.sh("ip", "netns", "exec", p.ns, "ping", "-n", "-q", "-c",
+                      "1", "-W", "3", "-M", "do", "-s", str(size), dst,
+                      check=False)
+    return r.returncode == 0, r.stdout + r.stderr
+
+
+# Dual stack: the pods come from the CNI file each daemon writes.
+c = netcluster.Cluster(nodes=3, pods=1, dual_stack=True, cni=True)
+DUAL = ARGS + ["--pod-cidr", "100.96.0.0/12,fd00:100::/48"]
+try:
+    n0, n1, n2 = c.nodes
+    start(c, DUAL, "dual-stack: ", "every node owns exactly, per peer, the "
+          "gre tunnel and its route and an ip6gre tunnel k8s6-<hex> "
+          "between the IPv6 node addresses, hop limit 255, encapsulation "
+          "limit none, MTU %d, up, and its IPv6 route" % MTU6)
+    marks = [n.daemon.mark() for n in c.nodes]
+    time.sleep(2)
+    busy = [x for n, m in zip(c.nodes, marks) for x in n.daemon.lines[m:]
+            if "repairing" in x]
+    tap.ok(not busy, "dual-stack: once settled no executor repairs "
+           "anything (the kernel's own ip6gre flags are no drift)", busy)
+    for fam in (4, 6):
+        with wire.Capture("ul", netns=c.ul) as cap:
+            res = c.converge_pings(family=fam)
+        tap.ok(res and not failed_pings(res) and
+               cap.counts["gre"] >= 2 * len(res),
+               "dual-stack: every pod pings every pod on the other nodes "
+               "over IPv%d, carried as GRE" % fam,
+               (failed_pings(res), cap.counts))
+    conf = n0.cni_conf()
+    tap.eq(conf["plugins"][0]["mtu"] if conf else None, MTU6,
+           "dual-stack: the CNI file's MTU is the smaller of the two, the "
+           "ip6gre tunnels' %d" % MTU6)
+    # The largest packets the file's MTU allows cross with DF set (ICMP:
+    # 28 bytes of headers over IPv4, 48 over IPv6): an encapsulation
+    # limit option would make the IPv6 one 8 bytes too big for the
+    # underlay.
+    p, q = n0.pods[0], n1.pods[0]
+    for fam, dst, hdr in ((4, q.addr, 28), (6, q.addr6, 48)):
+        ok, out = df_ping(p, dst, MTU6 - hdr)
+        tap.ok(ok, "dual-stack: a %d-byte IPv%d ping with DF set crosses"
+               % (MTU6, fam), out)
+    links = gre_links(n0)
+    tap.ok("ip6gre0" not in links or not links["ip6gre0"][4],
+           "dual-stack: ip6gre0, the kernel's fallback device, is left "
+           "alone (down)", links)
+
+    want0 = owned(n0)
+    t6 = tunnel_name(n1.pod_cidr6)
+    n0.run("ip", "link", "set", t6, "type", "ip6gre", "encaplimit", "4",
+           "hoplimit", "64")
+    tap.ok(wait_until(lambda: owned(n0) == want0, 10), "dual-stack: an "
+           "ip6gre tunnel given an encapsulation limit and hop limit 64 is "
+           "put back", owned(n0))
+    n0.run("ip", "link", "del", t6)
+    tap.ok(wait_until(lambda: owned(n0) == want0, 10), "dual-stack: an "
+           "ip6gre tunnel deleted by hand comes back with its route",
+           owned(n0))
+
+    mon = monitor(n0)
+    n0.stop()
+    tap.eq(owned(n0), want0, "dual-stack: a stopped daemon leaves the "
+           "tunnels and routes of both families in place")
+    n0.start(DUAL)
+    adopts(n0.daemon, 0, len(want0), "dual-stack: the restarted daemon")
+    wait_until(lambda: owned(n0) == want0, 10)
+    time.sleep(1)
+    deleted, events = deletions(mon)
+    tap.ok(not deleted, "dual-stack: ip monitor saw no tunnel or route "
+           "deleted through the restart", events)
+    tap.eq(owned(n0), want0, "dual-stack: the same tunnels and routes "
+           "after the restart")
+
+    c.api.control("DELETE", "/nodes/" + n2.name)
+    n2.stop()
+    settled(c, [n0, n1], 15, "dual-stack: a deleted node's gre and ip6gre "
+            "tunnels and routes are gone on every node", "dual-stack: the "
+            "other nodes' pods still reach each other", families=(4, 6))
+    for n in (n0, n1):
+        tap.ok(not re.search(r"(?m)^(watcher|executor|parent): .*"
+                             r"(fatal|killed|restarting)", n.daemon.log()),
+               "dual-stack: %s logged no crash" % n.name, n.daemon.log())
 finally:
     c.close()
 tap.done()

@@ -146,7 +146,7 @@ test_wanted(void)
 	intent(&to_a, "100.96.1.0", "172.20.0.10");
 	memset(&ca, 0, sizeof(ca));
 	ca.mode = MODE_IPSEC;
-	ca.ipsec.cluster = cl;
+	ca.cluster = cl;
 	ca.ipsec.aes = 1;
 	ca.ipsec.udp = 1;
 	ca.ipsec.in[0] = ca.ipsec.out = &k1;
@@ -214,7 +214,7 @@ test_roundtrip(void)
 	for (aes = 0; aes < 2; aes++) {
 		memset(&c, 0, sizeof(c));
 		c.mode = MODE_IPSEC;
-		c.ipsec.cluster = cl;
+		c.cluster = cl;
 		c.ipsec.aes = (uint8_t)aes;
 		c.ipsec.udp = (uint8_t)aes;
 		c.ipsec.in[0] = c.ipsec.out = &k1;

@@ -2,7 +2,8 @@
  * The gre mode's kernel objects, driven directly: the tunnel's name,
  * what an intent wants, the requests that make, change and remove a
  * tunnel and its route, and a tunnel the kernel reports read back as
- * the same object.  No kernel: the host may have no GRE.
+ * the same object; for IPv4 (gre) and IPv6 (ip6gre).  No kernel: the
+ * host may have no GRE.
  */
 #include <sys/socket.h>
 #include <net/if.h>
@@ -10,6 +11,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
 #include <linux/if_tunnel.h>
+#include <linux/ip6_tunnel.h>
 #include <linux/rtnetlink.h>
 
 #include <stdio.h>
@@ -21,11 +23,15 @@
 #include "../src/kobj.h"
 #include "../src/nl.h"
 
+static struct kn_prefix	 cluster[2];
+
 static struct kobj_ctx	 ctx = {
 	.mode = MODE_GRE,
+	.cluster = cluster,
 	.protocol = 107,
-	.gre_local = { 172, 20, 0, 10 },
-	.gre_mtu = 1476,
+	.gre_local = { { 172, 20, 0, 10 },
+	    { 0xfd, 0, 2, 0, [15] = 10 } },		/* fd00:200::a */
+	.gre_mtu = { 1476, 1456 },
 };
 
 static struct msg_intent
@@ -34,10 +40,10 @@ intent(const char *prefix, uint8_t plen, const char *node)
 	struct msg_intent	 in;
 
 	memset(&in, 0, sizeof(in));
-	in.family = AF_INET;
+	in.family = strchr(prefix, ':') != NULL ? AF_INET6 : AF_INET;
 	in.plen = plen;
-	inet_pton(AF_INET, prefix, in.prefix);
-	inet_pton(AF_INET, node, in.node);
+	inet_pton(in.family, prefix, in.prefix);
+	inet_pton(in.family, node, in.node);
 	return in;
 }
 
@@ -94,15 +100,51 @@ report(char *buf, const char *name, const char *kind)
 static void
 naming(void)
 {
-	char		 name[16];
-	const uint8_t	 a[4] = { 100, 96, 1, 0 }, b[4] = { 100, 111, 255, 128 };
+	char			 name[16];
+	const uint8_t		 a[4] = { 100, 96, 1, 0 },
+				 b[4] = { 100, 111, 255, 128 };
+	struct msg_intent	 in;
+	uint8_t			 mac[6];
 
-	kobj_gre_name(a, name);
+	kobj_gre_name(AF_INET, 24, a, name);
 	is_str(name, "k8s-64-60-01-00", "100.96.1.0: named as the original "
 	    "agent names it");
-	kobj_gre_name(b, name);
+	kobj_gre_name(AF_INET, 25, b, name);
 	is_str(name, "k8s-64-6f-ff-80", "100.111.255.128 too");
 	ok(strlen(name) == IFNAMSIZ - 1, "the longest name fits IFNAMSIZ");
+
+	in = intent("fd00:100:0:1::", 64, "fd00:200::b");
+	kobj_gre_name(AF_INET6, 64, in.prefix, name);
+	is_str(name, "k8s6-00000001", "fd00:100:0:1::/64: k8s6- and the 32 "
+	    "bits that end at the prefix length");
+	/* Right after a 15-character name: nothing of it may stay. */
+	kobj_gre_name(AF_INET, 25, b, name);
+	kobj_gre_name(AF_INET6, 64, in.prefix, name);
+	ok(memcmp(name + 13, "\0\0\0", 3) == 0, "NUL-padded, as a key must "
+	    "be");
+	kobj_vxlan_mac(AF_INET6, 64, in.prefix, mac);
+	ok(mac[2] == 0 && mac[3] == 0 && mac[4] == 0 && mac[5] == 1,
+	    "the bits of the vxlan mode's IPv6 MAC");
+	ok(strlen(name) < IFNAMSIZ, "fits IFNAMSIZ");
+	in = intent("fd00:100:ffff:fff0::", 60, "fd00:200::b");
+	kobj_gre_name(AF_INET6, 60, in.prefix, name);
+	is_str(name, "k8s6-0fffffff", "fd00:100:ffff:fff0::/60: bits 28 to "
+	    "59");
+	in = intent("fd00:100:0:1:8000::", 65, "fd00:200::b");
+	kobj_gre_name(AF_INET6, 65, in.prefix, name);
+	is_str(name, "k8s6-00000003", "fd00:100:0:1:8000::/65: bits 33 to "
+	    "64");
+	in = intent("fd00::", 16, "fd00:200::b");
+	kobj_gre_name(AF_INET6, 16, in.prefix, name);
+	is_str(name, "k8s6-fd000000", "a prefix shorter than 32 bits: "
+	    "its first 32");
+
+	ok(kobj_gre_unique(cluster, AF_INET6, 64) &&
+	    kobj_gre_unique(cluster, AF_INET6, 80),
+	    "in a /48 a /64 or /80 is told apart by its name");
+	ok(!kobj_gre_unique(cluster, AF_INET6, 81), "a /81 is not: 33 bits "
+	    "between the range and the prefix");
+	ok(kobj_gre_unique(cluster, AF_INET, 32), "an IPv4 name always is");
 }
 
 static void
@@ -130,11 +172,33 @@ wanted(void)
 	ok(memcmp(&tk, &o[0].k, sizeof(tk)) == 0, "the route names its "
 	    "tunnel's key");
 
-	c.gre_mtu = 0;
+	c.gre_mtu[0] = 0;
 	is_int(kobj_wanted(&c, &in, o), 0, "nothing before this node's "
 	    "address is known");
-	in.family = AF_INET6;
-	is_int(kobj_wanted(&ctx, &in, o), 0, "nothing for an IPv6 prefix");
+
+	in = intent("fd00:100:0:1::", 64, "fd00:200::b");
+	n = kobj_wanted(&ctx, &in, o);
+	is_int(n, 2, "an IPv6 intent wants a tunnel and a route");
+	kobj_name(&o[0], text, sizeof(text));
+	is_str(text, "tunnel k8s6-00000001 remote fd00:200::b local "
+	    "fd00:200::a ttl 255 mtu 1456", "IPv6: to the peer's IPv6 "
+	    "address, from this node's, hop limit 255, the IPv6 MTU");
+	ok(o[0].v.gwfamily == AF_INET6 && o[0].v.up && !o[0].v.keyed &&
+	    o[0].v.tflags == IP6_TNL_F_IGN_ENCAP_LIMIT,
+	    "up, without a key, without the encapsulation limit option");
+	kobj_tunnel_key(&o[1], &tk);
+	ok(o[1].k.type == KOBJ_ROUTE && o[1].k.family == AF_INET6 &&
+	    o[1].k.plen == 64 && o[1].v.tunnel &&
+	    memcmp(&tk, &o[0].k, sizeof(tk)) == 0,
+	    "the IPv6 route names its tunnel's key");
+	is_int(kobj_wanted(&c, &in, o), 2, "IPv6 wants its tunnel while the "
+	    "IPv4 MTU is not known");
+	c.gre_mtu[1] = 0;
+	is_int(kobj_wanted(&c, &in, o), 0, "nothing before this node's IPv6 "
+	    "address is known");
+	in = intent("fd00:100:0:1:8000::", 81, "fd00:200::b");
+	is_int(kobj_wanted(&ctx, &in, o), 0, "nothing for a pod CIDR whose "
+	    "name could be another's");
 }
 
 static void
@@ -217,11 +281,115 @@ requests(void)
 	    "the route: protocol 107, scope link, no gateway, through index 7");
 }
 
+static void
+requests6(void)
+{
+	char			 buf[NL_MSG_MAX] __attribute__((aligned(8)));
+	struct msg_intent	 in = intent("fd00:100:0:1::", 64,
+				    "fd00:200::b");
+	struct kobj		 o[KOBJ_PER_INTENT], back;
+	struct kobj_ctx		 c4 = ctx;
+	struct kn_prefix	 only4[2];
+	struct nlmsghdr		*nlh;
+	struct ifinfomsg	*ifi;
+	struct rtmsg		*rtm;
+	struct nl_attrs		 d, tb = { { NULL } };
+	const char		*kind;
+	char			 err[128];
+	uint32_t		 flags;
+	int			 deleted;
+
+	kobj_wanted(&ctx, &in, o);
+	nlh = build(buf, KOBJ_CREATE, &o[0]);
+	ifi = mnl_nlmsg_get_payload(nlh);
+	gre_data(nlh, &d, &kind);
+	ok(kind != NULL && strcmp(kind, "ip6gre") == 0 &&
+	    d.a[IFLA_GRE_REMOTE] != NULL && d.a[IFLA_GRE_LOCAL] != NULL &&
+	    mnl_attr_get_payload_len(d.a[IFLA_GRE_REMOTE]) == 16 &&
+	    memcmp(mnl_attr_get_payload(d.a[IFLA_GRE_REMOTE]), in.node, 16) ==
+	    0 && memcmp(mnl_attr_get_payload(d.a[IFLA_GRE_LOCAL]),
+	    ctx.gre_local[1], 16) == 0,
+	    "IPv6 create: of kind ip6gre, between the IPv6 node addresses");
+	ok(d.a[IFLA_GRE_TTL] != NULL && mnl_attr_get_u8(d.a[IFLA_GRE_TTL]) ==
+	    255 && d.a[IFLA_GRE_FLAGS] != NULL &&
+	    mnl_attr_get_u32(d.a[IFLA_GRE_FLAGS]) == IP6_TNL_F_IGN_ENCAP_LIMIT
+	    && d.a[IFLA_GRE_PMTUDISC] == NULL && d.a[IFLA_GRE_IKEY] == NULL,
+	    "hop limit 255, encapsulation limit none, no key, no IPv4 "
+	    "PMTU switch");
+
+	/* The kernel adds its capability bits (IP6_TNL_F_CAP_XMIT, _RCV). */
+	nlh->nlmsg_type = RTM_NEWLINK;
+	ifi->ifi_index = 9;
+	flags = 0x30000 | IP6_TNL_F_IGN_ENCAP_LIMIT;
+	if (d.a[IFLA_GRE_FLAGS] != NULL)
+		memcpy(mnl_attr_get_payload(d.a[IFLA_GRE_FLAGS]), &flags,
+		    sizeof(flags));
+	ok(kobj_parse(nlh, &ctx, &back, &deleted) == 1 &&
+	    back.v.ifindex == 9 && memcmp(&back.k, &o[0].k,
+	    sizeof(back.k)) == 0 && kobj_same(&o[0], &back),
+	    "a k8s6-* ip6gre link reads back as the same tunnel, whatever "
+	    "capability bits the kernel reports");
+	back.v.tflags = 0;
+	ok(!kobj_same(&o[0], &back), "one with the encapsulation limit "
+	    "option is not the same");
+	ok(kobj_parse(nlh, &c4, &back, &deleted) == 1, "(with a dual-stack "
+	    "range)");
+	if (cluster_parse("100.96.0.0/12", only4, err, sizeof(err)) == -1)
+		diag("%s", err);
+	c4.cluster = only4;
+	ok(kobj_parse(nlh, &c4, &back, &deleted) == 0, "with an IPv4 range "
+	    "alone, ip6gre devices are not ours");
+
+	ok(kobj_parse(report(buf, "ip6gre0", "ip6gre"), &ctx, &back,
+	    &deleted) == 0, "ip6gre0 is not ours");
+	ok(kobj_parse(report(buf, "ip6tnl0", "ip6tnl"), &ctx, &back,
+	    &deleted) == 0, "nor ip6tnl0");
+	ok(kobj_parse(report(buf, "k8s-64-60-01-00", "ip6gre"), &ctx, &back,
+	    &deleted) == 0, "nor an ip6gre device named k8s-*");
+	ok(kobj_parse(report(buf, "k8s6-00000001", "gre"), &ctx, &back,
+	    &deleted) == 0, "nor a gre device named k8s6-*");
+	ok(kobj_parse(report(buf, "k8s6-00000001", "ip6tnl"), &ctx, &back,
+	    &deleted) == 0, "nor a k8s6-* device of another kind");
+
+	o[0].v.ifindex = 9;
+	nlh = build(buf, KOBJ_REPLACE, &o[0]);
+	ifi = mnl_nlmsg_get_payload(nlh);
+	gre_data(nlh, &d, &kind);
+	ok(ifi->ifi_index == 9 && kind != NULL &&
+	    strcmp(kind, "ip6gre") == 0 && d.a[IFLA_GRE_IKEY] != NULL &&
+	    d.a[IFLA_GRE_FLAGS] != NULL, "IPv6 replace: in place, flags and "
+	    "keys set again");
+
+	o[1].v.oif = 9;
+	nlh = build(buf, KOBJ_CREATE, &o[1]);
+	rtm = mnl_nlmsg_get_payload(nlh);
+	mnl_attr_parse(nlh, sizeof(*rtm), nl_attr_cb, &tb);
+	ok(nlh->nlmsg_type == RTM_NEWROUTE && rtm->rtm_family == AF_INET6 &&
+	    rtm->rtm_protocol == 107 && rtm->rtm_dst_len == 64 &&
+	    tb.a[RTA_DST] != NULL &&
+	    mnl_attr_get_payload_len(tb.a[RTA_DST]) == 16 &&
+	    tb.a[RTA_GATEWAY] == NULL && tb.a[RTA_OIF] != NULL &&
+	    mnl_attr_get_u32(tb.a[RTA_OIF]) == 9,
+	    "the IPv6 route: protocol 107, no gateway, through index 9");
+
+	nlh = kobj_dump_request(buf, NL_MSG_MAX, &ctx, RTM_GETLINK, AF_INET6,
+	    0);
+	gre_data(nlh, &d, &kind);
+	ok(kind != NULL && strcmp(kind, "ip6gre") == 0, "the IPv6 tunnel "
+	    "dump asks for kind ip6gre");
+}
+
 int
 main(void)
 {
+	char	 err[128];
+
+	if (!ok(cluster_parse("100.96.0.0/12,fd00:100::/48", cluster, err,
+	    sizeof(err)) == 0, "the cluster range parses"))
+		diag("%s", err);
 	naming();
 	wanted();
 	requests();
+	requests6();
 	return done_testing();
 }
