@@ -187,6 +187,7 @@ kxfrm_request(struct nlmsghdr *nlh, enum kobj_op op, const struct kobj *o)
 	struct xfrm_userpolicy_id	*pid;
 	struct xfrm_user_tmpl		 t;
 	struct xfrm_encap_tmpl		 enc;
+	struct xfrm_replay_state	 rs;
 	struct xfrm_algo_aead		*aead;
 	struct xfrm_algo		*alg;
 	struct nlattr			*a;
@@ -238,6 +239,20 @@ kxfrm_request(struct nlmsghdr *nlh, enum kobj_op op, const struct kobj *o)
 			nlh->nlmsg_len += MNL_ALIGN(sizeof(*alg));
 			mnl_attr_nest_end(nlh, a);
 		}
+		/*
+		 * A state put back after someone removed it goes on from
+		 * its old sequence numbers: sent from 1 again under the
+		 * same key, its packets would fall below the peer's
+		 * replay window; received afresh, old packets could be
+		 * replayed to it.
+		 */
+		if (o->v.oseq != 0 || o->v.rseq != 0) {
+			memset(&rs, 0, sizeof(rs));
+			rs.oseq = o->v.oseq;
+			rs.seq = o->v.rseq;
+			rs.bitmap = o->v.rbitmap;
+			mnl_attr_put(nlh, XFRMA_REPLAY_VAL, sizeof(rs), &rs);
+		}
 		if (o->v.encap) {
 			memset(&enc, 0, sizeof(enc));
 			enc.encap_type = UDP_ENCAP_ESPINUDP;
@@ -282,14 +297,28 @@ family_ok(uint16_t family)
 	return family == AF_INET || family == AF_INET6;
 }
 
-/* A state's algorithm and encapsulation as we would have set them. */
+/*
+ * A state's algorithm and encapsulation as we would have set them, and
+ * its sequence numbers.
+ */
 static void
 parse_state_attrs(struct nl_attrs *t, struct kobj *o)
 {
 	const struct xfrm_algo_aead	*aead;
 	const struct xfrm_algo		*alg;
 	const struct xfrm_encap_tmpl	*enc;
+	struct xfrm_replay_state	 rs;
 	size_t				 n;
+
+	if (t->a[XFRMA_REPLAY_VAL] != NULL && mnl_attr_get_payload_len(
+	    t->a[XFRMA_REPLAY_VAL]) >= sizeof(rs)) {
+		/* A copy: the payload need not be aligned for it. */
+		memcpy(&rs, mnl_attr_get_payload(t->a[XFRMA_REPLAY_VAL]),
+		    sizeof(rs));
+		o->v.oseq = rs.oseq;
+		o->v.rseq = rs.seq;
+		o->v.rbitmap = rs.bitmap;
+	}
 
 	o->v.alg = KXFRM_ALG_OTHER;
 	/* We never set an authentication or compression algorithm. */

@@ -235,6 +235,7 @@ test_roundtrip(void)
 	char			 err[128];
 	struct nlmsghdr		*nlh;
 	struct xfrm_usersa_info	*sa;
+	struct nl_attrs		 attrs = { { NULL } };
 	int			 n, i, del, same = 0, aes;
 
 	cluster_parse("100.96.0.0/12", cl, err, sizeof(err));
@@ -266,6 +267,24 @@ test_roundtrip(void)
 		    "back to the object asked for", aes ? "aes, udp" :
 		    "none, esp");
 	}
+	/* A state put back goes on from the numbers of the one removed. */
+	back = o[9];
+	back.v.oseq = 5000;
+	back.v.rseq = 17;
+	back.v.rbitmap = 0x5;
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	kobj_request(nlh, &c, KOBJ_CREATE, &back);
+	ok(kxfrm_parse(nlh, &back, &del) == 1 && back.v.oseq == 5000 &&
+	    back.v.rseq == 17 && back.v.rbitmap == 0x5,
+	    "a state's sequence numbers go in its request and parse back");
+	ok(kobj_same(&o[9], &back), "sequence numbers are not compared");
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	kobj_request(nlh, &c, KOBJ_CREATE, &o[9]);
+	ok(mnl_attr_parse(nlh, sizeof(struct xfrm_usersa_info), nl_attr_cb,
+	    &attrs) >= 0 && attrs.a[XFRMA_REPLAY_VAL] == NULL,
+	    "a new state leaves them to the kernel");
 	/* Someone else's state: another reqid is not ours. */
 	memset(buf, 0, sizeof(buf));
 	nlh = mnl_nlmsg_put_header(buf);
