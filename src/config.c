@@ -321,6 +321,19 @@ cluster_format(const struct kn_prefix cluster[2], char *buf, size_t len)
 	snprintf(buf, len, "%s%s%s", a, *a && *b ? "," : "", b);
 }
 
+/* The value of a hex digit, or -1. */
+int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* The range of one family, or NULL when the cluster has none. */
 const struct kn_prefix *
 cluster_of(const struct kn_prefix cluster[2], uint8_t family)

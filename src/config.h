@@ -121,6 +121,7 @@ void	 prefix_format(const struct kn_prefix *, char *buf, size_t);
 int	 cluster_parse(const char *, struct kn_prefix cluster[2], char *err,
 	    size_t);
 void	 cluster_format(const struct kn_prefix cluster[2], char *buf, size_t);
+int	 hexval(int);
 const struct kn_prefix *cluster_of(const struct kn_prefix cluster[2],
 	    uint8_t family);
 int	 duration_parse(const char *, uint32_t *ms);

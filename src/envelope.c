@@ -158,7 +158,10 @@ itab_get(const struct itab *t, const struct msg_intent *in)
 	return e != NULL ? &((struct ientry *)e)->in : NULL;
 }
 
-/* 0 added, 1 replaced (another node address), 2 unchanged, -1 full. */
+/*
+ * 0 added, 1 replaced (another node address or boot ID), 2 unchanged,
+ * -1 full.
+ */
 int
 itab_put(struct itab *t, const struct msg_intent *in)
 {
@@ -167,7 +170,8 @@ itab_put(struct itab *t, const struct msg_intent *in)
 	struct ientry	*e;
 
 	if ((e = (struct ientry *)*pp) != NULL) {
-		if (memcmp(e->in.node, in->node, sizeof(in->node)) == 0)
+		if (memcmp(e->in.node, in->node, sizeof(in->node)) == 0 &&
+		    memcmp(e->in.boot, in->boot, sizeof(in->boot)) == 0)
 			return 2;
 		e->in = *in;
 		return 1;

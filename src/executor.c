@@ -95,6 +95,8 @@ struct executor {
 	struct ktab		 dirty;		/* keys a monitor event touched */
 	struct ktab		 reported;	/* failures logged once */
 	struct ktab		 deferred;	/* routes waiting for a tunnel */
+	struct ktab		 gone;		/* ipsec: states removed, with
+						   their sequence numbers */
 	struct vdev		 dev[2];	/* by family: 0 IPv4, 1 IPv6 */
 	int			 synced;	/* a snapshot was reconciled */
 	int			 resync;	/* dump everything again */
@@ -292,6 +294,35 @@ tunnel_route(struct executor *e, const struct kobj *w, struct kobj *out)
 	return 0;
 }
 
+/*
+ * A state to create, with the sequence numbers of the one of the same
+ * SPI and key that the kernel last reported removed.  Its peer's state
+ * has seen those numbers: from 1 again, what it sends would be dropped
+ * as replayed until the next key rotation.  The kernel sends nothing
+ * on a state once it is being removed, so the number reported is the
+ * last one used and no margin is needed.  Another key, or none known
+ * (the state went while the daemon was stopped), starts from 1.
+ */
+static void
+resume_state(struct executor *e, const struct kobj *w, struct kobj *out)
+{
+	const struct kobj	*g = ktab_get(&e->gone, &w->k);
+	char			 name[KOBJ_NAME_MAX];
+
+	*out = *w;
+	if (g == NULL)
+		return;
+	if (kobj_same(w, g)) {
+		out->v.oseq = g->v.oseq;
+		out->v.rseq = g->v.rseq;
+		out->v.rbitmap = g->v.rbitmap;
+		kobj_name(w, name, sizeof(name));
+		log_debug("%s: going on from sequence number %u sent, %u "
+		    "received", name, g->v.oseq, g->v.rseq);
+	}
+	ktab_del(&e->gone, &w->k);
+}
+
 /* Bring one key of the kernel in line; queued in the batch. */
 static void
 reconcile_key(struct executor *e, const struct kobj_key *k)
@@ -315,6 +346,10 @@ reconcile_key(struct executor *e, const struct kobj_key *k)
 	}
 	if (w != NULL && h != NULL && kobj_same(w, h))
 		return;
+	if (w != NULL && h == NULL && w->k.type == KOBJ_XSTATE) {
+		resume_state(e, w, &r);
+		w = &r;
+	}
 	/* The kernel cannot change a state's key: it goes and comes back. */
 	if (w != NULL && h != NULL && w->k.type == KOBJ_XSTATE) {
 		request(e, KOBJ_DELETE, h);
@@ -426,6 +461,24 @@ want_rebuild(struct executor *e)
 	itab_walk(e->rx.active, want_add, e);
 }
 
+/* The removed states no longer wanted: their numbers are of no use. */
+static void
+gone_prune(struct executor *e)
+{
+	struct ktab		 t = e->gone;
+	const struct kobj	*o = NULL;
+	unsigned		 b = 0;
+
+	if (t.t.count == 0)
+		return;
+	if (ktab_init(&e->gone, e->max) == -1)
+		fatal("table of removed states");
+	while ((o = ktab_next(&t, &b, o)) != NULL)
+		if (ktab_get(&e->want, &o->k) != NULL)
+			(void)ktab_put(&e->gone, o);
+	ktab_free(&t);
+}
+
 /* The whole difference: what is missing or wrong, then what is extra. */
 static void
 reconcile_all(struct executor *e)
@@ -441,6 +494,7 @@ reconcile_all(struct executor *e)
 		while ((o = ktab_next(&e->have, &b, o)) != NULL)
 			if (ktab_get(&e->want, &o->k) == NULL)
 				request(e, KOBJ_DELETE, o);
+		gone_prune(e);
 	}
 	flush(e);
 }
@@ -910,6 +964,10 @@ monitor_obj(struct executor *e, const struct kobj *o, int deleted)
 		ktab_del(&e->have, &o->k);
 	else if (ktab_put(&e->have, o) == -1)
 		e->resync = 1;
+	/* Full, it forgets: the state is then made from 1. */
+	if (deleted && o->k.type == KOBJ_XSTATE && (o->v.oseq != 0 ||
+	    o->v.rseq != 0))
+		(void)ktab_put(&e->gone, o);
 	if (gone)
 		tunnel_gone(e, o->v.ifindex);
 	if (ktab_put(&e->dirty, o) == -1)
@@ -1465,7 +1523,8 @@ executor_main(void)
 	    ktab_init(&e->want, e->max) == -1 ||
 	    ktab_init(&e->dirty, e->max) == -1 ||
 	    ktab_init(&e->reported, e->max) == -1 ||
-	    ktab_init(&e->deferred, e->max) == -1)
+	    ktab_init(&e->deferred, e->max) == -1 ||
+	    ktab_init(&e->gone, e->max) == -1)
 		fatal("tables");
 	if (e->ctx.mode == MODE_VXLAN || e->ctx.mode == MODE_VXLAN_LEGACY) {
 		e->dev[0].name = "vxlan1";

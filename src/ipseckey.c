@@ -18,18 +18,6 @@
 #include "ipseckey.h"
 #include "log.h"
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * "ID HEX", optionally followed by a newline.  Errors say what is wrong
  * with the file, never what the secret is.
@@ -172,20 +160,24 @@ ipsec_hkdf(const uint8_t *ikm, size_t ikmlen, const uint8_t *salt,
 }
 
 #define HKDF_SALT	"kopeio-networking ipsec"
-#define HKDF_LABEL	"kn-ipsec-v1"
+#define HKDF_LABEL	"kn-ipsec-v2"
 
 /*
  * The key of the ESP state from node address src to node address dst
- * (both of family, in 16 bytes, zero-padded): the info binds the key
- * id, the family and both addresses in sender-receiver order, so each
- * direction of each node pair has a key of its own, and both ends
- * derive the same one without talking.
+ * (both of family, in 16 bytes, zero-padded), sent by a node whose
+ * boot ID is boot (16 bytes, zero when unknown): the info binds the
+ * key id, the family, both addresses in sender-receiver order and the
+ * sender's boot ID, so each direction of each node pair has a key of
+ * its own, both ends derive the same one without talking (both read
+ * the sender's Node object), and a sender that booted again sends
+ * under a new key, whose state starts its sequence numbers afresh at
+ * both ends.
  */
 int
 ipsec_derive(const struct ipsec_key *k, uint8_t family, const uint8_t *src,
-    const uint8_t *dst, uint8_t *out, size_t outlen)
+    const uint8_t *dst, const uint8_t *boot, uint8_t *out, size_t outlen)
 {
-	uint8_t	 info[sizeof(HKDF_LABEL) - 1 + 2 + 32];
+	uint8_t	 info[sizeof(HKDF_LABEL) - 1 + 2 + 48];
 	size_t	 n = sizeof(HKDF_LABEL) - 1;
 
 	memcpy(info, HKDF_LABEL, n);
@@ -193,6 +185,7 @@ ipsec_derive(const struct ipsec_key *k, uint8_t family, const uint8_t *src,
 	info[n++] = family;
 	memcpy(info + n, src, 16);
 	memcpy(info + n + 16, dst, 16);
+	memcpy(info + n + 32, boot, 16);
 	return ipsec_hkdf(k->secret, k->len, (const uint8_t *)HKDF_SALT,
 	    sizeof(HKDF_SALT) - 1, info, sizeof(info), out, outlen);
 }

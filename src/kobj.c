@@ -193,6 +193,10 @@ kobj_same(const struct kobj *want, const struct kobj *have)
 	/* What the kernel gave, or the executor looks up, not what it asks. */
 	v.ifindex = want->v.ifindex;
 	v.tunnel = want->v.tunnel;
+	/* A state's counters move with every packet. */
+	v.oseq = want->v.oseq;
+	v.rseq = want->v.rseq;
+	v.rbitmap = want->v.rbitmap;
 	/* A route whose device the kernel chose matches on any device. */
 	if (want->k.type == KOBJ_ROUTE && want->v.oif == 0)
 		v.oif = 0;

@@ -70,6 +70,15 @@ struct kobj_val {
 	uint8_t		pad2;
 	uint8_t		key[36];	/* state: AES-256 key and salt */
 	uint32_t	ifindex;	/* tunnel: the kernel's, not compared */
+	/*
+	 * state: its sequence numbers (the kernel's xfrm_replay_state:
+	 * the last sent, the highest received and the window's bitmap),
+	 * as a deletion reports them and a creation starts from; not
+	 * compared.
+	 */
+	uint32_t	oseq;
+	uint32_t	rseq;
+	uint32_t	rbitmap;
 };
 
 struct kobj {

@@ -79,11 +79,14 @@ policy(struct kobj *o, uint8_t family, uint8_t dir, const uint8_t *src,
 	o->v.prio = KXFRM_PRIORITY;
 }
 
-/* The state from src to dst under key k; -1 when it cannot be had. */
+/*
+ * The state from src to dst under key k, sent by the node of pod CIDR
+ * sender_cidr/sender_plen and boot ID boot; -1 when it cannot be had.
+ */
 static int
 state(const struct kobj_ctx *c, struct kobj *o, uint8_t family,
     const struct ipsec_key *k, const uint8_t *src, const uint8_t *dst,
-    uint8_t sender_plen, const uint8_t *sender_cidr)
+    uint8_t sender_plen, const uint8_t *sender_cidr, const uint8_t *boot)
 {
 	o->k.type = KOBJ_XSTATE;
 	o->k.family = family;
@@ -101,7 +104,8 @@ state(const struct kobj_ctx *c, struct kobj *o, uint8_t family,
 	}
 	o->v.alg = KXFRM_ALG_AEAD;
 	o->v.keylen = AEAD_KEYLEN;
-	return ipsec_derive(k, family, src, dst, o->v.key, AEAD_KEYLEN);
+	return ipsec_derive(k, family, src, dst, boot, o->v.key,
+	    AEAD_KEYLEN);
 }
 
 /*
@@ -139,11 +143,12 @@ kxfrm_wanted(const struct kobj_ctx *c, const struct msg_intent *in,
 				    dplen[i], src[i], splen[i], peer, la);
 		}
 	if (state(c, &out[n++], in->family, c->ipsec.out, la, peer, lplen,
-	    lc) == -1)
+	    lc, c->ipsec.local->boot) == -1)
 		return 0;
 	for (i = 0; i < 2; i++)
 		if (c->ipsec.in[i] != NULL && state(c, &out[n++], in->family,
-		    c->ipsec.in[i], peer, la, in->plen, in->prefix) == -1)
+		    c->ipsec.in[i], peer, la, in->plen, in->prefix,
+		    in->boot) == -1)
 			return 0;
 	return n;
 }
@@ -182,6 +187,7 @@ kxfrm_request(struct nlmsghdr *nlh, enum kobj_op op, const struct kobj *o)
 	struct xfrm_userpolicy_id	*pid;
 	struct xfrm_user_tmpl		 t;
 	struct xfrm_encap_tmpl		 enc;
+	struct xfrm_replay_state	 rs;
 	struct xfrm_algo_aead		*aead;
 	struct xfrm_algo		*alg;
 	struct nlattr			*a;
@@ -233,6 +239,20 @@ kxfrm_request(struct nlmsghdr *nlh, enum kobj_op op, const struct kobj *o)
 			nlh->nlmsg_len += MNL_ALIGN(sizeof(*alg));
 			mnl_attr_nest_end(nlh, a);
 		}
+		/*
+		 * A state put back after someone removed it goes on from
+		 * its old sequence numbers: sent from 1 again under the
+		 * same key, its packets would fall below the peer's
+		 * replay window; received afresh, old packets could be
+		 * replayed to it.
+		 */
+		if (o->v.oseq != 0 || o->v.rseq != 0) {
+			memset(&rs, 0, sizeof(rs));
+			rs.oseq = o->v.oseq;
+			rs.seq = o->v.rseq;
+			rs.bitmap = o->v.rbitmap;
+			mnl_attr_put(nlh, XFRMA_REPLAY_VAL, sizeof(rs), &rs);
+		}
 		if (o->v.encap) {
 			memset(&enc, 0, sizeof(enc));
 			enc.encap_type = UDP_ENCAP_ESPINUDP;
@@ -277,14 +297,28 @@ family_ok(uint16_t family)
 	return family == AF_INET || family == AF_INET6;
 }
 
-/* A state's algorithm and encapsulation as we would have set them. */
+/*
+ * A state's algorithm and encapsulation as we would have set them, and
+ * its sequence numbers.
+ */
 static void
 parse_state_attrs(struct nl_attrs *t, struct kobj *o)
 {
 	const struct xfrm_algo_aead	*aead;
 	const struct xfrm_algo		*alg;
 	const struct xfrm_encap_tmpl	*enc;
+	struct xfrm_replay_state	 rs;
 	size_t				 n;
+
+	if (t->a[XFRMA_REPLAY_VAL] != NULL && mnl_attr_get_payload_len(
+	    t->a[XFRMA_REPLAY_VAL]) >= sizeof(rs)) {
+		/* A copy: the payload need not be aligned for it. */
+		memcpy(&rs, mnl_attr_get_payload(t->a[XFRMA_REPLAY_VAL]),
+		    sizeof(rs));
+		o->v.oseq = rs.oseq;
+		o->v.rseq = rs.seq;
+		o->v.rbitmap = rs.bitmap;
+	}
 
 	o->v.alg = KXFRM_ALG_OTHER;
 	/* We never set an authentication or compression algorithm. */

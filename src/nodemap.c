@@ -122,6 +122,7 @@ node_intents(const struct nm_node *n, struct msg_intent out[2])
 			memcpy(out[k].node, n->addr4, 4);
 		else
 			memcpy(out[k].node, n->addr6, 16);
+		memcpy(out[k].boot, n->boot, 16);
 		k++;
 	}
 	return k;
@@ -135,9 +136,10 @@ same_prefix(const struct msg_intent *a, const struct msg_intent *b)
 }
 
 /*
- * What changed for one node: an intent whose prefix is new or whose
- * node address moved is an add (the executor replaces in place); a
- * prefix that went away is a delete.  Nothing else costs a message.
+ * What changed for one node: an intent whose prefix is new, whose node
+ * address moved or whose node booted again is an add (the executor
+ * replaces in place); a prefix that went away is a delete.  Nothing
+ * else costs a message: a status heartbeat changes none of these.
  */
 static void
 delta(const struct msg_intent *old, int nold, const struct msg_intent *new,
@@ -149,7 +151,8 @@ delta(const struct msg_intent *old, int nold, const struct msg_intent *new,
 		for (j = 0; j < nold; j++)
 			if (same_prefix(&new[i], &old[j]))
 				break;
-		if (j == nold || memcmp(new[i].node, old[j].node, 16) != 0)
+		if (j == nold || memcmp(new[i].node, old[j].node, 16) != 0 ||
+		    memcmp(new[i].boot, old[j].boot, 16) != 0)
 			sink->add(sink->arg, &new[i]);
 	}
 	for (j = 0; j < nold; j++) {
@@ -159,6 +162,34 @@ delta(const struct msg_intent *old, int nold, const struct msg_intent *new,
 		if (i == nnew)
 			sink->del(sink->arg, &old[j]);
 	}
+}
+
+/*
+ * A boot ID as the kubelet reports it, the kernel's random UUID
+ * (8-4-4-4-12 hex digits) into its 16 bytes; -1 and all zero for
+ * anything else, an empty one included.
+ */
+int
+boot_id_parse(const char *s, uint8_t out[16])
+{
+	int	 i, n = 0, hi, lo;
+
+	memset(out, 0, 16);
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				break;
+			continue;
+		}
+		if ((hi = hexval((unsigned char)s[i])) == -1 ||
+		    (lo = hexval((unsigned char)s[++i])) == -1)
+			break;
+		out[n++] = (uint8_t)(hi << 4 | lo);
+	}
+	if (i == 36 && s[36] == '\0')
+		return 0;
+	memset(out, 0, 16);
+	return -1;
 }
 
 static void
@@ -177,6 +208,7 @@ node_fill(struct nm_node *n, const struct k8s_node *k)
 	memcpy(n->addr4, k->addr4, sizeof(n->addr4));
 	memcpy(n->addr6, k->addr6, sizeof(n->addr6));
 	n->net_unavailable = k->net_unavailable;
+	(void)boot_id_parse(k->boot_id, n->boot);
 	if (!n->warned && (k->naddr4 > 1 || k->naddr6 > 1)) {
 		n->warned = 1;
 		log_info("node %s lists several addresses of one family; "
@@ -280,4 +312,5 @@ nodemap_local_msg(const struct nm_node *n, struct msg_local *l)
 	l->has6 = n->has6;
 	memcpy(l->addr4, n->addr4, 4);
 	memcpy(l->addr6, n->addr6, 16);
+	memcpy(l->boot, n->boot, 16);
 }

@@ -19,6 +19,7 @@ struct nm_node {
 	int			 has4, has6;
 	uint8_t			 addr4[4];
 	uint8_t			 addr6[16];
+	uint8_t			 boot[16];	/* boot ID; zero: none */
 	int			 net_unavailable;
 	char			 name[];	/* at most K8S_NAME_MAX */
 };
@@ -45,5 +46,6 @@ const struct nm_node *nodemap_next(const struct nodemap *, unsigned *bucket,
 		    const struct nm_node *prev);
 void		 nodemap_local_msg(const struct nm_node *, struct msg_local *);
 int		 node_intents(const struct nm_node *, struct msg_intent[2]);
+int		 boot_id_parse(const char *, uint8_t[16]);
 
 #endif

@@ -29,7 +29,7 @@ const char	*role_name(enum role);
 int		 role_from_name(const char *, enum role *);
 
 /* Bumped whenever a payload layout or the rule table changes. */
-#define MSG_VERSION	6
+#define MSG_VERSION	7
 /* Hard limit for one message, header included. */
 #define MSG_MAXLEN	16384
 
@@ -137,7 +137,12 @@ enum node_id_kind {
 	NODE_BY_BOOT_ID,
 };
 
-/* A route intent: pod prefix -> node address. */
+/*
+ * A route intent: pod prefix -> node address.  boot is the node's boot
+ * ID (the kubelet's status.nodeInfo.bootID, a UUID), all zero when the
+ * Node has none or it does not parse: the ipsec mode binds the keys of
+ * what that node sends to it, so a reboot brings new keys.
+ */
 struct msg_intent {
 	uint8_t		family;		/* AF_INET or AF_INET6 */
 	uint8_t		plen;
@@ -145,6 +150,7 @@ struct msg_intent {
 	uint8_t		pad;
 	uint8_t		prefix[16];
 	uint8_t		node[16];
+	uint8_t		boot[16];
 };
 
 #define MSG_INTENTS_MAX	((MSG_MAXLEN - sizeof(struct msg_hdr)) / \
@@ -157,6 +163,7 @@ struct msg_local {
 	uint8_t		has4, has6, pad[2];
 	uint8_t		addr4[4];
 	uint8_t		addr6[16];
+	uint8_t		boot[16];	/* as in struct msg_intent */
 };
 
 struct msg_gen {

@@ -103,8 +103,8 @@ def packed(family, plen, prefix, node, flags=0, pad=0, stray=None):
         p[4] = 1
     elif stray == "node":
         n[15] = 1
-    return struct.pack("=BBBB16s16s", family, plen, flags, pad, bytes(p),
-                       bytes(n)).hex()
+    return struct.pack("=BBBB16s16s16s", family, plen, flags, pad, bytes(p),
+                       bytes(n), bytes(16)).hex()
 
 
 def refusal(what, why):

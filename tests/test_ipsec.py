@@ -8,7 +8,10 @@ packets; the keys never reach a log; a key rotation loses no packet
 of a continuous ping; a restart changes no state or policy; a node
 that goes takes its peers' objects on the others with it; a removed
 state or policy comes back; foreign xfrm states and policies are never
-touched.  A dual-stack pair carries both families, each between the
+touched.  A removed state comes back from its old sequence numbers,
+so traffic over it passes; a node's reboot (a new boot ID, its kernel
+objects gone) gives what it sends new keys, so its pods ping the
+others again without a key rotation.  A dual-stack pair carries both families, each between the
 node addresses of its own, and the largest packet the mode's MTU
 allows crosses with DF set; the CNI file has the underlay's MTU less
 the ESP-in-UDP overhead."""
@@ -19,6 +22,7 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmlib  # noqa: E402
@@ -54,6 +58,22 @@ def state_bytes(block):
 
 def failed(res):
     return ["%s -> %s" % (p.addr, q.addr) for p, q, ok in res if not ok]
+
+
+def flood(p, dst, count=200):
+    """Enough packets from pod p to dst to carry the sequence numbers
+    of the states on the way far past the 32-packet replay window."""
+    r = netcluster.sh("ip", "netns", "exec", p.ns, "ping", "-n", "-q",
+                      "-c", str(count), "-i", "0.01", "-W", "1", dst,
+                      check=False)
+    return r.returncode == 0
+
+
+def replay(block):
+    """(oseq, seq) of a state block of ip -s xfrm state."""
+    m = re.search(r"anti-replay context:\s+seq (0x[0-9a-f]+), oseq "
+                  r"(0x[0-9a-f]+)", block)
+    return (int(m.group(2), 16), int(m.group(1), 16)) if m else None
 
 
 def write_key(path, kid, secret):
@@ -187,10 +207,9 @@ def run_udp_aes():
         tap.ok(wait_until(lambda: len(xfrm(n0, "policy")) == 18, 10),
                "drift: a removed policy is put back from the monitor")
         # And a removed state, with the key both ends derive: a new
-        # state (its counters from 0) under the same SPI.  Pod traffic
-        # over it is not checked: its sequence numbers start again at
-        # 1, below the peer's replay window, with the same key (CAVEATS
-        # in kopeio-networkd(8)).
+        # state (its counters from 0) under the same SPI, that goes on
+        # from the old one's sequence numbers, so the peer's replay
+        # window takes what it sends.
         def out01():
             return [s for s in xfrm(n0, "state") if s.startswith(
                 "src 172.20.0.10 dst 172.20.0.11")]
@@ -198,7 +217,10 @@ def run_udp_aes():
         def key_of(blocks):
             return re.findall(r"spi (0x[0-9a-f]+).*?aead \S+ (0x[0-9a-f]+)",
                               "".join(blocks), re.S)
+        p, q = n0.pods[0], n1.pods[0]
+        flooded = flood(p, q.addr)
         before = out01()
+        seq_before = replay(before[0]) if before else None
         n0.run("ip", "xfrm", "state", "del", "src", "172.20.0.10", "dst",
                "172.20.0.11", "proto", "esp", "spi", "0x02000000")
         tap.ok(before and state_bytes(before[0]) > 0 and wait_until(
@@ -206,6 +228,54 @@ def run_udp_aes():
             key_of(out01()) == key_of(before), 10),
             "drift: a removed state is put back from the monitor, with "
             "its SPI and key", (before, out01()))
+        after = out01()
+        tap.ok(flooded and seq_before and seq_before[0] > 200 and after and
+               replay(after[0]) and replay(after[0])[0] >= seq_before[0],
+               "drift: it goes on from the removed state's sequence "
+               "numbers (%s)" % (seq_before,), (before, after))
+        r = netcluster.sh("ip", "netns", "exec", p.ns, "ping", "-n", "-c",
+                          "3", "-W", "2", q.addr, check=False)
+        tap.ok(r.returncode == 0 and state_bytes(out01()[0]) > 0,
+               "drift: pod traffic over the state put back passes",
+               r.stdout + r.stderr)
+
+        # A reboot of node 1: its daemon stops, its kernel loses every
+        # state and policy, it comes back with a new boot ID in its
+        # Node.  What it sends then starts from sequence number 1, far
+        # below its peers' replay windows, so it must be under new keys.
+        def n1_to_n0(node):
+            return key_of([s for s in xfrm(node, "state") if s.startswith(
+                "src %s dst %s\n" % (n1.addr, n0.addr))])
+        flooded = flood(n1.pods[0], n0.pods[0].addr)
+        in_before = n1_to_n0(n0)
+        n1.stop()
+        n1.run("ip", "xfrm", "state", "flush")
+        n1.run("ip", "xfrm", "policy", "flush")
+        obj = c.api.control("GET", "/nodes/" + n1.name)
+        obj["status"]["nodeInfo"]["bootID"] = str(uuid.uuid4())
+        mark = [n.daemon.mark() for n in (n0, n2)]
+        c.api.control("POST", "/nodes", obj)
+        t0 = time.monotonic()
+        n1.start(args)
+        started = n1.daemon.wait_for(COMMITTED, timeout=30)[1] is not None
+        res = c.converge_pings(timeout=30)
+        took = time.monotonic() - t0
+        tap.ok(flooded and started and res and not failed(res),
+               "reboot: pods ping across again, node 1's pods included "
+               "(%.1f s after its start)" % took, failed(res))
+        in_after, out_after = n1_to_n0(n0), n1_to_n0(n1)
+        tap.ok(len(in_before) == 1 and len(in_after) == 1 and
+               in_after[0][0] == in_before[0][0] and
+               in_after[0][1] != in_before[0][1] and out_after == in_after,
+               "reboot: node 0's state from node 1 has a new key under "
+               "the same SPI, the key node 1 sends with",
+               (in_before, in_after, out_after))
+        rot = [l for n, m in zip((n0, n2), mark) for l in
+               n.daemon.log(m).split("\n") if "key rotation" in l]
+        tap.ok(not rot and all(re.search(r"spi 0x02", s)
+                               for s in xfrm(n0, "state")),
+               "reboot: no key rotation: every state is still key 2's", rot)
+
         # A node goes: its peers' objects on the others go.
         c.api.control("DELETE", "/nodes/" + n2.name)
         tap.ok(wait_until(lambda: len(xfrm(n0, "state")) == 2 and

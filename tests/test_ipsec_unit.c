@@ -1,7 +1,8 @@
 /*
  * Unit tests of the ipsec mode's pure parts: HKDF-SHA256 against RFC
  * 5869's test vector, the key of each direction equal on both nodes
- * and different between directions and key ids, SPIs from the key id
+ * and different between directions, key ids and the sender's boots,
+ * SPIs from the key id
  * and the sender's pod CIDR index, and the xfrm requests read back
  * by the parser the executor uses on dumps and on the monitor.
  */
@@ -130,6 +131,7 @@ test_wanted(void)
 	struct kobj_ctx		 ca, cb;
 	struct kobj		 oa[KOBJ_PER_INTENT], ob[KOBJ_PER_INTENT];
 	const struct kobj	*ab_a, *ab_b, *ba_a, *x;
+	uint8_t			 keys[2][36];
 	char			 err[128];
 	int			 na, nb, i, pols = 0;
 
@@ -144,6 +146,11 @@ test_wanted(void)
 	node(&lb, "100.96.2.0", "172.20.0.11");
 	intent(&to_b, "100.96.2.0", "172.20.0.11");
 	intent(&to_a, "100.96.1.0", "172.20.0.10");
+	/* Each node's boot ID, as its own Node and the peer's copy say. */
+	memset(la.boot, 0xa1, 16);
+	memset(to_a.boot, 0xa1, 16);
+	memset(lb.boot, 0xb1, 16);
+	memset(to_b.boot, 0xb1, 16);
 	memset(&ca, 0, sizeof(ca));
 	ca.mode = MODE_IPSEC;
 	ca.cluster = cl;
@@ -175,6 +182,31 @@ test_wanted(void)
 	    "A->B has the same 288-bit key on both nodes");
 	ok(memcmp(ab_a->v.key, ba_a->v.key, 36) != 0 && ba_a->k.spi ==
 	    0x01000002, "B->A has another key, and B's index in its SPI");
+	memcpy(keys[0], ab_a->v.key, 36);
+	memcpy(keys[1], ba_a->v.key, 36);
+	/* A reboots: its Node, hence both nodes, have its new boot ID. */
+	la.boot[0] = to_a.boot[0] = 0xa2;
+	na = kobj_wanted(&ca, &to_b, oa);
+	nb = kobj_wanted(&cb, &to_a, ob);
+	ab_a = find_state(oa, na, "172.20.0.10", "172.20.0.11", 1);
+	ab_b = find_state(ob, nb, "172.20.0.10", "172.20.0.11", 1);
+	ba_a = find_state(oa, na, "172.20.0.11", "172.20.0.10", 1);
+	if (ab_a == NULL || ab_b == NULL || ba_a == NULL)
+		bail_out("a state went missing after a boot ID change");
+	ok(memcmp(ab_a->v.key, keys[0], 36) != 0 &&
+	    memcmp(ab_a->v.key, ab_b->v.key, 36) == 0 &&
+	    ab_a->k.spi == 0x01000001, "A rebooted: A->B has a new key, the "
+	    "same on both nodes, under the same SPI");
+	ok(memcmp(ba_a->v.key, keys[1], 36) == 0, "B->A keeps its key: "
+	    "B did not reboot");
+	/* B has not seen A's new boot ID yet: the two ends disagree. */
+	to_a.boot[0] = 0xa1;
+	nb = kobj_wanted(&cb, &to_a, ob);
+	ab_b = find_state(ob, nb, "172.20.0.10", "172.20.0.11", 1);
+	ok(ab_b != NULL && memcmp(ab_b->v.key, keys[0], 36) == 0 &&
+	    memcmp(ab_b->v.key, ab_a->v.key, 36) != 0, "the sender's boot ID "
+	    "is in the derivation: B with A's old one derives the old key");
+	to_a.boot[0] = 0xa2;
 	/* A rotation: inbound key 2 beside key 1, outbound still key 1. */
 	ca.ipsec.in[0] = &k2;
 	ca.ipsec.in[1] = &k1;
@@ -203,6 +235,7 @@ test_roundtrip(void)
 	char			 err[128];
 	struct nlmsghdr		*nlh;
 	struct xfrm_usersa_info	*sa;
+	struct nl_attrs		 attrs = { { NULL } };
 	int			 n, i, del, same = 0, aes;
 
 	cluster_parse("100.96.0.0/12", cl, err, sizeof(err));
@@ -234,6 +267,24 @@ test_roundtrip(void)
 		    "back to the object asked for", aes ? "aes, udp" :
 		    "none, esp");
 	}
+	/* A state put back goes on from the numbers of the one removed. */
+	back = o[9];
+	back.v.oseq = 5000;
+	back.v.rseq = 17;
+	back.v.rbitmap = 0x5;
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	kobj_request(nlh, &c, KOBJ_CREATE, &back);
+	ok(kxfrm_parse(nlh, &back, &del) == 1 && back.v.oseq == 5000 &&
+	    back.v.rseq == 17 && back.v.rbitmap == 0x5,
+	    "a state's sequence numbers go in its request and parse back");
+	ok(kobj_same(&o[9], &back), "sequence numbers are not compared");
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	kobj_request(nlh, &c, KOBJ_CREATE, &o[9]);
+	ok(mnl_attr_parse(nlh, sizeof(struct xfrm_usersa_info), nl_attr_cb,
+	    &attrs) >= 0 && attrs.a[XFRMA_REPLAY_VAL] == NULL,
+	    "a new state leaves them to the kernel");
 	/* Someone else's state: another reqid is not ours. */
 	memset(buf, 0, sizeof(buf));
 	nlh = mnl_nlmsg_put_header(buf);

@@ -90,6 +90,7 @@ test_map(void)
 {
 	struct nodemap	*m = nodemap_new(3, NODE_BY_NAME, "self");
 	struct k8s_node	 k;
+	struct msg_local l;
 	int		 n = 0;
 
 	node(&k, "peer1", "100.96.1.0/24", "10.0.0.1");
@@ -105,6 +106,20 @@ test_map(void)
 	k.net_unavailable = 0;
 	apply(m, K8S_MODIFIED, &k);
 	is_int(rec.nadd + rec.ndel, 0, "a condition change costs nothing");
+
+	strcpy(k.boot_id, "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
+	apply(m, K8S_MODIFIED, &k);
+	ok(rec.nadd == 1 && rec.ndel == 0 && rec.add[0].boot[0] == 0x0f &&
+	    rec.add[0].boot[15] == 0xf0,
+	    "a boot ID appearing is one add that carries it");
+	apply(m, K8S_MODIFIED, &k);
+	is_int(rec.nadd + rec.ndel, 0,
+	    "a heartbeat with the same boot ID costs nothing");
+	strcpy(k.boot_id, "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f1");
+	apply(m, K8S_MODIFIED, &k);
+	ok(rec.nadd == 1 && rec.ndel == 0 && rec.add[0].boot[15] == 0xf1 &&
+	    strcmp(show(&rec.add[0]), "100.96.1.0/24 via 10.0.0.1") == 0,
+	    "a reboot (another boot ID) is one add that replaces in place");
 
 	inet_pton(AF_INET, "10.0.0.9", k.addr4);
 	apply(m, K8S_MODIFIED, &k);
@@ -124,6 +139,12 @@ test_map(void)
 	ok(nodemap_local(m) != NULL &&
 	    strcmp(nodemap_local(m)->name, "self") == 0,
 	    "this node is found by its name");
+	strcpy(k.boot_id, "00112233-4455-6677-8899-aabbccddeeff");
+	apply(m, K8S_MODIFIED, &k);
+	nodemap_local_msg(nodemap_local(m), &l);
+	ok(rec.nadd + rec.ndel == 0 && l.boot[0] == 0x00 && l.boot[1] == 0x11 &&
+	    l.boot[15] == 0xff, "this node's boot ID goes in MSG_LOCAL, and "
+	    "costs no intent");
 
 	node(&k, "nocidr", NULL, "10.0.0.3");
 	apply(m, K8S_ADDED, &k);
@@ -267,6 +288,33 @@ test_envelope(void)
 }
 
 static void
+test_boot_id(void)
+{
+	static const char *const bad[] = { "", "6b1e3c4e",
+	    "6b1e3c4e-0a1b-4c2d-8e3f-40516273849",
+	    "6b1e3c4e-0a1b-4c2d-8e3f-4051627384950",
+	    "6b1e3c4e00a1b-4c2d-8e3f-405162738495",
+	    "6b1e3c4e-0a1b-4c2d-8e3f-40516273849g" };
+	static const uint8_t zero[16];
+	uint8_t	 b[16];
+	size_t	 i;
+	int	 all = 1;
+
+	ok(boot_id_parse("6B1E3C4E-0a1b-4c2d-8e3f-405162738495", b) == 0 &&
+	    b[0] == 0x6b && b[4] == 0x0a && b[6] == 0x4c && b[8] == 0x8e &&
+	    b[10] == 0x40 && b[15] == 0x95, "a boot ID parses into 16 bytes, "
+	    "either case");
+	for (i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		memset(b, 0xaa, sizeof(b));
+		if (boot_id_parse(bad[i], b) != -1 ||
+		    memcmp(b, zero, sizeof(b)) != 0)
+			all = 0;
+	}
+	ok(all, "a short, long, misplaced or non-hex boot ID is refused and "
+	    "reads as all zero");
+}
+
+static void
 test_itab(void)
 {
 	struct itab		*t = itab_new(2);
@@ -280,6 +328,9 @@ test_itab(void)
 	is_int(itab_put(t, &b), 1, "itab: another address replaces");
 	ok(memcmp(itab_get(t, &a)->node, b.node, 16) == 0,
 	    "itab: the replacement is what is kept");
+	b.boot[3] = 7;
+	is_int(itab_put(t, &b), 1, "itab: another boot ID replaces");
+	ok(itab_get(t, &a)->boot[3] == 7, "itab: with the new boot ID kept");
 	is_int(itab_put(t, &c), 0, "itab: a second prefix");
 	is_int(itab_put(t, &d), -1, "itab: the bound holds");
 	is_int(itab_del(t, &a), 0, "itab: removed by prefix");
@@ -295,6 +346,7 @@ main(void)
 	test_map();
 	test_dual_stack_and_ids();
 	test_envelope();
+	test_boot_id();
 	test_itab();
 	return done_testing();
 }
