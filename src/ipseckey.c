@@ -160,24 +160,27 @@ ipsec_hkdf(const uint8_t *ikm, size_t ikmlen, const uint8_t *salt,
 }
 
 #define HKDF_SALT	"kopeio-networking ipsec"
-#define HKDF_LABEL	"kn-ipsec-v2"
+#define HKDF_LABEL	"kn-ipsec-v3"
 
 /*
  * The key of the ESP state from node address src to node address dst
- * (both of family, in 16 bytes, zero-padded), sent by a node whose
- * boot ID is boot (16 bytes, zero when unknown): the info binds the
- * key id, the family, both addresses in sender-receiver order and the
- * sender's boot ID, so each direction of each node pair has a key of
- * its own, both ends derive the same one without talking (both read
- * the sender's Node object), and a sender that booted again sends
- * under a new key, whose state starts its sequence numbers afresh at
- * both ends.
+ * (both of family, in 16 bytes, zero-padded), between a sender of boot
+ * ID sboot and a receiver of boot ID dboot (16 bytes each, zero when
+ * unknown): the info binds the key id, the family, both addresses and
+ * both boot IDs in sender-receiver order, so each direction of each
+ * node pair has a key of its own, both ends derive the same one
+ * without talking (both read the two Node objects), and after either
+ * node boots again both directions go under new keys: the rebooted
+ * node's fresh states, which count from 1 and remember no sequence
+ * number, never meet a packet sent under an earlier key, neither a
+ * peer's stale replay window nor an attacker's replayed packet.
  */
 int
 ipsec_derive(const struct ipsec_key *k, uint8_t family, const uint8_t *src,
-    const uint8_t *dst, const uint8_t *boot, uint8_t *out, size_t outlen)
+    const uint8_t *dst, const uint8_t *sboot, const uint8_t *dboot,
+    uint8_t *out, size_t outlen)
 {
-	uint8_t	 info[sizeof(HKDF_LABEL) - 1 + 2 + 48];
+	uint8_t	 info[sizeof(HKDF_LABEL) - 1 + 2 + 64];
 	size_t	 n = sizeof(HKDF_LABEL) - 1;
 
 	memcpy(info, HKDF_LABEL, n);
@@ -185,7 +188,8 @@ ipsec_derive(const struct ipsec_key *k, uint8_t family, const uint8_t *src,
 	info[n++] = family;
 	memcpy(info + n, src, 16);
 	memcpy(info + n + 16, dst, 16);
-	memcpy(info + n + 32, boot, 16);
+	memcpy(info + n + 32, sboot, 16);
+	memcpy(info + n + 48, dboot, 16);
 	return ipsec_hkdf(k->secret, k->len, (const uint8_t *)HKDF_SALT,
 	    sizeof(HKDF_SALT) - 1, info, sizeof(info), out, outlen);
 }

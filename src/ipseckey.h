@@ -29,8 +29,8 @@ int	ipsec_hkdf(const uint8_t *ikm, size_t ikmlen, const uint8_t *salt,
 	    size_t saltlen, const uint8_t *info, size_t infolen, uint8_t *out,
 	    size_t outlen);
 int	ipsec_derive(const struct ipsec_key *, uint8_t family,
-	    const uint8_t *src, const uint8_t *dst, const uint8_t *boot,
-	    uint8_t *out, size_t len);
+	    const uint8_t *src, const uint8_t *dst, const uint8_t *sboot,
+	    const uint8_t *dboot, uint8_t *out, size_t len);
 int	ipsec_spi(const struct kn_prefix cluster[2], uint8_t family,
 	    uint8_t plen, const uint8_t *prefix, uint8_t key_id, uint32_t *spi);
 int	ipsec_encap_socket(uint8_t family, char *err, size_t errlen);

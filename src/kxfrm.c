@@ -81,12 +81,14 @@ policy(struct kobj *o, uint8_t family, uint8_t dir, const uint8_t *src,
 
 /*
  * The state from src to dst under key k, sent by the node of pod CIDR
- * sender_cidr/sender_plen and boot ID boot; -1 when it cannot be had.
+ * sender_cidr/sender_plen and boot ID sboot to the node of boot ID
+ * dboot; -1 when it cannot be had.
  */
 static int
 state(const struct kobj_ctx *c, struct kobj *o, uint8_t family,
     const struct ipsec_key *k, const uint8_t *src, const uint8_t *dst,
-    uint8_t sender_plen, const uint8_t *sender_cidr, const uint8_t *boot)
+    uint8_t sender_plen, const uint8_t *sender_cidr, const uint8_t *sboot,
+    const uint8_t *dboot)
 {
 	o->k.type = KOBJ_XSTATE;
 	o->k.family = family;
@@ -104,7 +106,7 @@ state(const struct kobj_ctx *c, struct kobj *o, uint8_t family,
 	}
 	o->v.alg = KXFRM_ALG_AEAD;
 	o->v.keylen = AEAD_KEYLEN;
-	return ipsec_derive(k, family, src, dst, boot, o->v.key,
+	return ipsec_derive(k, family, src, dst, sboot, dboot, o->v.key,
 	    AEAD_KEYLEN);
 }
 
@@ -143,12 +145,12 @@ kxfrm_wanted(const struct kobj_ctx *c, const struct msg_intent *in,
 				    dplen[i], src[i], splen[i], peer, la);
 		}
 	if (state(c, &out[n++], in->family, c->ipsec.out, la, peer, lplen,
-	    lc, c->ipsec.local->boot) == -1)
+	    lc, c->ipsec.local->boot, in->boot) == -1)
 		return 0;
 	for (i = 0; i < 2; i++)
 		if (c->ipsec.in[i] != NULL && state(c, &out[n++], in->family,
 		    c->ipsec.in[i], peer, la, in->plen, in->prefix,
-		    in->boot) == -1)
+		    in->boot, c->ipsec.local->boot) == -1)
 			return 0;
 	return n;
 }

@@ -10,9 +10,10 @@ that goes takes its peers' objects on the others with it; a removed
 state or policy comes back; foreign xfrm states and policies are never
 touched.  A removed state comes back from its old sequence numbers,
 so traffic over it passes; a node's reboot (a new boot ID, its kernel
-objects gone) gives what it sends new keys, so its pods ping the
-others again without a key rotation.  A dual-stack pair carries both families, each between the
-node addresses of its own, and the largest packet the mode's MTU
+objects gone) puts both directions between it and each peer under new
+keys, so its pods ping the others again without a key rotation.  A
+dual-stack pair carries both families, each between the node
+addresses of its own, and the largest packet the mode's MTU
 allows crosses with DF set; the CNI file has the underlay's MTU less
 the ESP-in-UDP overhead."""
 
@@ -242,12 +243,17 @@ def run_udp_aes():
         # A reboot of node 1: its daemon stops, its kernel loses every
         # state and policy, it comes back with a new boot ID in its
         # Node.  What it sends then starts from sequence number 1, far
-        # below its peers' replay windows, so it must be under new keys.
-        def n1_to_n0(node):
+        # below its peers' replay windows, and its inbound states start
+        # with empty windows, so both directions must be under new keys.
+        def between(node, a, b):
             return key_of([s for s in xfrm(node, "state") if s.startswith(
-                "src %s dst %s\n" % (n1.addr, n0.addr))])
+                "src %s dst %s\n" % (a.addr, b.addr))])
+
+        def n1_to_n0(node):
+            return between(node, n1, n0)
         flooded = flood(n1.pods[0], n0.pods[0].addr)
         in_before = n1_to_n0(n0)
+        back_before = between(n0, n0, n1)
         n1.stop()
         n1.run("ip", "xfrm", "state", "flush")
         n1.run("ip", "xfrm", "policy", "flush")
@@ -270,6 +276,15 @@ def run_udp_aes():
                "reboot: node 0's state from node 1 has a new key under "
                "the same SPI, the key node 1 sends with",
                (in_before, in_after, out_after))
+        back_after = between(n0, n0, n1)
+        tap.ok(len(back_before) == 1 and len(back_after) == 1 and
+               back_after[0][0] == back_before[0][0] and
+               back_after[0][1] != back_before[0][1] and
+               back_after == between(n1, n0, n1),
+               "reboot: node 0's state to node 1 has a new key too, the "
+               "one node 1 receives with: nothing sent under the old key "
+               "is taken by node 1's fresh state",
+               (back_before, back_after))
         rot = [l for n, m in zip((n0, n2), mark) for l in
                n.daemon.log(m).split("\n") if "key rotation" in l]
         tap.ok(not rot and all(re.search(r"spi 0x02", s)

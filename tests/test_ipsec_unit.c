@@ -1,10 +1,10 @@
 /*
  * Unit tests of the ipsec mode's pure parts: HKDF-SHA256 against RFC
  * 5869's test vector, the key of each direction equal on both nodes
- * and different between directions, key ids and the sender's boots,
- * SPIs from the key id
- * and the sender's pod CIDR index, and the xfrm requests read back
- * by the parser the executor uses on dumps and on the monitor.
+ * and different between directions, key ids and either node's boot,
+ * SPIs from the key id and the sender's pod CIDR index, and the xfrm
+ * requests read back by the parser the executor uses on dumps and
+ * on the monitor.
  */
 #include <sys/socket.h>
 #include <arpa/inet.h>
@@ -130,7 +130,7 @@ test_wanted(void)
 	struct ipsec_key	 k1, k2;
 	struct kobj_ctx		 ca, cb;
 	struct kobj		 oa[KOBJ_PER_INTENT], ob[KOBJ_PER_INTENT];
-	const struct kobj	*ab_a, *ab_b, *ba_a, *x;
+	const struct kobj	*ab_a, *ab_b, *ba_a, *ba_b, *x;
 	uint8_t			 keys[2][36];
 	char			 err[128];
 	int			 na, nb, i, pols = 0;
@@ -197,15 +197,21 @@ test_wanted(void)
 	    memcmp(ab_a->v.key, ab_b->v.key, 36) == 0 &&
 	    ab_a->k.spi == 0x01000001, "A rebooted: A->B has a new key, the "
 	    "same on both nodes, under the same SPI");
-	ok(memcmp(ba_a->v.key, keys[1], 36) == 0, "B->A keeps its key: "
-	    "B did not reboot");
+	ba_b = find_state(ob, nb, "172.20.0.11", "172.20.0.10", 1);
+	ok(ba_b != NULL && memcmp(ba_a->v.key, keys[1], 36) != 0 &&
+	    memcmp(ba_a->v.key, ba_b->v.key, 36) == 0 && ba_a->k.spi ==
+	    0x01000002, "B->A has a new key too, the same on both nodes: "
+	    "the receiver's boot ID is in the derivation");
 	/* B has not seen A's new boot ID yet: the two ends disagree. */
 	to_a.boot[0] = 0xa1;
 	nb = kobj_wanted(&cb, &to_a, ob);
 	ab_b = find_state(ob, nb, "172.20.0.10", "172.20.0.11", 1);
+	ba_b = find_state(ob, nb, "172.20.0.11", "172.20.0.10", 1);
 	ok(ab_b != NULL && memcmp(ab_b->v.key, keys[0], 36) == 0 &&
 	    memcmp(ab_b->v.key, ab_a->v.key, 36) != 0, "the sender's boot ID "
 	    "is in the derivation: B with A's old one derives the old key");
+	ok(ba_b != NULL && memcmp(ba_b->v.key, keys[1], 36) == 0,
+	    "and for B->A, B with A's old boot ID derives the old key");
 	to_a.boot[0] = 0xa2;
 	/* A rotation: inbound key 2 beside key 1, outbound still key 1. */
 	ca.ipsec.in[0] = &k2;
