@@ -53,6 +53,13 @@ class Pod:
                   "-c", str(count), "-W", str(timeout), dst,
                   check=False).returncode == 0
 
+    def ping_df(self, dst, size):
+        """One echo of size bytes of payload with DF set, for a path's
+        MTU: (answered, ping's output)."""
+        r = sh("ip", "netns", "exec", self.ns, "ping", "-n", "-q", "-c", "1",
+               "-W", "3", "-M", "do", "-s", str(size), dst, check=False)
+        return r.returncode == 0, r.stdout + r.stderr
+
 
 class Node:
     def __init__(self, cluster, index, pods, dual_stack):

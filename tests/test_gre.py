@@ -310,14 +310,6 @@ finally:
     c.close()
 
 
-def df_ping(p, dst, size):
-    """One ping of size bytes of payload with DF set; ok, output."""
-    r = netcluster.sh("ip", "netns", "exec", p.ns, "ping", "-n", "-q", "-c",
-                      "1", "-W", "3", "-M", "do", "-s", str(size), dst,
-                      check=False)
-    return r.returncode == 0, r.stdout + r.stderr
-
-
 # Dual stack: the pods come from the CNI file each daemon writes.
 c = netcluster.Cluster(nodes=3, pods=1, dual_stack=True, cni=True)
 DUAL = ARGS + ["--pod-cidr", "100.96.0.0/12,fd00:100::/48"]
@@ -351,7 +343,7 @@ try:
     # underlay.
     p, q = n0.pods[0], n1.pods[0]
     for fam, dst, hdr in ((4, q.addr, 28), (6, q.addr6, 48)):
-        ok, out = df_ping(p, dst, MTU6 - hdr)
+        ok, out = p.ping_df(dst, MTU6 - hdr)
         tap.ok(ok, "dual-stack: a %d-byte IPv%d ping with DF set crosses"
                % (MTU6, fam), out)
     links = gre_links(n0)

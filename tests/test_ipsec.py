@@ -339,13 +339,6 @@ def run_esp_none():
         c.close()
 
 
-def df_ping(p, dst, size):
-    r = netcluster.sh("ip", "netns", "exec", p.ns, "ping", "-n", "-q", "-c",
-                      "1", "-W", "3", "-M", "do", "-s", str(size), dst,
-                      check=False)
-    return r.returncode == 0, r.stdout + r.stderr
-
-
 def run_dual():
     c = netcluster.Cluster(nodes=2, pods=1, dual_stack=True)
     key = os.path.join(knlib.private_dir(), "key")
@@ -382,7 +375,7 @@ def run_dual():
         p, q = n0.pods[0], n1.pods[0]
         for fam, dst, hdr in ((4, q.addr, 28), (6, q.addr6, 48)):
             size = 1500 - OVERHEAD[fam] - hdr
-            ok, out = df_ping(p, dst, size)
+            ok, out = p.ping_df(dst, size)
             tap.ok(ok, "dual-stack: a %d-byte IPv%d ping with DF set "
                    "crosses at the mode's MTU" % (size + hdr, fam), out)
     finally:
