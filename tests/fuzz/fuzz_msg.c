@@ -34,6 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../src/config.h"
 #include "../../src/log.h"
 #include "../../src/msg.h"
 #include "../../src/proto.h"
@@ -386,6 +387,16 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
+	/*
+	 * run-fuzzers asks for the payload sizes its seeds need, which
+	 * follow struct kn_config as it grows.
+	 */
+	if (getenv("KN_FUZZ_SIZES") != NULL) {
+		printf("CONFIG_LEN=%zu READY_LEN=%zu VERSION=%u\n",
+		    sizeof(struct kn_config), sizeof(struct msg_ready),
+		    (unsigned)MSG_VERSION);
+		exit(0);
+	}
 	/*
 	 * A sink rather than stderr sent to /dev/null: libFuzzer's stats
 	 * and the sanitizers' reports share stderr and must stay visible.
