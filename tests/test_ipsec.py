@@ -2,7 +2,8 @@
 """The ipsec mode end to end, in a VM whose kernel has ESP (the host's
 may make xfrm policies but not states): three node namespaces on an
 underlay bridge, the real, confined daemon on each.  With ESP-in-UDP
-and AES-GCM, then plain ESP and the null cipher, pods ping across,
+and AES-GCM, plain ESP and the null cipher, then plain ESP and
+AES-GCM, pods ping across,
 the states' counters grow and the underlay shows only the tunnel's
 packets; the keys never reach a log; a key rotation loses no packet
 of a continuous ping; a restart changes no state or policy; a node
@@ -20,6 +21,7 @@ the ESP-in-UDP overhead."""
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -339,6 +341,30 @@ def run_esp_none():
         c.close()
 
 
+def run_esp_aes():
+    c = netcluster.Cluster(nodes=2, pods=1)
+    key = os.path.join(knlib.private_dir(), "key")
+    write_key(key, 1, SECRET1)
+    args = ["-v", "--provider", "ipsec", "--sync-period", "1h",
+            "--ipsec-encapsulation", "esp", "--ipsec-key-file", key]
+    try:
+        tap.ok(start(c, args), "esp/aes: every watcher commits its first "
+               "generation")
+        res, cnt = captured(c, lambda: c.converge_pings(timeout=60))
+        tap.ok(res and not failed(res), "esp/aes: every pod pings every "
+               "pod on the other node (%d pairs)" % len(res), failed(res))
+        tap.ok(cnt["esp"] > 0 and cnt["udp4500"] == 0 and cnt["icmp"] == 0,
+               "esp/aes: the underlay shows plain ESP, no UDP 4500 and no "
+               "inner ICMP", cnt)
+        states = xfrm(c.nodes[0], "state")
+        tap.ok(len(states) == 2 and all("rfc4106(gcm(aes))" in s and
+                                        "encap" not in s for s in states),
+               "esp/aes: states use AES-GCM, no encapsulation", states)
+    finally:
+        c.close()
+        shutil.rmtree(os.path.dirname(key), ignore_errors=True)
+
+
 def run_dual():
     c = netcluster.Cluster(nodes=2, pods=1, dual_stack=True)
     key = os.path.join(knlib.private_dir(), "key")
@@ -384,5 +410,6 @@ def run_dual():
 
 run_udp_aes()
 run_esp_none()
+run_esp_aes()
 run_dual()
 tap.done()
