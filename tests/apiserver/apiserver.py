@@ -997,18 +997,26 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             if too_old:
-                self.wfile.write(error_frame(too_old) + b"0\r\n\r\n")
-                return self.server.log_update(self.entry, end="too_old")
-            end = self.stream(snap, start, match, bookmarks, initial, timeout)
+                self.end_stream("too_old", error_frame(too_old))
+            else:
+                self.stream(snap, start, match, bookmarks, initial, timeout)
         except OSError:
-            end = "client_gone"
+            self.server.log_update(self.entry, end="client_gone")
         finally:
             with store.cond:
                 store.watches -= 1
-        self.server.log_update(self.entry, end=end)
+
+    def end_stream(self, why, last=b"", drop=False):
+        """Ends a watch: logs why, then sends its last bytes and the
+        terminating chunk, or drops the connection after them.  The
+        log has the reason before the client can see the end."""
+        self.server.log_update(self.entry, end=why)
+        self.wfile.write(last if drop else last + b"0\r\n\r\n")
+        if drop:
+            self.drop()
 
     def stream(self, snap, cursor, match, bookmarks, initial, timeout):
-        """The body of a watch; returns why it ended.  Each round acts
+        """The body of a watch, until end_stream.  Each round acts
         on a fault just taken, sends what is queued, then waits for
         history, a fault, a bookmark or the deadline."""
         store = self.server.store
@@ -1029,12 +1037,11 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             if fault:
                 action = fault["action"]
                 if action == "stall":
-                    self.stall(fault)
-                    return "stall"
+                    self.server.log_update(self.entry, end="stall")
+                    return self.stall(fault)
                 if action == "error_event":
-                    self.wfile.write(error_frame(self.error_status(
-                        fault, cursor)) + b"0\r\n\r\n")
-                    return "error_event"
+                    return self.end_stream("error_event", error_frame(
+                        self.error_status(fault, cursor)))
                 if action == "malformed":
                     self.wfile.write(self.chunk(
                         b'{"type":"MODIFIED","object":{"kind":"Node",]}\n'))
@@ -1048,9 +1055,9 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                 if drop_next:
                     frame = frames[0]
                     body = frame.index(b"\r\n") + 2
-                    self.wfile.write(frame[:body + (len(frame) - body) // 2])
-                    self.drop()
-                    return "dropped"
+                    return self.end_stream(
+                        "dropped", frame[:body + (len(frame) - body) // 2],
+                        drop=True)
                 self.write_frames(frames)
                 sent += len(frames)
                 self.server.log_update(self.entry, events=sent)
@@ -1066,14 +1073,14 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                     if events or events is None or fault or due or over:
                         break
                     if self.client_gone():
-                        return "client_gone"
+                        return self.server.log_update(self.entry,
+                                                      end="client_gone")
                     store.cond.wait(min(deadline, next_bookmark if bookmarks
                                         else deadline, now + 1) - now)
             if fault:
                 self.server.log_update(self.entry, fault=fault["action"])
             if events is None:
-                self.wfile.write(b"0\r\n\r\n")
-                return "fell_behind"
+                return self.end_stream("fell_behind")
             for ev in events:
                 if match(ev.name):
                     frames.append(event_frame(ev.type.encode(), ev.item))
@@ -1084,8 +1091,8 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                 frames.append(event_frame(b"BOOKMARK", bookmark_item(cursor)))
                 next_bookmark = now + interval
             if over and not frames and not fault:
-                self.wfile.write(b"0\r\n\r\n")
-                return "timeout" if now >= deadline else "shutdown"
+                return self.end_stream("timeout" if now >= deadline
+                                       else "shutdown")
 
     def client_gone(self):
         """True once the client has closed the connection (or sent
