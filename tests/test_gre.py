@@ -10,7 +10,8 @@ removed node's tunnel and route go; a heartbeat costs nothing and an
 added node two requests.  Then a dual-stack cluster whose pods come
 from the daemons' CNI files: an ip6gre tunnel and a route per IPv6
 peer beside the IPv4 ones, pods pinging over both families at the
-full MTU of each, drift, a restart and a removed node for both."""
+full MTU of each, drift, a restart and a removed node for both, and
+a changed IPv6 node address moving the ip6gre tunnel's remote."""
 
 import ipaddress
 import json
@@ -31,6 +32,7 @@ import knlib  # noqa: E402
 tap = knlib.Tap()
 knlib.need_apiserver(tap, "ping")
 import netcluster  # noqa: E402
+import nodegen  # noqa: E402
 import wire  # noqa: E402
 
 ARGS = ["-v", "--provider", "gre", "--sync-period", "1h"]
@@ -84,9 +86,10 @@ def owned(n):
     return sorted(lines + knlib.owned(n))
 
 
-def expected(n, peers, addr=None):
-    """What owned() shows on n for its peers (addr: a peer's address
-    instead of its own, by name), both families when they have IPv6."""
+def expected(n, peers, addr=None, addr6=None):
+    """What owned() shows on n for its peers (addr, addr6: a peer's
+    address of that family instead of its own, by name), both families
+    when they have IPv6."""
     out = []
     for p in peers:
         name = tunnel_name(p.pod_cidr)
@@ -97,8 +100,9 @@ def expected(n, peers, addr=None):
         if p.pod_cidr6 is None:
             continue
         name = tunnel_name(p.pod_cidr6)
+        remote = (addr6 or {}).get(p.name, p.addr6)
         out.append("tunnel %s remote %s local %s ttl 255 mtu %d up "
-                   "encaplimit none" % (name, p.addr6, n.addr6, MTU6))
+                   "encaplimit none" % (name, remote, n.addr6, MTU6))
         out.append("%s dev %s metric 1024 pref medium" % (p.pod_cidr6,
                                                           name))
     return sorted(out)
@@ -362,6 +366,26 @@ try:
     tap.ok(wait_until(lambda: owned(n0) == want0, 10), "dual-stack: an "
            "ip6gre tunnel deleted by hand comes back with its route",
            owned(n0))
+
+    # A changed IPv6 node address moves the ip6gre remote, in place.
+    index = gre_links(n0)[t6][6]
+    obj = c.api.control("GET", "/nodes/" + n1.name)
+    new6 = nodegen.internal_ip6(50)
+    for a in obj["status"]["addresses"]:
+        if a["type"] == "InternalIP" and a["address"] == n1.addr6:
+            a["address"] = new6
+    c.api.control("POST", "/nodes", obj)
+    moved = expected(n0, [n1, n2], addr6={n1.name: new6})
+    tap.ok(wait_until(lambda: owned(n0) == moved, 10) and
+           gre_links(n0)[t6][6] == index, "dual-stack: a changed IPv6 node "
+           "address changes the ip6gre tunnel's remote in place, the IPv4 "
+           "tunnel untouched", owned(n0))
+    for a in obj["status"]["addresses"]:
+        if a["type"] == "InternalIP" and a["address"] == new6:
+            a["address"] = n1.addr6
+    c.api.control("POST", "/nodes", obj)
+    tap.ok(wait_until(lambda: owned(n0) == want0, 10), "dual-stack: and "
+           "back", owned(n0))
 
     mon = monitor(n0)
     n0.stop()
