@@ -103,7 +103,8 @@ struct executor {
 	int			 devcheck;	/* a device may have drifted */
 	int			 tunchanged;	/* tunnels made or set up */
 	int			 newtun;	/* a tunnel got an index or up */
-	int			 nogre;		/* no GRE: 1, and in this batch: 2 */
+	int			 nogre[2];	/* by family: no GRE 1, and in
+						   this batch 2 */
 	int64_t			 gre_retry;	/* ms until the next try */
 	int64_t			 next_sync;
 	uint32_t		 failed;	/* in the current generation */
@@ -184,8 +185,9 @@ request_done(void *arg, unsigned idx, int error, const char *why)
 			e->resync = 1;
 		if (p->o.k.type == KOBJ_TUNNEL) {
 			e->tunchanged = 1;
-			e->nogre = 0;
-			e->gre_retry = 0;
+			e->nogre[p->o.v.gwfamily == AF_INET6] = 0;
+			if (!e->nogre[0] && !e->nogre[1])
+				e->gre_retry = 0;
 		}
 		ktab_del(&e->reported, &p->o.k);
 		return;
@@ -200,18 +202,18 @@ request_done(void *arg, unsigned idx, int error, const char *why)
 	e->st.request_errors++;
 	kobj_name(&p->o, name, sizeof(name));
 	/*
-	 * One line for the whole mode, not one per peer and re-sync.  The
+	 * One line per family, not one per peer and re-sync.  The
 	 * module may also be loading for another namespace right now (the
 	 * kernel's modprobe returns before ip_gre is ready): a full
 	 * re-sync tries again soon, then less and less often.
 	 */
 	if (p->o.k.type == KOBJ_TUNNEL && error == EOPNOTSUPP) {
-		if (!e->nogre)
+		if (!e->nogre[p->o.v.gwfamily == AF_INET6])
 			log_warnx("gre mode: the kernel has no GRE support "
 			    "(%s): no tunnel can be made (%s%s%s)",
 			    p->o.v.gwfamily == AF_INET6 ? "ip6_gre" : "ip_gre",
 			    strerror(error), *why ? ": " : "", why);
-		e->nogre = 2;
+		e->nogre[p->o.v.gwfamily == AF_INET6] = 2;
 		return;
 	}
 	/* A peer that stays unreachable is reported once, not each sync. */
@@ -383,11 +385,18 @@ deferred_retry(struct executor *e)
 static void	monitor_take(struct executor *, struct nl *, nl_msg_cb);
 static int	monitor_cb(const struct nlmsghdr *, void *);
 
-/* A batch found no GRE: a full re-sync soon, then less and less often. */
+/*
+ * A batch found no GRE for a family: a full re-sync soon, then less
+ * and less often.
+ */
 static void
 gre_later(struct executor *e)
 {
-	e->nogre = 1;
+	int	 f;
+
+	for (f = 0; f < 2; f++)
+		if (e->nogre[f] == 2)
+			e->nogre[f] = 1;
 	e->gre_retry = e->gre_retry == 0 ? GRE_RETRY_MS : 2 * e->gre_retry;
 	if (e->gre_retry > e->c->conf.sync_period_ms)
 		e->gre_retry = e->c->conf.sync_period_ms;
@@ -413,7 +422,7 @@ flush(struct executor *e)
 			e->resync = 1;
 			return;
 		}
-		if (e->nogre == 2)
+		if (e->nogre[0] == 2 || e->nogre[1] == 2)
 			gre_later(e);
 		if (!e->tunchanged || e->deferred.t.count == 0)
 			return;
