@@ -231,6 +231,60 @@ fail:
 }
 
 /*
+ * Opens the directory of path, an absolute path, and checks that it is
+ * root's and writable by no one else; dir gets its name and *base
+ * points at the file's name in path.  The descriptor, -1 with err set
+ * (and *missing set when the directory does not exist).
+ */
+static int
+dir_open(const char *path, char dir[PATH_MAX], const char **base,
+    int *missing, char *err, size_t errlen)
+{
+	const char	*slash;
+	struct stat	 st;
+	int		 dfd;
+
+	*missing = 0;
+	if (path[0] != '/')
+		return errset(err, errlen, "%s: not an absolute path", path);
+	slash = strrchr(path, '/');
+	*base = slash + 1;
+	if (**base == '\0' || strcmp(*base, ".") == 0 ||
+	    strcmp(*base, "..") == 0)
+		return errset(err, errlen, "%s: not a file name", path);
+	if ((size_t)(slash - path) >= PATH_MAX || strlen(*base) + 6 >
+	    NAME_MAX)
+		return errset(err, errlen, "%s: name too long", path);
+	if (slash == path)
+		snprintf(dir, PATH_MAX, "/");
+	else {
+		memcpy(dir, path, slash - path);
+		dir[slash - path] = '\0';
+	}
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT) {
+			*missing = 1;
+			return errset(err, errlen, "directory %s does not "
+			    "exist", dir);
+		}
+		return errset(err, errlen, "directory %s: %s", dir,
+		    strerror(errno));
+	}
+	if (fstat(dfd, &st) == -1)
+		errset(err, errlen, "directory %s: %s", dir, strerror(errno));
+	else if (st.st_uid != 0)
+		errset(err, errlen, "directory %s is owned by uid %u, not root",
+		    dir, (unsigned)st.st_uid);
+	else if (st.st_mode & (S_IWGRP | S_IWOTH))
+		errset(err, errlen, "directory %s is writable by group or "
+		    "others (mode %04o)", dir, (unsigned)(st.st_mode & 07777));
+	else
+		return dfd;
+	close(dfd);
+	return -1;
+}
+
+/*
  * Puts text at path, an absolute path in an existing directory that
  * is root's and writable by no one else, through a temporary file and
  * a rename, so a reader sees the old file or the new one, whole.  A
@@ -242,46 +296,15 @@ cni_write(const char *path, const char *text, size_t len, char *err,
     size_t errlen)
 {
 	char		 dir[PATH_MAX], tmp[NAME_MAX + 1];
-	const char	*slash, *base;
-	struct stat	 st;
-	int		 dfd, rv;
+	const char	*base;
+	int		 dfd, rv, missing;
 
-	if (path[0] != '/')
-		return errset(err, errlen, "%s: not an absolute path", path);
-	slash = strrchr(path, '/');
-	base = slash + 1;
-	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
-		return errset(err, errlen, "%s: not a file name", path);
-	if ((size_t)(slash - path) >= sizeof(dir) || strlen(base) + 6 >
-	    NAME_MAX)
-		return errset(err, errlen, "%s: name too long", path);
-	if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else {
-		memcpy(dir, path, slash - path);
-		dir[slash - path] = '\0';
-	}
+	if ((dfd = dir_open(path, dir, &base, &missing, err, errlen)) == -1)
+		return -1;
 	/* Not a name a CNI runtime loads (.conf, .conflist, .json). */
 	snprintf(tmp, sizeof(tmp), ".%s.tmp", base);
-
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
-		if (errno == ENOENT)
-			return errset(err, errlen, "directory %s does not "
-			    "exist", dir);
-		return errset(err, errlen, "directory %s: %s", dir,
-		    strerror(errno));
-	}
-	rv = -1;
-	if (fstat(dfd, &st) == -1)
-		errset(err, errlen, "directory %s: %s", dir, strerror(errno));
-	else if (st.st_uid != 0)
-		errset(err, errlen, "directory %s is owned by uid %u, not root",
-		    dir, (unsigned)st.st_uid);
-	else if (st.st_mode & (S_IWGRP | S_IWOTH))
-		errset(err, errlen, "directory %s is writable by group or "
-		    "others (mode %04o)", dir, (unsigned)(st.st_mode & 07777));
-	else if ((rv = target_check(dfd, path, base, text, len, err,
-	    errlen)) == -1)
+	if ((rv = target_check(dfd, path, base, text, len, err, errlen)) ==
+	    -1)
 		;
 	else if (rv == 1)
 		rv = 0;		/* it holds the text already */
@@ -297,6 +320,25 @@ cni_write(const char *path, const char *text, size_t len, char *err,
 		    strerror(errno));
 	else
 		rv = 1;
+	close(dfd);
+	return rv;
+}
+
+/*
+ * What cni_write() would say of path before writing anything: 1 when
+ * it could write there, 0 when the directory does not exist yet, -1
+ * for any other reason; err says why when not 1.
+ */
+int
+cni_check(const char *path, char *err, size_t errlen)
+{
+	char		 dir[PATH_MAX];
+	const char	*base;
+	int		 dfd, rv, missing;
+
+	if ((dfd = dir_open(path, dir, &base, &missing, err, errlen)) == -1)
+		return missing ? 0 : -1;
+	rv = target_check(dfd, path, base, "", 0, err, errlen) == -1 ? -1 : 1;
 	close(dfd);
 	return rv;
 }

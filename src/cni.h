@@ -2,9 +2,10 @@
  * The CNI configuration of this node (--cni-config): the parent
  * renders it from what the executor reports (MSG_NODE_NET) and writes
  * it.  cni_render() and cni_write() are the pure part and the file
- * part, apart so the unit tests drive them directly; the rest is the
- * parent's state: what it last heard, whether the file holds it, when
- * to try again.
+ * part, apart so the unit tests drive them directly; cni_check() is
+ * the file part's checks alone, for -n.  The rest is the parent's
+ * state: what it last heard, whether the file holds it, when to try
+ * again.
  */
 #ifndef KN_CNI_H
 #define KN_CNI_H
@@ -26,6 +27,7 @@ int	 cni_render(const struct msg_node_net *, char *buf, size_t len,
 void	 cni_cidrs(const struct msg_node_net *, char *buf, size_t len);
 int	 cni_write(const char *path, const char *text, size_t len, char *err,
 	    size_t errlen);
+int	 cni_check(const char *path, char *err, size_t errlen);
 
 /* The parent's side. */
 void	 cni_init(const char *path);

@@ -841,6 +841,17 @@ check_config(void)
 		fprintf(stderr, "kopeio-networkd: %s\n", err);
 		return 1;
 	}
+	if (*conf.cni_config)
+		switch (cni_check(conf.cni_config, err, sizeof(err))) {
+		case 0:
+			printf("--cni-config: %s yet; the daemon writes the "
+			    "file once it does\n", err);
+			break;
+		case -1:
+			fprintf(stderr, "kopeio-networkd: --cni-config: %s\n",
+			    err);
+			return 1;
+		}
 	if (apiconf_load(&conf, &api, err, sizeof(err)) == -1 ||
 	    ipsec_key_check(&conf, err, sizeof(err)) == -1) {
 		fprintf(stderr, "kopeio-networkd: %s\n", err);

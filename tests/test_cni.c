@@ -373,6 +373,45 @@ test_write(void)
 	    "write: the good directory again: written");
 }
 
+/* -n's look at the path: what cni_write() would refuse, nothing written. */
+static void
+test_check(void)
+{
+	char	 p[PATH_MAX + 32];
+
+	unlink(path);
+	is_int(cni_check(path, err, sizeof(err)), 1,
+	    "check: a good directory, no file yet");
+	ok(access(path, F_OK) == -1, "check: and nothing is written");
+	close(open(path, O_WRONLY | O_CREAT, 0644));
+	is_int(cni_check(path, err, sizeof(err)), 1,
+	    "check: a regular file at the path");
+	unlink(path);
+	snprintf(p, sizeof(p), "%s/missing/10-kopeio.conflist", dir);
+	is_int(cni_check(p, err, sizeof(err)), 0,
+	    "check: a missing directory is not an error");
+	like(err, "/missing does not exist", "check: saying so");
+	chmod(dir, 0775);
+	is_int(cni_check(path, err, sizeof(err)), -1,
+	    "check: a group-writable directory is refused");
+	like(err, "is writable by group or others (mode 0775)",
+	    "check: saying so");
+	chmod(dir, 0755);
+	if (symlink("/etc/passwd", path) == -1)
+		bail_out("symlink: %s", strerror(errno));
+	is_int(cni_check(path, err, sizeof(err)), -1,
+	    "check: a symbolic link at the path is refused");
+	unlink(path);
+	if (mkdir(path, 0755) == -1)
+		bail_out("mkdir: %s", strerror(errno));
+	is_int(cni_check(path, err, sizeof(err)), -1,
+	    "check: a directory at the path is refused");
+	rmdir(path);
+	snprintf(p, sizeof(p), "%s/", dir);
+	is_int(cni_check(p, err, sizeof(err)), -1,
+	    "check: a path that names no file is refused");
+}
+
 /* The parent's side: written at once, retried, repaired, readiness. */
 static void
 test_parent(void)
@@ -442,6 +481,7 @@ main(void)
 		bail_out("mkdtemp: %s", strerror(errno));
 	snprintf(path, sizeof(path), "%s/10-kopeio.conflist", dir);
 	test_write();
+	test_check();
 	test_parent();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

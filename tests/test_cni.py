@@ -8,12 +8,16 @@ over IPv4 and, dual-stack, IPv6; a host port reaches a pod on another
 node through portmap; a restarted daemon leaves the unchanged file
 alone; a renumbered node gets a new file; a directory others may write
 or one that is missing is refused with a log line, and the write is
-retried; CNI DEL removes what ADD made."""
+retried; CNI DEL removes what ADD made.  kopeio-networkd -n checks the
+file's directory as the daemon would before writing: a missing one is
+a note, one others may write or a symbolic link at the path fails the
+check."""
 
 import ipaddress
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -452,6 +456,52 @@ def run_dual(mode):
 
 if not os.path.isdir("/var/lib/cni"):
     os.makedirs("/var/lib/cni")
+def check_n():
+    """kopeio-networkd -n on --cni-config: (status, stdout, stderr)."""
+    tmp = knlib.private_dir()
+    d = os.path.join(tmp, "net.d")
+    path = os.path.join(d, "10-kopeio.conflist")
+    token = os.path.join(tmp, "token")
+    with open(token, "w") as f:
+        f.write("token\n")
+
+    def run():
+        r = subprocess.run(
+            [knlib.DAEMON, "-n", "--apiserver", "https://127.0.0.1:6443",
+             "--token-file", token, "--ca-file", token, "--node-name",
+             "node-0", "--chroot", os.path.join(tmp, "empty"),
+             "--cni-config", path], capture_output=True, text=True,
+            timeout=60, stdin=subprocess.DEVNULL)
+        return r.returncode, r.stdout, r.stderr
+    try:
+        rc, out, err = run()
+        tap.ok(rc == 0 and "--cni-config: directory %s does not exist yet; "
+               "the daemon writes the file once it does\n" % d in out and
+               "configuration OK\n" in out, "-n: a missing CNI directory "
+               "is a note, not an error", (rc, out, err))
+        os.mkdir(d, 0o775)
+        os.chmod(d, 0o775)
+        rc, out, err = run()
+        tap.ok(rc == 1 and err == "kopeio-networkd: --cni-config: directory "
+               "%s is writable by group or others (mode 0775)\n" % d,
+               "-n: a group-writable CNI directory fails the check, saying "
+               "so", (rc, out, err))
+        os.chmod(d, 0o755)
+        os.symlink("/etc/passwd", path)
+        rc, out, err = run()
+        tap.ok(rc == 1 and err == "kopeio-networkd: --cni-config: %s is a "
+               "symbolic link; not followed\n" % path, "-n: a symbolic "
+               "link at the path fails the check", (rc, out, err))
+        os.unlink(path)
+        rc, out, err = run()
+        tap.ok(rc == 0 and "configuration OK\n" in out and
+               os.listdir(d) == [], "-n: a good directory passes, and "
+               "nothing is written there", (rc, out, err, os.listdir(d)))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+check_n()
 before = sorted(os.listdir("/var/lib/cni"))
 runtime_protocol()
 run_mode("layer2")
