@@ -103,6 +103,22 @@ def start(c, args):
     return c.wait_all(COMMITTED)
 
 
+def carried(c, args, tag, encap):
+    """Starts the daemons; every pod pings every pod on the other nodes,
+    and the underlay carries only encap's packets (UDP 4500 or ESP),
+    never the other kind or bare ICMP."""
+    carrier, other = (("udp4500", "esp") if encap == "udp"
+                      else ("esp", "udp4500"))
+    tap.ok(start(c, args), "%s: every watcher commits its first "
+           "generation" % tag)
+    res, cnt = captured(c, lambda: c.converge_pings(timeout=60))
+    tap.ok(res and not failed(res), "%s: every pod pings every pod on the "
+           "other nodes (%d pairs)" % (tag, len(res)), failed(res))
+    tap.ok(cnt[carrier] > 0 and cnt[other] == 0 and cnt["icmp"] == 0,
+           "%s: the underlay shows %s only, never %s or bare ICMP" %
+           (tag, carrier, other), cnt)
+
+
 def run_udp_aes():
     c = netcluster.Cluster(nodes=3, pods=1)
     keydir = knlib.private_dir()
@@ -123,14 +139,7 @@ def run_udp_aes():
                "tunnel")
         foreign_before = [l for l in n0.run("ip", "xfrm", "state").split(
             "\n") if "0x00001234" in l]
-        tap.ok(start(c, args), "udp/aes: every watcher commits its first "
-               "generation")
-        res, cnt = captured(c, lambda: c.converge_pings(timeout=60))
-        tap.ok(res and not failed(res), "udp/aes: every pod pings every pod "
-               "on the other nodes (%d pairs)" % len(res), failed(res))
-        tap.ok(cnt["udp4500"] > 0 and cnt["icmp"] == 0 and cnt["esp"] == 0,
-               "udp/aes: the underlay shows UDP 4500 only, never bare ESP "
-               "or the inner ICMP", cnt)
+        carried(c, args, "udp/aes", "udp")
         states = xfrm(n0, "state")
         pols = xfrm(n0, "policy")
         tap.eq((len(states), len(pols)), (4, 18), "udp/aes: node 0 has "
@@ -318,20 +327,11 @@ def run_none(encap):
             "--ipsec-encryption", "none", "--ipsec-authentication", "none",
             "--ipsec-encapsulation", encap]
     tag = encap + "/none"
-    carrier, other = (("udp4500", "esp") if encap == "udp"
-                      else ("esp", "udp4500"))
     try:
-        tap.ok(start(c, args), "%s: every watcher commits its first "
-               "generation" % tag)
+        carried(c, args, tag, encap)
         tap.ok(c.wait_all(r"ipsec: --ipsec-encryption none: ESP without "
                           r"encryption", 5),
                "%s: the daemon warns that pod traffic is readable" % tag)
-        res, cnt = captured(c, lambda: c.converge_pings(timeout=60))
-        tap.ok(res and not failed(res), "%s: every pod pings every pod on "
-               "the other node (%d pairs)" % (tag, len(res)), failed(res))
-        tap.ok(cnt[carrier] > 0 and cnt[other] == 0 and cnt["icmp"] == 0,
-               "%s: the underlay shows %s only, never %s or bare ICMP" %
-               (tag, carrier, other), cnt)
         n0 = c.nodes[0]
         if c.cni:
             ul = json.loads(n0.run("ip", "-j", "link", "show",
@@ -360,14 +360,7 @@ def run_esp_aes():
     args = ["-v", "--provider", "ipsec", "--sync-period", "1h",
             "--ipsec-encapsulation", "esp", "--ipsec-key-file", key]
     try:
-        tap.ok(start(c, args), "esp/aes: every watcher commits its first "
-               "generation")
-        res, cnt = captured(c, lambda: c.converge_pings(timeout=60))
-        tap.ok(res and not failed(res), "esp/aes: every pod pings every "
-               "pod on the other node (%d pairs)" % len(res), failed(res))
-        tap.ok(cnt["esp"] > 0 and cnt["udp4500"] == 0 and cnt["icmp"] == 0,
-               "esp/aes: the underlay shows plain ESP, no UDP 4500 and no "
-               "inner ICMP", cnt)
+        carried(c, args, "esp/aes", "esp")
         states = xfrm(c.nodes[0], "state")
         tap.ok(len(states) == 2 and all("rfc4106(gcm(aes))" in s and
                                         "encap" not in s for s in states),
