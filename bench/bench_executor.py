@@ -25,7 +25,6 @@ import collections
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ SRCDIR = os.environ.get("KN_SRCDIR",
                             os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(SRCDIR, "tests"))
 import knlib  # noqa: E402
+from benchlib import cells  # noqa: E402
 
 NODES = 5000
 POD_CIDR_MASK = 25      # 5,000 pod CIDRs fit 100.96.0.0/12 only as /25s
@@ -90,8 +90,7 @@ def check(node, mode, want, netcluster, what):
 
 def run_daemon(c, mode, want, netcluster):
     """(executor ms, requests, start to committed ms) of one run."""
-    node = c.add_node(0, pods=0)
-    try:
+    with c.scratch_node() as node:
         t0 = time.monotonic()
         d = node.start(["--provider", mode, "--max-nodes", str(NODES)])
         i, m = d.wait_for(RECONCILED, timeout=300)
@@ -102,14 +101,11 @@ def run_daemon(c, mode, want, netcluster):
                                "commit:\n%s" % (mode, d.log()[-3000:]))
         check(node, mode, want, netcluster, "daemon")
         return int(m.group(2)), int(m.group(1)), (t1 - t0) * 1000
-    finally:
-        c.remove_node(node)
 
 
 def run_iproute(c, mode, want, files, netcluster):
     """Wall clock ms of bridge -batch and ip -batch in a fresh node."""
-    node = c.add_node(0, pods=0)
-    try:
+    with c.scratch_node() as node:
         if mode == "vxlan":
             make_vxlan1(node, netcluster)
         t0 = time.monotonic()
@@ -118,12 +114,6 @@ def run_iproute(c, mode, want, files, netcluster):
         ms = (time.monotonic() - t0) * 1000
         check(node, mode, want, netcluster, "ip -batch")
         return ms
-    finally:
-        c.remove_node(node)
-
-
-def mm(xs):
-    return "%d / %d" % (min(xs), statistics.median(xs))
 
 
 def main():
@@ -171,10 +161,7 @@ def main():
                 reqs.append(n)
                 start.append(st)
                 ipb.append(run_iproute(c, mode, want, files, netcluster))
-            rows.append((mode, len(want), "/".join(sorted(set(
-                "%d" % n for n in reqs))), mm(ours), mm(ipb),
-                statistics.median(ours) / statistics.median(ipb),
-                mm(start)))
+            rows.append((mode, len(want)) + cells(reqs, ours, ipb, start))
     finally:
         if c is not None:
             c.close()
@@ -184,8 +171,8 @@ def main():
     fmt = "%-7s %8s %9s %13s %13s %7s %17s"
     print(fmt % ("mode", "objects", "requests", "ours ms", "ip -batch ms",
                  "ratio", "start->commit ms"))
-    for mode, objs, reqs, ours, ipb, ratio, start in rows:
-        print(fmt % (mode, objs, reqs, ours, ipb, "%.2fx" % ratio, start))
+    for row in rows:
+        print(fmt % row)
     return 0
 
 

@@ -28,7 +28,6 @@ import os
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ SRCDIR = os.environ.get("KN_SRCDIR",
                             os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(SRCDIR, "tests"))
 import knlib  # noqa: E402
+from benchlib import cells  # noqa: E402
 
 NODES = 5000
 POD_CIDR_MASK = 25      # 5,000 pod CIDRs fit 100.96.0.0/12 only as /25s
@@ -89,8 +89,7 @@ def policy_line(b):
 def run_daemon(c, key):
     """(executor ms, requests, start to committed ms, states, policies)
     of one run."""
-    node = c.add_node(0, pods=0)
-    try:
+    with c.scratch_node() as node:
         t0 = time.monotonic()
         d = node.start(["--provider", "ipsec", "--max-nodes", str(NODES),
                         "--ipsec-key-file", key, "--sync-period", "1h"])
@@ -108,15 +107,12 @@ def run_daemon(c, key):
                                                  9 * (NODES - 1)))
         return (int(m.group(2)), int(m.group(1)), (t1 - t0) * 1000,
                 states, pols)
-    finally:
-        c.remove_node(node)
 
 
 def run_iproute(c, path, states, pols):
     """Wall clock ms of ip -batch in a fresh node; the objects must be
     the executor's."""
-    node = c.add_node(0, pods=0)
-    try:
+    with c.scratch_node() as node:
         t0 = time.monotonic()
         subprocess.run(["ip", "-n", node.ns, "-batch", path], check=True)
         ms = (time.monotonic() - t0) * 1000
@@ -128,12 +124,6 @@ def run_iproute(c, path, states, pols):
                                    len(got_s), len(got_p), len(states),
                                    len(pols), diff))
         return ms
-    finally:
-        c.remove_node(node)
-
-
-def mm(xs):
-    return "%d / %d" % (min(xs), statistics.median(xs))
 
 
 def main():
@@ -208,10 +198,8 @@ def main():
     fmt = "%-6s %8s %9s %15s %15s %7s %17s"
     print(fmt % ("mode", "objects", "requests", "ours ms", "ip -batch ms",
                  "ratio", "start->commit ms"))
-    print(fmt % ("ipsec", 11 * (NODES - 1), "/".join(sorted(set(
-        "%d" % n for n in reqs))), mm(ours), mm(ipb),
-        "%.2fx" % (statistics.median(ours) / statistics.median(ipb)),
-        mm(start)))
+    print(fmt % (("ipsec", 11 * (NODES - 1)) +
+                 cells(reqs, ours, ipb, start)))
     return 0
 
 

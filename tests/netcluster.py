@@ -14,6 +14,7 @@ from that file (tests/cnirt.py), in the node's namespace; close() runs
 their DEL first.
 """
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -272,6 +273,15 @@ class Cluster:
         self.nodes.append(n)
         self.api.control("POST", "/nodes", n.node_object())
         return n
+
+    @contextlib.contextmanager
+    def scratch_node(self):
+        """A node of no pods for the with block, removed after it."""
+        node = self.add_node(0, pods=0)
+        try:
+            yield node
+        finally:
+            self.remove_node(node)
 
     def remove_node(self, node):
         """Stops the node's daemon and deletes its namespaces; its Node
