@@ -175,6 +175,7 @@ request_done(void *arg, unsigned idx, int error, const char *why)
 	struct executor	*e = arg;
 	struct pending	*p = &e->pend[idx];
 	char		 name[KOBJ_NAME_MAX];
+	int		 v6 = p->o.v.gwfamily == AF_INET6;	/* tunnels */
 
 	if (error == 0) {
 		if (p->op == KOBJ_DELETE) {
@@ -185,7 +186,7 @@ request_done(void *arg, unsigned idx, int error, const char *why)
 			e->resync = 1;
 		if (p->o.k.type == KOBJ_TUNNEL) {
 			e->tunchanged = 1;
-			e->nogre[p->o.v.gwfamily == AF_INET6] = 0;
+			e->nogre[v6] = 0;
 			if (!e->nogre[0] && !e->nogre[1])
 				e->gre_retry = 0;
 		}
@@ -208,12 +209,12 @@ request_done(void *arg, unsigned idx, int error, const char *why)
 	 * re-sync tries again soon, then less and less often.
 	 */
 	if (p->o.k.type == KOBJ_TUNNEL && error == EOPNOTSUPP) {
-		if (!e->nogre[p->o.v.gwfamily == AF_INET6])
+		if (!e->nogre[v6])
 			log_warnx("gre mode: the kernel has no GRE support "
 			    "(%s): no tunnel can be made (%s%s%s)",
-			    p->o.v.gwfamily == AF_INET6 ? "ip6_gre" : "ip_gre",
+			    v6 ? "ip6_gre" : "ip_gre",
 			    strerror(error), *why ? ": " : "", why);
-		e->nogre[p->o.v.gwfamily == AF_INET6] = 2;
+		e->nogre[v6] = 2;
 		return;
 	}
 	/* A peer that stays unreachable is reported once, not each sync. */
