@@ -485,9 +485,12 @@ def documented():
     src/envelope.c can give."""
     with open(os.path.join(knlib.SRCDIR, "man", "kopeio-networkd.8")) as f:
         page = f.read()
-    item = page.split(".It Li refused intent ", 1)[1].split("\n.It ", 1)[0]
-    man = [re.sub(r" Ar (\S+) No ", r" \1 ", x) for x in
-           re.findall(r"(?m)^\.Dq (.*?)(?: ,| \.)?$", item)]
+    man = []
+    # The reasons of an intent, and those of a malformed local node.
+    for head in (".It Li refused intent ", ".It Li refused local node\\&: "):
+        item = page.split(head, 1)[1].split("\n.It ", 1)[0]
+        man += [re.sub(r" Ar (\S+) No ", r" \1 ", x) for x in
+                re.findall(r"(?m)^\.Dq (.*?)(?: ,| \.)?$", item)]
     with open(os.path.join(knlib.SRCDIR, "src", "envelope.c")) as f:
         src = re.findall(r'return "([^"]+)";', f.read())
     return man, src
@@ -518,9 +521,10 @@ def gre_without_kernel(family):
         ex = Executor(ns, c.args())
         ex.wait_for(r"^ready$")
         # The second snapshot, in IPv6, swaps a peer for a /81 in the
-        # /48: 33 bits of index, one more than a tunnel name holds.
+        # /48: 33 bits of index, one more than a tunnel name holds (and
+        # outside the other peer's /64, which it may not overlap).
         second = c.peers if family == 4 else [
-            c.peers[0], ("fd00:100:0:1:8000::/81", "fd00:200::14")]
+            c.peers[0], ("fd00:100:0:3:8000::/81", "fd00:200::14")]
         done, log = ex.do("local %s %s" % (c.local, c.addr), "begin 1",
                           "add " + pairs(c.peers), "end 1 2")
         done2, log2 = ex.do("begin 2", "add " + pairs(second), "end 2 2")
@@ -534,7 +538,7 @@ def gre_without_kernel(family):
                "and two snapshots", log + log2)
         if family == 6:
             tap.ok(re.search(r"(?m)^executor: gre mode: pod CIDR "
-                             r"fd00:100:0:1:8000::/81: its index within "
+                             r"fd00:100:0:3:8000::/81: its index within "
                              r"--pod-cidr needs more than the 32 bits a "
                              r"tunnel name holds; peer skipped$", log2),
                    "gre: IPv6: a /81 in a /48 is skipped with a log line, "
@@ -593,12 +597,217 @@ def ipsec_without_kernel():
         ns.close()
 
 
+OWN = "pod prefix overlaps this node's pod CIDR"
+
+
+def local_raw(cidrs=(), addr4=None, addr6=None, has4=None, has6=None,
+              pad=0):
+    """A struct msg_local as hex: cidrs, up to two (family, "P/LEN")
+    written as given; has4 and has6 default to whether the address is
+    given."""
+    fam, plen, net = [0, 0], [0, 0], [bytes(16), bytes(16)]
+    for i, (af, cidr) in enumerate(cidrs):
+        p, n = cidr.split("/")
+        fam[i], plen[i] = af, int(n)
+        net[i] = ipaddress.ip_address(p).packed.ljust(16, b"\0")
+    a4 = ipaddress.ip_address(addr4).packed if addr4 else bytes(4)
+    a6 = ipaddress.ip_address(addr6).packed if addr6 else bytes(16)
+    return struct.pack("=2B2B16s16sBBH4s16s16s", fam[0], fam[1], plen[0],
+                       plen[1], net[0], net[1],
+                       int(addr4 is not None) if has4 is None else has4,
+                       int(addr6 is not None) if has6 is None else has6,
+                       pad, a4, a6, bytes(16)).hex()
+
+
+class OwnPods:
+    """For one Config: intents inside this node's own pod CIDR (where
+    cni0 has its connected route), intents overlapping an accepted one,
+    and messages about this node that say too much or too little."""
+
+    def __init__(self, c):
+        self.c = c
+        v4 = c.family == 4
+        af = socket.AF_INET if v4 else socket.AF_INET6
+        p1, n1 = c.peers[0]
+        p2, n2 = c.peers[1]
+        self.stranger = "172.20.0.66" if v4 else "fd00:200::66"
+        s = self.stranger
+        if v4:
+            self.inside_local = ["100.96.0.5/32", "100.96.0.0/25",
+                                 "100.96.0.128/25", "100.96.0.0/24",
+                                 "100.96.0.0/16"]
+            self.overlapping = [("100.96.1.0/25", (p1, n1)),
+                                ("100.96.1.255/32", (p1, n1)),
+                                ("100.96.2.0/23", (p2, n2))]
+            self.bridge = "100.96.0.1/24"
+            self.cluster_addr = "100.96.5.5"
+            bad_addr = [("127.0.0.1", "node address is loopback"),
+                        ("100.96.5.5", INSIDE),
+                        ("224.0.0.9", "node address is multicast")]
+        else:
+            self.inside_local = ["fd00:100::5/128", "fd00:100::/65",
+                                 "fd00:100::/64", "fd00:100::/56"]
+            self.overlapping = [("fd00:100:0:1::/80", (p1, n1)),
+                                ("fd00:100:0:2::/63", (p2, n2))]
+            self.bridge = "fd00:100::1/64"
+            bad_addr = [("::1", "node address is unspecified or loopback"),
+                        ("fd00:100:0:9::1", INSIDE),
+                        ("fe80::1", "node address is link-local")]
+        key = "addr4" if v4 else "addr6"
+        # (hex, line, what): this node without a pod CIDR, or malformed.
+        self.bad_local = [(local_raw(**{key: a}),
+                           "refused local node address %s: %s" % (a, why),
+                           "%s without a pod CIDR" % a)
+                          for a, why in bad_addr]
+        local = (af, c.local)
+        own = {key: c.addr}
+        self.bad_local += [
+            (local_raw([local], **own, **{"has4" if v4 else "has6": 2}),
+             "refused local node: unknown flags", "a flag of 2"),
+            (local_raw([local], pad=1, **own),
+             "refused local node: unknown flags", "padding set"),
+            (local_raw([local], addr4="127.0.0.1", has4=0,
+                       **({} if v4 else own)),
+             "refused local node: node address without its flag",
+             "IPv4 address bytes without has4"),
+            (local_raw([local], addr6="::1", has6=0,
+                       **(own if v4 else {})),
+             "refused local node: node address without its flag",
+             "IPv6 address bytes without has6"),
+            (local_raw([(9, c.local)], **own),
+             "refused local node: unknown address family", "family 9"),
+            (local_raw([local, local], **own),
+             "refused local node: two pod CIDRs of one family",
+             "two pod CIDRs of one family"),
+            (local_raw([local, (0, c.local)], **own),
+             "refused local node: pod CIDR without a family",
+             "pod CIDR bytes of family 0"),
+        ]
+
+    def args(self):
+        a = self.c.args()
+        a[a.index("--max-nodes") + 1] = "4"
+        return a
+
+    def state_without(self, ns, keep):
+        """Only keep's objects are programmed."""
+        c = Config(self.c.mode, self.c.family)
+        c.peers = keep
+        return programmed(ns, c)
+
+    def run(self):
+        c = self.c
+        tag = "own pods: " + c.tag()
+        ns = knlib.Netns()
+        ex = None
+        try:
+            underlay(ns, c)
+            # Where the CNI bridge has this node's pods (a veth: a
+            # bridge's timers would differ between two states).
+            ns.run("ip", "link", "add", "cni0", "type", "veth", "peer",
+                   "name", "pod0")
+            ns.run("ip", "addr", "add", self.bridge, "dev", "cni0",
+                   "nodad")
+            ns.run("ip", "link", "set", "pod0", "up")
+            ns.run("ip", "link", "set", "cni0", "up")
+            ex = Executor(ns, self.args())
+            ex.wait_for(r"^ready$")
+            p1, n1 = c.peers[0]
+            p2, n2 = c.peers[1]
+            done, log = ex.do("local %s %s" % (c.local, c.addr), "begin 1",
+                              "add " + pairs(c.peers), "end 1 2")
+            tap.ok(counts(done, 2, 0, c) and knlib.wait_until(
+                lambda: programmed(ns, c), 5), "%s: two peers are "
+                "programmed" % tag, log)
+            knlib.wait_until(lambda: not ns.run("ip", "addr", "show",
+                                                "tentative"), 5)
+            before = ns.state()
+
+            def refused(commands, applied, nrefused, lines, desc):
+                done, log = ex.do(*commands)
+                missing = [x for x in lines if x not in log.splitlines()]
+                after = ns.state()
+                tap.ok(counts(done, applied, nrefused, c) and not missing
+                       and after == before, "%s: %s" % (tag, desc),
+                       log + "\nmissing: %r\n" % missing + "\n".join(
+                           difflib.unified_diff(
+                               before.splitlines(), after.splitlines(),
+                               "before", "after", lineterm="")))
+
+            s = self.stranger
+            for p in self.inside_local:
+                refused(["add %s %s" % (p, s)], 0, 1,
+                        ["executor: refused intent %s via %s: %s" %
+                         (p, s, OWN)], "%s inside or around this node's "
+                        "pod CIDR %s is refused, nothing installed" %
+                        (p, c.local))
+            for p, (q, n) in self.overlapping:
+                refused(["add %s %s" % (p, s)], 0, 1,
+                        ["executor: refused intent %s via %s: pod prefix "
+                         "overlaps the accepted %s via %s" % (p, s, q, n)],
+                        "%s overlapping the accepted %s is refused" %
+                        (p, q))
+            p, (q, n) = self.overlapping[0]
+            inl = self.inside_local[0]
+            refused(["begin 2", "add %s %s %s %s %s" % (
+                pairs(c.peers), p, s, inl, s), "end 2 4"], 2, 2,
+                ["executor: refused intent %s via %s: pod prefix overlaps "
+                 "the accepted %s via %s" % (p, s, q, n),
+                 "executor: refused intent %s via %s: %s" % (inl, s, OWN)],
+                "a snapshot with both keeps the peers only")
+            # A removal of a prefix that is not the accepted one must not
+            # take the objects it shares with it (vxlan: the neighbour
+            # and FDB entry of the network address).
+            refused(["del %s %s" % (p, n)], 1, 0, [],
+                    "removing %s, which was never accepted, leaves %s's "
+                    "objects" % (p, q))
+            for hexa, line, what in self.bad_local:
+                refused(["raw MSG_LOCAL " + hexa, "add " + pairs(c.peers)],
+                        2, 0, ["executor: " + line], "this node with %s is "
+                        "refused and changes nothing" % what)
+
+            # This node's pod CIDR moves onto an accepted peer's: that
+            # intent is withdrawn and its objects go.
+            done, log = ex.do("local %s %s" % (p1, c.addr),
+                              "add %s %s" % (p2, n2))
+            line = "executor: withdrew intent %s via %s: %s" % (p1, n1, OWN)
+            tap.ok(counts(done, 1, 0, c) and line in log.splitlines() and
+                   knlib.wait_until(lambda: self.state_without(
+                       ns, [(p2, n2)]), 5), "%s: a new local pod CIDR %s "
+                   "withdraws the accepted intent for it and removes its "
+                   "objects" % (tag, p1), log)
+            done, log = ex.do("add %s %s" % (p1, n1))
+            tap.ok(counts(done, 0, 1, c) and
+                   "executor: refused intent %s via %s: %s" % (p1, n1, OWN)
+                   in log.splitlines(), "%s: and it is refused while this "
+                   "node has it" % tag, log)
+            done, log = ex.do("local %s %s" % (c.local, c.addr),
+                              "add %s %s" % (p1, n1))
+            tap.ok(counts(done, 1, 0, c) and knlib.wait_until(
+                lambda: programmed(ns, c), 5), "%s: accepted again once "
+                "this node has its own pod CIDR back" % tag, log)
+            out, clean = ex.stop()
+            ex = None
+            tap.ok(clean, "%s: the executor stops cleanly" % tag, out)
+        finally:
+            if ex is not None:
+                ex.stop()
+            ns.close()
+
+
 CONFIGS = (Config("layer2", 4), Config("vxlan", 4), Config("layer2", 6),
            Config("ipsec", 4), Config("ipsec", 6))
 man, src = documented()
 tested = {w for c in CONFIGS for w in
           [x[2] for x in c.hostile + c.bad_local] + [x[1] for x in c.raw]}
 tested.add("more than n intents (--max-nodes)")
+OWN_PODS = [OwnPods(c) for c in (
+    Config("layer2", 4), Config("vxlan", 4), Config("vxlan-legacy", 4),
+    Config("layer2", 6), Config("ipsec", 4))]
+tested |= {OWN, "pod prefix overlaps the accepted Ar prefix Ns Li / Ns Ar "
+           "length Li via Ar address"}
+tested |= {line.split(": ", 1)[1] for o in OWN_PODS
+           for _, line, _ in o.bad_local}
 tap.eq(sorted(set(man)), sorted(tested), "the manual lists exactly the "
        "reasons for a refused intent that this test provokes")
 tap.ok(src and set(src) <= set(man), "every reason src/envelope.c gives "
@@ -608,4 +817,6 @@ for config in CONFIGS:
 gre_without_kernel(4)
 gre_without_kernel(6)
 ipsec_without_kernel()
+for own in OWN_PODS:
+    own.run()
 tap.done()
