@@ -1224,6 +1224,8 @@ executor_peer(struct child *c, enum role from, struct msg *m)
 	case INTENTRX_NONE:
 		return;
 	case INTENTRX_LOCAL:
+		/* The removals of the intents it withdrew, first. */
+		flush(e);
 		if (e->ctx.mode == MODE_IPSEC) {
 			/* Every policy and state names this node. */
 			e->ctx.ipsec.local = &e->rx.local;

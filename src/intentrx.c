@@ -28,27 +28,41 @@ intent_name(const struct msg_intent *in, char *buf, size_t len)
 		snprintf(buf, len, "%s/%u via %s", p, in->plen, n);
 }
 
-/* One intent through the envelope into a table; 1 if refused. */
+/*
+ * One intent through the envelope into a table: 0 done, 1 refused, 2
+ * a removal of a prefix the table does not hold, which touches
+ * nothing (not the objects it would share with an overlapping one).
+ */
 static int
 accept_one(struct intent_rx *rx, struct itab *t, const struct msg_intent *in,
     int add)
 {
-	const char	*why;
-	char		 name[2 * INET6_ADDRSTRLEN + 16];
+	const struct msg_intent	*o;
+	const char		*why;
+	char			 name[2 * INET6_ADDRSTRLEN + 16];
+	char			 other[2 * INET6_ADDRSTRLEN + 16];
 
-	if ((why = intent_refusal(rx->conf->cluster, in)) != NULL) {
+	if ((why = intent_refusal(rx->conf->cluster, in)) != NULL ||
+	    (rx->have_local &&
+	    (why = intent_local_refusal(&rx->local, in)) != NULL)) {
 		intent_name(in, name, sizeof(name));
 		log_warnx("refused intent %s: %s", name, why);
 		return 1;
 	}
-	if (!add) {
-		itab_del(t, in);
-		return 0;
-	}
-	if (itab_put(t, in) == -1) {
+	if (!add)
+		return itab_del(t, in) == 0 ? 0 : 2;
+	switch (itab_put(t, in)) {
+	case -1:
 		intent_name(in, name, sizeof(name));
 		log_warnx("refused intent %s: more than %u intents "
 		    "(--max-nodes)", name, 2 * rx->conf->max_nodes);
+		return 1;
+	case -2:
+		o = itab_overlap(t, in->family, in->plen, in->prefix);
+		intent_name(in, name, sizeof(name));
+		intent_name(o, other, sizeof(other));
+		log_warnx("refused intent %s: pod prefix overlaps the accepted "
+		    "%s", name, other);
 		return 1;
 	}
 	return 0;
@@ -62,14 +76,16 @@ intents(struct intent_rx *rx, const struct msg *m, int add,
 	size_t			 i, n = m->len / sizeof(*in);
 	uint32_t		 refused = 0;
 	struct msg_intent	 tmp;
+	int			 rv;
 
 	for (i = 0; i < n; i++) {
 		/* The payload need not be aligned for the struct. */
 		memcpy(&tmp, &in[i], sizeof(tmp));
-		if (accept_one(rx, rx->staging != NULL ? rx->staging :
-		    rx->active, &tmp, add))
+		rv = accept_one(rx, rx->staging != NULL ? rx->staging :
+		    rx->active, &tmp, add);
+		if (rv == 1)
 			refused++;
-		else if (rx->staging == NULL && rx->applied != NULL)
+		else if (rv == 0 && rx->staging == NULL && rx->applied != NULL)
 			rx->applied(&tmp, rx->arg);
 	}
 	if (rx->staging != NULL) {
@@ -124,12 +140,45 @@ snapshot(struct intent_rx *rx, const struct msg *m,
 }
 
 /*
- * This node's pod CIDR and address: the VXLAN modes put an address
+ * Takes out of a table every intent that overlaps this node's pod
+ * CIDRs, with a line for each; how many.  Those of the active table go
+ * from the kernel too, through applied.
+ */
+static uint32_t
+withdraw_local(struct intent_rx *rx, struct itab *t)
+{
+	const struct msg_local	*l = &rx->local;
+	const struct msg_intent	*o;
+	struct msg_intent	 in;
+	char			 name[2 * INET6_ADDRSTRLEN + 16];
+	uint32_t		 n = 0;
+	int			 i;
+
+	for (i = 0; i < 2; i++)
+		while ((o = itab_overlap(t, l->family[i], l->plen[i],
+		    l->cidr[i])) != NULL) {
+			in = *o;
+			itab_del(t, &in);
+			intent_name(&in, name, sizeof(name));
+			log_warnx("withdrew intent %s: %s", name,
+			    intent_local_refusal(l, &in));
+			if (t == rx->active && rx->applied != NULL)
+				rx->applied(&in, rx->arg);
+			n++;
+		}
+	return n;
+}
+
+/*
+ * This node's pod CIDR and address, checked field by field whether or
+ * not a CIDR comes with the address: the VXLAN modes put an address
  * from the one and the MAC derived from it on their device and use
- * the other as its local end, so they pass the envelope like the
- * intent they amount to, lest a watcher put an address of its choice
- * on a device.  Only the families the cluster range covers are used; a
- * refusal keeps the last accepted local node.
+ * the other as its local end, the gre mode makes the address every
+ * tunnel's local end, so they pass the envelope like the intent they
+ * amount to, lest a watcher put an address of its choice on a device.
+ * Only the CIDRs of the families the cluster range covers and that
+ * have an address are kept.  A refusal keeps the last accepted local
+ * node; an accepted one withdraws every intent it overlaps.
  */
 static enum intentrx_rv
 local(struct intent_rx *rx, const struct msg *m)
@@ -141,6 +190,10 @@ local(struct intent_rx *rx, const struct msg *m)
 	int			 i, has;
 
 	memcpy(&l, m->data, sizeof(l));
+	if ((why = local_form_refusal(&l)) != NULL) {
+		log_warnx("refused local node: %s", why);
+		return INTENTRX_NONE;
+	}
 	for (i = 0; i < 2; i++) {
 		memset(&in, 0, sizeof(in));
 		in.family = l.family[i];
@@ -162,8 +215,23 @@ local(struct intent_rx *rx, const struct msg *m)
 			return INTENTRX_NONE;
 		}
 	}
+	for (i = 0; i < 2; i++) {
+		memset(&in, 0, sizeof(in));
+		in.family = i ? AF_INET6 : AF_INET;
+		memcpy(in.node, i ? l.addr6 : l.addr4, i ? 16 : 4);
+		if ((i ? l.has6 : l.has4) && (why = node_refusal(
+		    rx->conf->cluster, in.family, in.node)) != NULL) {
+			inet_ntop(in.family, in.node, name, sizeof(name));
+			log_warnx("refused local node address %s: %s", name,
+			    why);
+			return INTENTRX_NONE;
+		}
+	}
 	rx->local = l;
 	rx->have_local = 1;
+	withdraw_local(rx, rx->active);
+	if (rx->staging != NULL)
+		rx->staging_refused += withdraw_local(rx, rx->staging);
 	return INTENTRX_LOCAL;
 }
 
