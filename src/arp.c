@@ -184,7 +184,6 @@ arp_peer(struct child *c, enum role from, struct msg *m)
 	/* Only the executor reports generations to the watcher. */
 	(void)from;
 	switch (intentrx_msg(&a->rx, m, &res)) {
-	case INTENTRX_LOCAL:	/* it may have withdrawn intents */
 	case INTENTRX_BATCH:
 	case INTENTRX_SNAPSHOT:
 		a->prune = 1;
