@@ -8,7 +8,11 @@ family, lengths out of bounds, host bits, node addresses that are
 loopback, multicast, link-local, unspecified, broadcast, IPv4-mapped or
 inside the cluster range, unknown flags and families, stray bytes, more
 intents than --max-nodes allows, snapshots whose count disagrees, this
-node's own pod CIDR outside the range, and malformed messages.  Each
+node's own pod CIDR outside the range, and malformed messages.  Then
+intents inside or around this node's own pod CIDR (where its bridge
+has the connected route) or an accepted peer's, this node's pod CIDR
+moving onto an accepted intent, and messages about this node that are
+malformed or carry an address without a pod CIDR.  Each
 is refused with the line the manual documents, and the routes of every
 table, the neighbours, the FDB, the links and the xfrm states and
 policies are byte-identical before and after.  In layer2, vxlan and
@@ -631,7 +635,6 @@ class OwnPods:
         p1, n1 = c.peers[0]
         p2, n2 = c.peers[1]
         self.stranger = "172.20.0.66" if v4 else "fd00:200::66"
-        s = self.stranger
         if v4:
             self.inside_local = ["100.96.0.5/32", "100.96.0.0/25",
                                  "100.96.0.128/25", "100.96.0.0/24",
@@ -640,7 +643,6 @@ class OwnPods:
                                 ("100.96.1.255/32", (p1, n1)),
                                 ("100.96.2.0/23", (p2, n2))]
             self.bridge = "100.96.0.1/24"
-            self.cluster_addr = "100.96.5.5"
             bad_addr = [("127.0.0.1", "node address is loopback"),
                         ("100.96.5.5", INSIDE),
                         ("224.0.0.9", "node address is multicast")]
