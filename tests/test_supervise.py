@@ -320,7 +320,7 @@ try:
     new = d.wait_ready(["executor", "watcher"], timeout=60, start=mark)
     tap.ok(new is not None and all(new[r] != pids[r] for r in new),
            "liveness: a new executor and watcher are ready", d.log(mark))
-    rc, out, err = d.ctl("status")
+    rc, out, err = d.ctl("show", "status")
     tap.ok(rc == 0 and re.search(r"^executor +\d+ +running +1 ", out, re.M)
            and re.search(r"^watcher +\d+ +running +1 ", out, re.M),
            "liveness: kopeio-networkctl status counts one restart each",
