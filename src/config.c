@@ -1239,6 +1239,22 @@ proc_clash(const struct kn_config *c, const char *path, const char *pid,
 	return 0;
 }
 
+/* An account's uid or gid, or a group's gid, that is ours. */
+static int
+entry_clash(const struct kn_config *c, uint32_t id, uint32_t id2,
+    const char *file, const char *kind, const char *name, char *err,
+    size_t errlen)
+{
+	char	 who[KN_PATH_MAX + KN_NAME_MAX + 32];
+
+	if (id_slot(c, id) == -1)
+		id = id2;
+	if (id_slot(c, id) == -1)
+		return 0;
+	snprintf(who, sizeof(who), "%s has the %s %s", file, kind, name);
+	return id_clash(c, id, who, err, errlen);
+}
+
 /*
  * At start, with a uid per role: no process of the host (in proc) and
  * no account or group (in the passwd and group files) may have one of
@@ -1251,7 +1267,7 @@ int
 config_check_ids(const struct kn_config *c, const char *proc,
     const char *passwd, const char *group, char *err, size_t errlen)
 {
-	char		 path[KN_PATH_MAX + 32], who[KN_NAME_MAX + 64];
+	char		 path[KN_PATH_MAX + 32];
 	struct dirent	*de;
 	struct passwd	*pw;
 	struct group	*gr;
@@ -1271,23 +1287,15 @@ config_check_ids(const struct kn_config *c, const char *proc,
 	}
 	closedir(d);
 	if (rv == 0 && (f = fopen(passwd, "re")) != NULL) {
-		while (rv == 0 && (pw = fgetpwent(f)) != NULL) {
-			snprintf(who, sizeof(who), "%s has the account %s",
-			    passwd, pw->pw_name);
-			if (id_slot(c, pw->pw_uid) != -1)
-				rv = id_clash(c, pw->pw_uid, who, err, errlen);
-			else if (id_slot(c, pw->pw_gid) != -1)
-				rv = id_clash(c, pw->pw_gid, who, err, errlen);
-		}
+		while (rv == 0 && (pw = fgetpwent(f)) != NULL)
+			rv = entry_clash(c, pw->pw_uid, pw->pw_gid, passwd,
+			    "account", pw->pw_name, err, errlen);
 		fclose(f);
 	}
 	if (rv == 0 && (f = fopen(group, "re")) != NULL) {
-		while (rv == 0 && (gr = fgetgrent(f)) != NULL) {
-			snprintf(who, sizeof(who), "%s has the group %s",
-			    group, gr->gr_name);
-			if (id_slot(c, gr->gr_gid) != -1)
-				rv = id_clash(c, gr->gr_gid, who, err, errlen);
-		}
+		while (rv == 0 && (gr = fgetgrent(f)) != NULL)
+			rv = entry_clash(c, gr->gr_gid, gr->gr_gid, group,
+			    "group", gr->gr_name, err, errlen);
 		fclose(f);
 	}
 	return rv;
