@@ -1170,6 +1170,16 @@ test_output(void)
 		}
 	ok(all, "usage: documents every flag");
 
+	LOAD("--uid-base=3000000");
+	config_resolve_user(&conf, out, sizeof(out));
+	capture(print_conf, out, sizeof(out));
+	like(out, "\nuid-base 3000000 (uids and gids 3000000-3000003: watcher, "
+	    "executor, arp-helper, metrics)\n", "print: the children's ids");
+	LOAD("-u", "1234");
+	config_resolve_user(&conf, out, sizeof(out));
+	capture(print_conf, out, sizeof(out));
+	like(out, "\nuser 1234 (uid 1234, gid 1234, every child)\n",
+	    "print: --user's ids");
 	LOAD("--provider=gre", "--pod-cidr=10.1.0.0/16", "--sync-period=1m");
 	capture(print_conf, out, sizeof(out));
 	like(out, "provider gre\n", "print: provider");
