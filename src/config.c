@@ -114,7 +114,8 @@ static const struct option long_options[] = {
 
 static const char usage_text[] =
 "usage: kopeio-networkd [-dhnVv] [-f file] [-s socket] [-u user]\n"
-"       [--uid-base n] [--chroot dir] [--pid-file file] [--metrics-address addr:port]\n"
+"       [--uid-base n] [--chroot dir] [--pid-file file]\n"
+"       [--metrics-address addr:port]\n"
 "       [--seccomp kill|log] [--self-test] [--kubeconfig file]\n"
 "       [--apiserver url] [--token-file file] [--ca-file file]\n"
 "       [--node-address-type InternalIP|ExternalIP] [--max-nodes n]\n"
