@@ -201,6 +201,13 @@ child_control(struct child *c)
 		case MSG_CHANNEL:
 			child_new_channel(c, &child_msg);
 			break;
+		case MSG_PING:
+			/* The parent restarts a child that stops answering. */
+			if (msgchan_compose(&c->ctl, MSG_PONG, 0, -1,
+			    child_msg.data, sizeof(struct msg_ping)) == -1)
+				log_warn("control channel: answering a "
+				    "liveness check");
+			break;
 		default:
 			if (c->ops != NULL && c->ops->control != NULL)
 				c->ops->control(c, &child_msg);

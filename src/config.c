@@ -4,7 +4,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <getopt.h>
+#include <grp.h>
 #include <netdb.h>
 #include <limits.h>
 #include <pwd.h>
@@ -64,6 +66,7 @@ enum {
 	OPT_PID_FILE,
 	OPT_IPSEC_KEY_FILE,
 	OPT_IPSEC_ROTATION_DELAY,
+	OPT_UID_BASE,
 };
 
 static const struct option long_options[] = {
@@ -72,6 +75,7 @@ static const struct option long_options[] = {
 	{ "debug",		no_argument,		NULL, 'd' },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "user",		required_argument,	NULL, 'u' },
+	{ "uid-base",		required_argument,	NULL, OPT_UID_BASE },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "version",		no_argument,		NULL, 'V' },
 	{ "chroot",		required_argument,	NULL, OPT_CHROOT },
@@ -110,7 +114,8 @@ static const struct option long_options[] = {
 
 static const char usage_text[] =
 "usage: kopeio-networkd [-dhnVv] [-f file] [-s socket] [-u user]\n"
-"       [--chroot dir] [--pid-file file] [--metrics-address addr:port]\n"
+"       [--uid-base n] [--chroot dir] [--pid-file file]\n"
+"       [--metrics-address addr:port]\n"
 "       [--seccomp kill|log] [--self-test] [--kubeconfig file]\n"
 "       [--apiserver url] [--token-file file] [--ca-file file]\n"
 "       [--node-address-type InternalIP|ExternalIP] [--max-nodes n]\n"
@@ -131,8 +136,10 @@ static const char usage_text[] =
 "  -n, --check                check the configuration and exit\n"
 "  -s, --socket file          control socket for kopeio-networkctl\n"
 "                             (default " KN_DEFAULT_SOCKET ")\n"
-"  -u, --user user            unprivileged account for the children\n"
-"                             (default " KN_DEFAULT_USER ", else uid 65534)\n"
+"  -u, --user user            run every child as this one account (shared:\n"
+"                             its other processes can signal them)\n"
+"      --uid-base n           each child a uid and gid of its own, n to n+3\n"
+"                             (default " KN_STR(KN_DEFAULT_UID_BASE) "; none may be in use)\n"
 "  -V, --version              show the version and exit\n"
 "  -v, --verbose              log debug messages too\n"
 "      --chroot dir           empty root-owned directory for the children\n"
@@ -500,7 +507,6 @@ config_defaults(struct kn_config *c)
 	c->ipsec_authentication = IPSEC_AUTH_SHA1;
 	c->ipsec_encapsulation = IPSEC_ENCAP_UDP;
 	c->ipsec_rotation_ms = 30000;
-	strcpy(c->user, KN_DEFAULT_USER);
 	strcpy(c->chroot, KN_DEFAULT_CHROOT);
 	c->seccomp = SECCOMP_MODE_KILL;
 	/* In a pod, the container runtime collects standard error. */
@@ -576,6 +582,28 @@ set_number(const char *what, const char *arg, long min, long max,
 	return 0;
 }
 
+/*
+ * --uid-base: four ids from n, none of them root, nobody, 16-bit -1 or
+ * one of systemd's dynamic users (61184-65519, handed out while we
+ * run), and below 2^31, where some programs take ids for negative.
+ */
+static int
+set_uid_base(struct kn_config *c, const char *what, const char *arg,
+    char *err, size_t errlen)
+{
+	uint32_t	 n;
+
+	if (set_number(what, arg, 1, INT32_MAX - (KN_ID_SLOTS - 1), &n, err,
+	    errlen) == -1)
+		return -1;
+	if (n + KN_ID_SLOTS - 1 >= 61184 && n <= 65535)
+		return errset(err, errlen, "%s: %u to %u overlaps 61184 to "
+		    "65535 (systemd's dynamic users, nobody, 16-bit -1)", what,
+		    n, n + KN_ID_SLOTS - 1);
+	c->uid_base = n;
+	return 0;
+}
+
 /* Apply one option; shared by the command line pass. */
 static int
 config_option(struct kn_config *c, struct kn_cmdline *cl, int ch,
@@ -598,8 +626,12 @@ config_option(struct kn_config *c, struct kn_cmdline *cl, int ch,
 		cl->action = ACTION_CHECK;
 		return 0;
 	case 'u':
+		if (*arg == '\0')
+			return errset(err, errlen, "%s: empty name", what);
 		return set_string(c->user, sizeof(c->user), what, arg, err,
 		    errlen);
+	case OPT_UID_BASE:
+		return set_uid_base(c, what, arg, err, errlen);
 	case 'V':
 		cl->action = ACTION_VERSION;
 		return 0;
@@ -803,6 +835,10 @@ config_load(struct kn_config *c, struct kn_cmdline *cl, int argc, char **argv,
 		return -1;
 	if (parse_args(c, cl, argc, argv, 1, err, errlen) == -1)
 		return -1;
+	if (*c->user != '\0' && c->uid_base != 0)
+		return errset(err, errlen, "--user and --uid-base: give one "
+		    "(--user runs every child as one account, --uid-base "
+		    "each as its own)");
 	return 0;
 }
 
@@ -1107,6 +1143,11 @@ config_resolve_user(struct kn_config *c, char *err, size_t errlen)
 	char		*end;
 	unsigned long	 id;
 
+	if (*c->user == '\0') {
+		c->uid = c->gid = c->uid_base != 0 ? c->uid_base :
+		    KN_DEFAULT_UID_BASE;
+		return 0;
+	}
 	errno = 0;
 	if ((pw = getpwnam(c->user)) != NULL) {
 		c->uid = pw->pw_uid;
@@ -1126,12 +1167,154 @@ config_resolve_user(struct kn_config *c, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The ids the child in slot (watcher 0, executor 1, arp-helper 2,
+ * metrics 3) runs as, after config_resolve_user().
+ */
+void
+config_child_ids(const struct kn_config *c, unsigned slot, uint32_t *uid,
+    uint32_t *gid)
+{
+	*uid = c->uid;
+	*gid = c->gid;
+	if (*c->user == '\0') {
+		*uid += slot;
+		*gid += slot;
+	}
+}
+
+/* The slot whose uid or gid is id, or -1. */
+static int
+id_slot(const struct kn_config *c, uint32_t id)
+{
+	return id - c->uid < KN_ID_SLOTS ? (int)(id - c->uid) : -1;
+}
+
+static int
+id_clash(const struct kn_config *c, uint32_t id, const char *who,
+    char *err, size_t errlen)
+{
+	return errset(err, errlen, "--uid-base %u: id %u (base + %d) is in "
+	    "use: %s; choose %d ids from a base that nothing on the host uses",
+	    c->uid, id, id_slot(c, id), who, KN_ID_SLOTS);
+}
+
+/* A process whose real, effective, saved or fs uid or gid is ours. */
+static int
+proc_clash(const struct kn_config *c, const char *path, const char *pid,
+    char *err, size_t errlen)
+{
+	char		 buf[4096], name[64] = "?", who[160];
+	const char	*l;
+	unsigned	 v[4];
+	ssize_t		 n;
+	int		 fd, i, gid;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;	/* gone meanwhile */
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	for (l = buf; l != NULL; l = (l = strchr(l, '\n')) ? l + 1 : NULL)
+		if (sscanf(l, "Name: %63s", name) == 1)
+			break;
+	for (l = buf; l != NULL; l = (l = strchr(l, '\n')) ? l + 1 : NULL) {
+		if (sscanf(l, "Uid: %u %u %u %u", &v[0], &v[1], &v[2],
+		    &v[3]) == 4)
+			gid = 0;
+		else if (sscanf(l, "Gid: %u %u %u %u", &v[0], &v[1], &v[2],
+		    &v[3]) == 4)
+			gid = 1;
+		else
+			continue;
+		for (i = 0; i < 4; i++)
+			if (id_slot(c, v[i]) != -1) {
+				snprintf(who, sizeof(who), "process %s (%s) "
+				    "runs as %s %u", pid, name, gid ? "gid" :
+				    "uid", v[i]);
+				return id_clash(c, v[i], who, err, errlen);
+			}
+	}
+	return 0;
+}
+
+/* An account's uid or gid, or a group's gid, that is ours. */
+static int
+entry_clash(const struct kn_config *c, uint32_t id, uint32_t id2,
+    const char *file, const char *kind, const char *name, char *err,
+    size_t errlen)
+{
+	char	 who[KN_PATH_MAX + KN_NAME_MAX + 32];
+
+	if (id_slot(c, id) == -1)
+		id = id2;
+	if (id_slot(c, id) == -1)
+		return 0;
+	snprintf(who, sizeof(who), "%s has the %s %s", file, kind, name);
+	return id_clash(c, id, who, err, errlen);
+}
+
+/*
+ * At start, with a uid per role: no process of the host (in proc) and
+ * no account or group (in the passwd and group files) may have one of
+ * our ids, or it could signal our children, or own what they create.
+ * The chroot holds no file of theirs: it must be empty and root's.
+ * -1 with err naming the first clash.  A --user account is the
+ * operator's choice and not checked.
+ */
+int
+config_check_ids(const struct kn_config *c, const char *proc,
+    const char *passwd, const char *group, char *err, size_t errlen)
+{
+	char		 path[KN_PATH_MAX + 32];
+	struct dirent	*de;
+	struct passwd	*pw;
+	struct group	*gr;
+	DIR		*d;
+	FILE		*f;
+	int		 rv = 0;
+
+	if (*c->user != '\0')
+		return 0;
+	if ((d = opendir(proc)) == NULL)
+		return errset(err, errlen, "%s: %s", proc, strerror(errno));
+	while (rv == 0 && (de = readdir(d)) != NULL) {
+		if (strspn(de->d_name, "0123456789") != strlen(de->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/status", proc, de->d_name);
+		rv = proc_clash(c, path, de->d_name, err, errlen);
+	}
+	closedir(d);
+	if (rv == 0 && (f = fopen(passwd, "re")) != NULL) {
+		while (rv == 0 && (pw = fgetpwent(f)) != NULL)
+			rv = entry_clash(c, pw->pw_uid, pw->pw_gid, passwd,
+			    "account", pw->pw_name, err, errlen);
+		fclose(f);
+	}
+	if (rv == 0 && (f = fopen(group, "re")) != NULL) {
+		while (rv == 0 && (gr = fgetgrent(f)) != NULL)
+			rv = entry_clash(c, gr->gr_gid, gr->gr_gid, group,
+			    "group", gr->gr_name, err, errlen);
+		fclose(f);
+	}
+	return rv;
+}
+
 void
 config_print(const struct kn_config *c, int fd)
 {
-	char	 cidr[2 * (INET6_ADDRSTRLEN + 5)], mtu[32];
+	char	 cidr[2 * (INET6_ADDRSTRLEN + 5)], mtu[32], user[KN_NAME_MAX + 64];
 
 	cluster_format(c->cluster, cidr, sizeof(cidr));
+	if (*c->user != '\0')
+		snprintf(user, sizeof(user), "user %s (uid %u, gid %u, every "
+		    "child)", c->user, c->uid, c->gid);
+	else
+		snprintf(user, sizeof(user), "uid-base %u (uids and gids %u-%u: "
+		    "watcher, executor, arp-helper, metrics)", c->uid, c->uid,
+		    c->uid + KN_ID_SLOTS - 1);
 	if (c->mtu != 0)
 		snprintf(mtu, sizeof(mtu), "%u", c->mtu);
 	else
@@ -1153,7 +1336,7 @@ config_print(const struct kn_config *c, int fd)
 	    "ipsec-encapsulation %s\n"
 	    "ipsec-key-file %s\n"
 	    "ipsec-rotation-delay %ums\n"
-	    "user %s (uid %u, gid %u)\n"
+	    "%s\n"
 	    "chroot %s\n"
 	    "seccomp %s\n"
 	    "kubeconfig %s\n"
@@ -1181,7 +1364,7 @@ config_print(const struct kn_config *c, int fd)
 	    encapsulation_names[c->ipsec_encapsulation],
 	    *c->ipsec_key_file ? c->ipsec_key_file : "(none)",
 	    c->ipsec_rotation_ms,
-	    c->user, c->uid, c->gid, c->chroot, seccomp_names[c->seccomp],
+	    user, c->chroot, seccomp_names[c->seccomp],
 	    *c->kubeconfig ? c->kubeconfig : "(not set)",
 	    *c->apiserver ? c->apiserver : "(not set)",
 	    *c->token_file ? c->token_file : "(not set)",

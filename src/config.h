@@ -19,6 +19,17 @@
 #define KN_SOCKET_MAX		108	/* sun_path */
 #define KN_DEFAULT_USER		"nobody"
 #define KN_NOBODY_ID		65534
+/*
+ * Each child runs as a uid and gid of its own, --uid-base + 0 to 3
+ * (watcher, executor, arp-helper, metrics).  The default lies in the
+ * block systemd's UIDS-GIDS.md leaves unused above its container
+ * ranges (1879048192-2147483647) and Debian's policy keeps out of
+ * adduser's reach (65536 and up): no distribution, systemd, subuid
+ * or Kubernetes user namespace allocates there.
+ */
+#define KN_DEFAULT_UID_BASE	2000000000
+#define KN_ID_SLOTS		4
+#define KN_EXIT_IDS_IN_USE	2	/* a child's uid or gid is in use */
 #define KN_DEFAULT_SYSTEM_UUID	"/sys/class/dmi/id/product_uuid"
 #define KN_DEFAULT_MAX_NODES	5000
 #define KN_DEFAULT_WATCH_TIMEOUT	300	/* seconds; a watch lasts 1-2x */
@@ -66,8 +77,9 @@ struct kn_config {
 	uint32_t	ipsec_encapsulation;
 	char		ipsec_key_file[KN_PATH_MAX];
 	uint32_t	ipsec_rotation_ms;	/* each step of a rotation */
-	char		user[KN_NAME_MAX];
-	uint32_t	uid;
+	char		user[KN_NAME_MAX];	/* "": a uid per role */
+	uint32_t	uid_base;		/* --uid-base; 0: the default */
+	uint32_t	uid;	/* the child's own; in the parent, slot 0's */
 	uint32_t	gid;
 	char		chroot[KN_PATH_MAX];
 	uint32_t	seccomp;
@@ -113,6 +125,10 @@ int	 config_parse_file(struct kn_config *, const char *path, char *err,
 int	 config_parse_yaml(struct kn_config *, const char *text, size_t len,
 	    const char *name, char *err, size_t errlen);
 int	 config_resolve_user(struct kn_config *, char *err, size_t errlen);
+void	 config_child_ids(const struct kn_config *, unsigned slot,
+	    uint32_t *uid, uint32_t *gid);
+int	 config_check_ids(const struct kn_config *, const char *proc,
+	    const char *passwd, const char *group, char *err, size_t errlen);
 void	 config_print(const struct kn_config *, int fd);
 void	 config_usage(int fd);
 const char *mode_name(uint32_t);

@@ -87,6 +87,8 @@ static const struct msg_rule msg_rules[] = {
 	FIXED(MSG_IPSEC_KEY, struct ipsec_key, PARENT, EXECUTOR),
 	RULE(MSG_IPSEC_SOCKET, sizeof(uint32_t), sizeof(uint32_t), PARENT,
 	    EXECUTOR, 1, 0),
+	FIXED(MSG_PING, struct msg_ping, PARENT, ROLES_CHILDREN),
+	FIXED(MSG_PONG, struct msg_ping, ROLES_CHILDREN, PARENT),
 };
 
 /* The histogram bucket of a duration. */

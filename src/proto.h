@@ -29,7 +29,7 @@ const char	*role_name(enum role);
 int		 role_from_name(const char *, enum role *);
 
 /* Bumped whenever a payload layout or the rule table changes. */
-#define MSG_VERSION	7
+#define MSG_VERSION	8
 /* Hard limit for one message, header included. */
 #define MSG_MAXLEN	16384
 
@@ -79,6 +79,8 @@ enum msg_type {
 	MSG_IPSEC_KEY,		/* parent -> executor: struct ipsec_key */
 	MSG_IPSEC_SOCKET,	/* parent -> executor: uint32_t family + the
 				   ESP-in-UDP socket of that family (fd) */
+	MSG_PING,		/* parent -> child: struct msg_ping */
+	MSG_PONG,		/* child -> parent: the same msg_ping back */
 	MSG_TYPE_MAX
 };
 
@@ -107,6 +109,11 @@ struct msg_log {
 
 struct msg_channel {
 	uint32_t	peer;	/* enum role of the process at the other end */
+};
+
+/* Liveness: the child's loop answers each PING with its sequence. */
+struct msg_ping {
+	uint32_t	seq;
 };
 
 struct msg_ready {

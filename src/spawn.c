@@ -97,9 +97,12 @@ pid_t
 spawn_child(int exe_fd, enum role role, const struct kn_config *conf,
     int peer, int peer2, struct msgchan *ctl)
 {
-	int	 sv[2], fds[3];
-	pid_t	 pid;
+	struct kn_config	 cc = *conf;
+	int			 sv[2], fds[3];
+	pid_t			 pid;
 
+	/* Each role its own ids, so no child can signal another. */
+	config_child_ids(conf, role - ROLE_WATCHER, &cc.uid, &cc.gid);
 	spawn_pair(sv);
 	fds[0] = sv[1];
 	fds[1] = peer;
@@ -114,7 +117,7 @@ spawn_child(int exe_fd, enum role role, const struct kn_config *conf,
 		close(peer2);
 	msgchan_init(ctl, sv[0], ROLE_PARENT, role);
 	if (msgchan_hello(ctl) == -1 ||
-	    msgchan_compose(ctl, MSG_CONFIG, 0, -1, conf, sizeof(*conf)) == -1)
+	    msgchan_compose(ctl, MSG_CONFIG, 0, -1, &cc, sizeof(cc)) == -1)
 		log_warn("%s control channel", role_name(role));
 	return pid;
 }

@@ -275,6 +275,16 @@ class Lines:
         return rc
 
 
+def uid_base():
+    """A --uid-base of its own for each daemon a test starts: many run
+    side by side (a cluster's nodes, other tests), and a daemon refuses
+    ids another process uses.  Four ids per daemon from 1900000000,
+    by the test's pid and a count, below 2^31 as the daemon wants."""
+    uid_base.count = getattr(uid_base, "count", -1) + 1
+    return 1900000000 + ((os.getpid() % (1 << 20)) * 16 +
+                         uid_base.count % 16) * 4
+
+
 class Daemon(Lines):
     """kopeio-networkd under test, its standard error collected."""
 
@@ -301,6 +311,11 @@ class Daemon(Lines):
                    "--node-name", "node-a"]
         # Its own control socket: many daemons run side by side.
         self.socket = os.path.join(self.tmp, "ctl.sock")
+        self.uid_base = None
+        if "-u" not in args and "--user" not in args and not any(
+                a.startswith("--uid-base") for a in args):
+            self.uid_base = uid_base()
+            args = ["--uid-base", str(self.uid_base)] + list(args)
         argv = [DAEMON, "-d", "--chroot", self.chroot, "-s",
                 self.socket] + list(api) + list(args)
         argv = ["ip", "netns", "exec", netns.name] + list(wrap) + argv

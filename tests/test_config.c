@@ -5,6 +5,7 @@
  * keys, the file against the command line, the unprivileged account.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <errno.h>
@@ -91,6 +92,8 @@ field(const char *name, char *buf, size_t len)
 		snprintf(buf, len, "%u", conf.ipsec_encapsulation);
 	else if (strcmp(name, "user") == 0)
 		snprintf(buf, len, "%s", conf.user);
+	else if (strcmp(name, "uidbase") == 0)
+		snprintf(buf, len, "%u", conf.uid_base);
 	else if (strcmp(name, "chroot") == 0)
 		snprintf(buf, len, "%s", conf.chroot);
 	else if (strcmp(name, "seccomp") == 0)
@@ -130,7 +133,9 @@ test_defaults(void)
 	    conf.node_name[0] == '\0' && conf.target[0] == '\0' &&
 	    conf.cni_config[0] == '\0',
 	    "defaults: no machine ID, boot ID, node name, target, CNI file");
-	is_str(conf.user, "nobody", "defaults: user nobody");
+	ok(conf.user[0] == '\0' && conf.uid_base == 0,
+	    "defaults: no --user, no --uid-base: a uid per role from "
+	    KN_STR(KN_DEFAULT_UID_BASE));
 	is_str(conf.chroot, "/var/empty", "defaults: chroot /var/empty");
 	is_int(conf.seccomp, SECCOMP_MODE_KILL, "defaults: seccomp kill");
 	ok(conf.ipsec_encryption == IPSEC_ENC_AES &&
@@ -203,6 +208,10 @@ test_flags(void)
 		{ "--seccomp", "log", "seccomp", "1" },
 		{ "--seccomp", "kill", "seccomp", "0" },
 		{ "--user", "daemon", "user", "daemon" },
+		{ "--uid-base", "3000000", "uidbase", "3000000" },
+		{ "--uid-base", "65536", "uidbase", "65536" },
+		{ "--uid-base", "61180", "uidbase", "61180" },
+		{ "--uid-base", "2147483644", "uidbase", "2147483644" },
 		{ "--role", "executor", "role", "5:executor" },
 		{ "--role", "watcher", "role", "5:watcher" },
 	};
@@ -313,6 +322,22 @@ test_errors(void)
 		{ { "extra" }, "unexpected argument \"extra\"" },
 		{ { "--provider" }, "option \"--provider\" needs a value" },
 		{ { "-u" }, "option \"-u\" needs a value" },
+		{ { "-u", "" }, "--user: empty name" },
+		{ { "--uid-base" }, "option \"--uid-base\" needs a value" },
+		{ { "--uid-base=0" }, "--uid-base: \"0\" is not a number from "
+		    "1 to 2147483644" },
+		{ { "--uid-base=2147483645" }, "not a number from 1 to "
+		    "2147483644" },
+		{ { "--uid-base=-5" }, "not a number" },
+		{ { "--uid-base=1e6" }, "not a number" },
+		{ { "--uid-base=61181" }, "--uid-base: 61181 to 61184 overlaps "
+		    "61184 to 65535 (systemd's dynamic users, nobody, 16-bit -1)"
+		    },
+		{ { "--uid-base=65534" }, "overlaps 61184 to 65535" },
+		{ { "--uid-base=65535" }, "overlaps 61184 to 65535" },
+		{ { "-udaemon", "--uid-base=3000000" }, "--user and --uid-base: "
+		    "give one" },
+		{ { "--uid-base=3000000", "--user=daemon" }, "give one" },
 		{ { "-f" }, "needs a value" },
 		{ { "--provider", "vxlan2" },
 		    "layer2, vxlan, vxlan-legacy, ipsec, gre" },
@@ -932,6 +957,11 @@ test_user(void)
 	}
 	load_none();
 	rv = config_resolve_user(&conf, e, sizeof(e));
+	ok(rv == 0 && conf.uid == KN_DEFAULT_UID_BASE &&
+	    conf.gid == KN_DEFAULT_UID_BASE,
+	    "user: by default the ids start at " KN_STR(KN_DEFAULT_UID_BASE));
+	LOAD("-u", "nobody");
+	rv = config_resolve_user(&conf, e, sizeof(e));
 	ok(rv == 0 && conf.uid == nobody && conf.gid == nobody_gid,
 	    "user: nobody is uid %u gid %u", nobody, nobody_gid);
 	strcpy(conf.user, "1234");
@@ -955,9 +985,139 @@ test_user(void)
 	strcpy(conf.user, "4294967295");
 	ok(config_resolve_user(&conf, e, sizeof(e)) == -1,
 	    "user: uid 4294967295 (-1) refused");
-	conf.user[0] = '\0';
-	ok(config_resolve_user(&conf, e, sizeof(e)) == -1,
-	    "user: an empty name refused");
+	ok(LOAD("--user=") == -1 && strstr(err, "empty name") != NULL,
+	    "user: an empty name refused: \"%s\"", err);
+}
+
+/* A file of text at dir/name. */
+static void
+put_file(const char *dir, const char *name, const char *text)
+{
+	char	 path[512];
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((f = fopen(path, "w")) == NULL || fputs(text, f) == EOF ||
+	    fclose(f) == EOF)
+		bail_out("%s: %s", path, strerror(errno));
+}
+
+/* A /proc of one process with the given Uid: and Gid: lines. */
+static void
+fake_proc(const char *dir, const char *uid, const char *gid)
+{
+	char	 path[512], text[512];
+
+	snprintf(path, sizeof(path), "%s/4242", dir);
+	if (mkdir(path, 0755) == -1 && errno != EEXIST)
+		bail_out("%s: %s", path, strerror(errno));
+	snprintf(text, sizeof(text), "Name:\tsquatter\nUmask:\t0022\n"
+	    "Uid:\t%s\nGid:\t%s\nGroups:\t\n", uid, gid);
+	put_file(path, "status", text);
+}
+
+static int
+check_ids(const char *dir, char *e, size_t elen)
+{
+	char	 proc[512], pw[512], gr[512];
+
+	snprintf(proc, sizeof(proc), "%s/proc", dir);
+	snprintf(pw, sizeof(pw), "%s/passwd", dir);
+	snprintf(gr, sizeof(gr), "%s/group", dir);
+	return config_check_ids(&conf, proc, pw, gr, e, elen);
+}
+
+static void
+test_ids(void)
+{
+	static const struct {
+		const char	*uid, *gid, *passwd, *group, *want;
+	} t[] = {
+		{ "0 0 0 0", "0 0 0 0", "", "", NULL },
+		{ "65534 65534 65534 65534", "65534 65534 65534 65534",
+		    "nobody:x:65534:65534::/:/bin/false\n",
+		    "nogroup:x:65534:\n", NULL },
+		{ "2999999 3000004 1 1", "2999999 3000004 1 1", "", "", NULL },
+		{ "3000000 3000000 3000000 3000000", "0 0 0 0", "", "",
+		    "--uid-base 3000000: id 3000000 (base + 0) is in use: "
+		    "process 4242 (squatter) runs as uid 3000000; choose 4 ids "
+		    "from a base that nothing on the host uses" },
+		{ "1 1 1 3000003", "0 0 0 0", "", "",
+		    "id 3000003 (base + 3) is in use: process 4242 (squatter) "
+		    "runs as uid 3000003" },
+		{ "1 1 1 1", "0 0 3000002 0", "", "",
+		    "id 3000002 (base + 2) is in use: process 4242 (squatter) "
+		    "runs as gid 3000002" },
+		{ "1 1 1 1", "1 1 1 1", "a:x:5:5::/:/bin/false\n"
+		    "kn:x:3000001:100::/:/bin/false\n", "",
+		    "id 3000001 (base + 1) is in use: %s/passwd has the "
+		    "account kn" },
+		{ "1 1 1 1", "1 1 1 1", "kn:x:100:3000002::/:/bin/false\n", "",
+		    "id 3000002 (base + 2) is in use: %s/passwd has the "
+		    "account kn" },
+		{ "1 1 1 1", "1 1 1 1", "", "kn:x:3000003:\n",
+		    "id 3000003 (base + 3) is in use: %s/group has the group "
+		    "kn" },
+	};
+	char		 dir[] = "/tmp/kn-test-ids.XXXXXX", sub[512], want[512];
+	char		 e[512];
+	uint32_t	 uid, gid;
+	size_t		 i;
+	int		 rv;
+
+	LOAD("--uid-base", "3000000");
+	config_resolve_user(&conf, e, sizeof(e));
+	for (i = 0; i < KN_ID_SLOTS; i++) {
+		config_child_ids(&conf, i, &uid, &gid);
+		ok(uid == 3000000 + i && gid == uid,
+		    "ids: slot %zu runs as uid and gid %u", i, uid);
+	}
+	if (mkdtemp(dir) == NULL)
+		bail_out("mkdtemp: %s", strerror(errno));
+	snprintf(sub, sizeof(sub), "%s/proc", dir);
+	if (mkdir(sub, 0755) == -1)
+		bail_out("%s: %s", sub, strerror(errno));
+	for (i = 0; i < NELEM(t); i++) {
+		fake_proc(sub, t[i].uid, t[i].gid);
+		put_file(dir, "passwd", t[i].passwd);
+		put_file(dir, "group", t[i].group);
+		rv = check_ids(dir, e, sizeof(e));
+		if (t[i].want == NULL) {
+			ok(rv == 0, "ids: Uid %s, Gid %s, no clash", t[i].uid,
+			    t[i].gid);
+			if (rv != 0)
+				diag("%s", e);
+			continue;
+		}
+		snprintf(want, sizeof(want), t[i].want, dir);
+		ok(rv == -1 && strstr(e, want) != NULL,
+		    "ids: refused: \"%s\"", e);
+	}
+	/* A --user account is the operator's choice: not checked. */
+	LOAD("-u", "1234");
+	config_resolve_user(&conf, e, sizeof(e));
+	fake_proc(sub, "1234 1234 1234 1234", "1234 1234 1234 1234");
+	ok(check_ids(dir, e, sizeof(e)) == 0, "ids: --user is not checked");
+	for (i = 0; i < KN_ID_SLOTS; i++) {
+		config_child_ids(&conf, i, &uid, &gid);
+		if (uid != 1234 || gid != 1234)
+			break;
+	}
+	ok(i == KN_ID_SLOTS, "ids: with --user every slot runs as it");
+	/* The real host: this test runs as nothing of the default range. */
+	load_none();
+	config_resolve_user(&conf, e, sizeof(e));
+	rv = config_check_ids(&conf, "/proc", "/etc/passwd", "/etc/group", e,
+	    sizeof(e));
+	ok(rv == 0, "ids: the default range is free on this host");
+	if (rv != 0)
+		diag("%s", e);
+	ok(config_check_ids(&conf, "/nonexistent", "/etc/passwd", "/etc/group",
+	    e, sizeof(e)) == -1 && strstr(e, "/nonexistent") != NULL,
+	    "ids: no /proc is an error: \"%s\"", e);
+	snprintf(sub, sizeof(sub), "rm -rf '%s'", dir);
+	if (system(sub) != 0)
+		diag("could not remove %s", dir);
 }
 
 /* What fn writes to a descriptor, read back through a pipe. */
@@ -1010,6 +1170,16 @@ test_output(void)
 		}
 	ok(all, "usage: documents every flag");
 
+	LOAD("--uid-base=3000000");
+	config_resolve_user(&conf, out, sizeof(out));
+	capture(print_conf, out, sizeof(out));
+	like(out, "\nuid-base 3000000 (uids and gids 3000000-3000003: watcher, "
+	    "executor, arp-helper, metrics)\n", "print: the children's ids");
+	LOAD("-u", "1234");
+	config_resolve_user(&conf, out, sizeof(out));
+	capture(print_conf, out, sizeof(out));
+	like(out, "\nuser 1234 (uid 1234, gid 1234, every child)\n",
+	    "print: --user's ids");
 	LOAD("--provider=gre", "--pod-cidr=10.1.0.0/16", "--sync-period=1m");
 	capture(print_conf, out, sizeof(out));
 	like(out, "provider gre\n", "print: provider");
@@ -1039,6 +1209,7 @@ main(void)
 	test_yaml_errors();
 	test_file();
 	test_user();
+	test_ids();
 	test_output();
 	return done_testing();
 }

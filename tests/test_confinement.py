@@ -17,7 +17,7 @@ from knlib import capmask  # noqa: E402
 tap = knlib.Tap()
 knlib.need_root(tap)
 
-NOBODY = 65534
+SLOTS = {"watcher": 0, "executor": 1, "arp-helper": 2, "metrics": 3}
 PARENT_CAPS = capmask(knlib.CAP_SYS_CHROOT, knlib.CAP_SETUID,
                       knlib.CAP_SETGID, knlib.CAP_SETPCAP,
                       knlib.CAP_NET_ADMIN, knlib.CAP_KILL)
@@ -58,9 +58,11 @@ try:
 
     for role, pid in sorted(pids.items()):
         st = knlib.proc_status(pid)
-        tap.eq(st["Uid"], [NOBODY] * 4, "%s: real, effective, saved and fs "
-               "uid are nobody" % role)
-        tap.eq(st["Gid"], [NOBODY] * 4, "%s: all four gids are nobody" % role)
+        own = d.uid_base + SLOTS[role]
+        tap.eq(st["Uid"], [own] * 4, "%s: real, effective, saved and fs "
+               "uid are its own, --uid-base + %d" % (role, SLOTS[role]))
+        tap.eq(st["Gid"], [own] * 4, "%s: all four gids are its own too" %
+               role)
         for field in ("CapEff", "CapPrm", "CapBnd"):
             tap.eq(st[field], ROLE_CAPS[role], "%s: %s is %#x" %
                    (role, field, ROLE_CAPS[role]))
@@ -127,8 +129,15 @@ tmp = knlib.private_dir()
 try:
     r = run("--self-test", "--chroot", os.path.join(tmp, "empty"))
     tap.ok(r.returncode == 0, "--self-test passes", r.stdout + r.stderr)
-    tap.ok(re.search(r"^metrics +\d+ +65534 .* ok$", r.stdout, re.M),
+    tap.ok(re.search(r"^metrics +\d+ +2000000003 +2000000003 .* ok$",
+                     r.stdout, re.M),
            "--self-test checks the metrics process too", r.stdout)
+    tap.ok(all(re.search(r"^%s +\d+ +%d +%d .* ok$" % (re.escape(role),
+                                                     2000000000 + n,
+                                                     2000000000 + n),
+                         r.stdout, re.M) for role, n in SLOTS.items()),
+           "--self-test shows each role's own uid and gid from the "
+           "default --uid-base 2000000000", r.stdout)
     tap.ok("killed by SIGSYS: ok" in r.stdout,
            "--self-test: a confined child calling ptrace(2) dies of SIGSYS",
            r.stdout)

@@ -345,8 +345,8 @@ def check_cluster(ds, text):
         ex = knlib.children_of(d.pid()).get("executor")
         st = knlib.proc_status(ex) if ex else {}
         tap.eq((st.get("Uid"), st.get("CapEff")),
-               ([65534] * 4, knlib.capmask(knlib.CAP_NET_ADMIN)),
-               "its executor: nobody, NET_ADMIN only")
+               ([d.uid_base + 1] * 4, knlib.capmask(knlib.CAP_NET_ADMIN)),
+               "its executor: a uid of its own, NET_ADMIN only")
         check_probes(n0, pod, text)
     finally:
         c.close()

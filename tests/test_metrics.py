@@ -168,9 +168,9 @@ try:
     # the executor holds no TCP socket at all.
     kids = knlib.children_of(n0.daemon.pid())
     st = knlib.proc_status(kids["metrics"])
-    tap.ok(st["Uid"] == [65534] * 4 and st["CapEff"] == 0 and
-           st["CapBnd"] == 0 and st["NoNewPrivs"] == 1 and
-           st["Seccomp"] == 2, "the metrics process: nobody, no "
+    tap.ok(st["Uid"] == [n0.daemon.uid_base + 3] * 4 and st["CapEff"] == 0
+           and st["CapBnd"] == 0 and st["NoNewPrivs"] == 1 and
+           st["Seccomp"] == 2, "the metrics process: a uid of its own, no "
            "capability, no_new_privs, seccomp", st)
     ss = n0.run("ss", "-Htlnp", "sport", "=", ":%d" % PORT)
     tap.ok("pid=%d," % kids["metrics"] in ss and

@@ -160,7 +160,8 @@ class InCluster(knlib.Lines):
             "mkdir -p %s /run/empty" % SA,
             "printf %%s %s > %s/token" % (shlex.quote(token), SA),
             "printf %%s %s > %s/ca.crt" % (shlex.quote(ca), SA),
-            "exec %s -d -v --chroot /run/empty" % shlex.quote(knlib.DAEMON),
+            "exec %s -d -v --chroot /run/empty --uid-base %d" %
+            (shlex.quote(knlib.DAEMON), knlib.uid_base()),
         ])
         env = dict(os.environ, KUBERNETES_SERVICE_HOST="127.0.0.1",
                    KUBERNETES_SERVICE_PORT=str(api.port), NODE_NAME=LOCAL)
