@@ -18,6 +18,7 @@
 
 #include "control.h"
 #include "log.h"
+#include "sandbox.h"
 
 struct client {
 	struct msgchan	 ch;
@@ -47,6 +48,9 @@ control_listen(const char *path, const struct control_ops *ops, char *err,
 	    (int)sizeof(sun.sun_path))
 		return errset(err, errlen, "control socket %s: path too long",
 		    path);
+	/* Nobody but root may swap the socket, or what its path leads to. */
+	if (sandbox_check_dirs("control socket", path, err, errlen) == -1)
+		return -1;
 	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1)
 		return errset(err, errlen, "control socket: %s",
 		    strerror(errno));
@@ -69,7 +73,8 @@ control_listen(const char *path, const struct control_ops *ops, char *err,
 	    SOCK_NONBLOCK, 0)) == -1)
 		return errset(err, errlen, "control socket: %s",
 		    strerror(errno));
-	old = umask(0077);
+	/* Made mode 0600 by bind itself: a chmod by path could follow a link. */
+	old = umask(0177);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		umask(old);
 		close(fd);
@@ -77,8 +82,7 @@ control_listen(const char *path, const struct control_ops *ops, char *err,
 		    strerror(errno));
 	}
 	umask(old);
-	if (chmod(path, 0600) == -1 || lstat(path, &ctl_st) == -1 ||
-	    listen(fd, CONTROL_CLIENTS) == -1) {
+	if (lstat(path, &ctl_st) == -1 || listen(fd, CONTROL_CLIENTS) == -1) {
 		errset(err, errlen, "control socket %s: %s", path,
 		    strerror(errno));
 		unlink(path);

@@ -218,6 +218,76 @@ try:
 finally:
     c.close()
 
+# Files the parent handles as root: the control socket and the pid file
+# only in directories root alone may write; a pid file that is a link,
+# or a temporary file planted as a hard link, is never written through;
+# at exit the pid file goes only if it is still the daemon's.
+def refused(args, want, what):
+    d = knlib.Daemon(args)
+    try:
+        rc = d.wait(20)
+        tap.ok(rc == 1 and d.wait_for(want, 1)[1] is not None,
+               "%s: refused, status 1 and a line naming it" % what,
+               (rc, d.log()))
+    finally:
+        d.stop()
+
+
+fdir = knlib.private_dir()
+try:
+    opendir = os.path.join(fdir, "open")
+    os.mkdir(opendir)
+    os.chmod(opendir, 0o1777)
+    refused(["-s", os.path.join(opendir, "kn.sock")],
+            r"^kopeio-networkd: control socket %s/kn\.sock: bad ownership "
+            r"or modes for %s \(must be owned by root and not writable by "
+            r"group or others\)$" % (re.escape(opendir), re.escape(opendir)),
+            "a control socket in a world-writable directory")
+    refused(["--pid-file", os.path.join(opendir, "kn.pid")],
+            r"^kopeio-networkd: --pid-file %s/kn\.pid: bad ownership or "
+            r"modes for %s " % (re.escape(opendir), re.escape(opendir)),
+            "a pid file in a world-writable directory")
+    victim = os.path.join(fdir, "victim")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    pid = os.path.join(fdir, "kn.pid")
+    os.symlink(victim, pid)
+    refused(["--pid-file", pid],
+            r"^kopeio-networkd: --pid-file %s: a symbolic link \(uid 0, "
+            r"mode 0777\): not a pid file of root's to replace$" %
+            re.escape(pid), "a symbolic link at the pid file's path")
+    tap.ok(os.path.islink(pid) and open(victim).read() == "precious\n",
+           "the link and its target are untouched")
+    if os.path.lexists(pid):
+        os.unlink(pid)
+    os.link(victim, pid + ".tmp")
+    d = knlib.Daemon(["--pid-file", pid])
+    try:
+        tap.ok(wait_until(lambda: d.ctl("show", "status")[0] == 0, 20),
+               "a stale pid.tmp (a hard link) does not stop the daemon",
+               d.log())
+        tap.ok(open(victim).read() == "precious\n" and
+               open(pid).read() == "%d\n" % d.pid(),
+               "the file it was a link to is not truncated or written; the "
+               "pid file is", open(victim).read())
+        # Another daemon's pid in it now: not ours to remove at exit.
+        with open(pid + ".x", "w") as f:
+            f.write("1\n")
+        os.rename(pid + ".x", pid)
+        mark = d.mark()
+        d.signal(signal.SIGTERM)
+        d.wait(20)
+        tap.ok(os.path.exists(pid) and open(pid).read() == "1\n",
+               "a pid file replaced since is left at exit")
+        tap.ok(d.wait_for(r"^parent: --pid-file %s: no longer the file "
+                          r"this daemon wrote; left in place$" %
+                          re.escape(pid), 5, mark)[1],
+               "and the daemon says so", d.log(mark))
+    finally:
+        d.stop()
+finally:
+    shutil.rmtree(fdir, ignore_errors=True)
+
 # ipsec: reload re-reads --ipsec-key-file.  A bad file, or a new secret
 # under the running key id, is refused with a line and the running key
 # kept; a new key id is taken.  No secret ever reaches the log.
