@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "k8s_parse.h"
 #include "log.h"
 #include "sandbox.h"
 
@@ -210,16 +211,56 @@ control_request(struct client *cl, int slot, const struct msg *m)
 	msgchan_close(&cl->ch);
 }
 
+/*
+ * Node names come from the watcher, the process assumed compromised,
+ * and go to root's terminal: each must be a Kubernetes name, ended
+ * within its field.  One that is not is cut at its field's end and
+ * made printable, and the parent says so once per message.
+ */
+static void
+control_check_names(struct msg_node_info *ni, size_t n)
+{
+	char	 first[sizeof(ni->name)] = "";
+	size_t	 i, len, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		len = strnlen(ni[i].name, sizeof(ni[i].name));
+		if (len < sizeof(ni[i].name) &&
+		    k8s_name_ok((const unsigned char *)ni[i].name, len))
+			continue;
+		if (len == sizeof(ni[i].name))
+			len--;
+		ni[i].name[len] = '\0';
+		log_sanitize(ni[i].name, len);
+		if (bad++ == 0)
+			memcpy(first, ni[i].name, len + 1);
+	}
+	if (bad > 0)
+		log_warnx("control socket: the watcher sent %zu node names "
+		    "that are not Kubernetes names; shown with '?' for what "
+		    "is not printable, the first as \"%s\"", bad, first);
+}
+
 /* A record of a table a client asked for; dropped if it went away. */
 void
 control_forward(const struct msg *m)
 {
-	struct client	*cl = &clients[m->hdr.id & 15];
+	static struct msg_node_info	 ni[(MSG_MAXLEN -
+					    sizeof(struct msg_hdr)) /
+					    sizeof(struct msg_node_info)];
+	struct client			*cl = &clients[m->hdr.id & 15];
+	const void			*data = m->data;
 
 	if (m->hdr.id == 0 || (m->hdr.id & 15) >= CONTROL_CLIENTS ||
 	    cl->id != m->hdr.id || !msgchan_open(&cl->ch))
 		return;
-	if (msgchan_compose(&cl->ch, m->hdr.type, 0, -1, m->data, m->len) ==
+	/* The rule table bounds the length to whole records that fit. */
+	if (m->hdr.type == MSG_NODE_INFO && m->len <= sizeof(ni)) {
+		memcpy(ni, m->data, m->len);
+		control_check_names(ni, m->len / sizeof(ni[0]));
+		data = ni;
+	}
+	if (msgchan_compose(&cl->ch, m->hdr.type, 0, -1, data, m->len) ==
 	    -1) {
 		log_warnx("control socket: a client does not read; closing it");
 		msgchan_close(&cl->ch);

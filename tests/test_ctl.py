@@ -218,6 +218,39 @@ try:
 finally:
     c.close()
 
+# A compromised watcher's table (tests/hostile_watcher.c): names without
+# a NUL, names with terminal escapes.  The parent cuts and cleans them
+# and says so; ctl neither crashes (ASan) nor puts a control byte out.
+saved = knlib.DAEMON
+knlib.DAEMON = os.path.join(knlib.BUILDDIR, "tests", "hostile_watcherd")
+try:
+    d = knlib.Daemon([])
+finally:
+    knlib.DAEMON = saved
+try:
+    tap.ok(wait_until(lambda: d.ctl("show", "status")[0] == 0, 20),
+           "hostile watcher: the daemon answers", d.log())
+    mark = d.mark()
+    rc, out, err = d.ctl("show", "nodes")
+    tap.ok(rc == 0 and err == "", "hostile watcher: show nodes succeeds",
+           (rc, out, err))
+    tap.ok(all(0x20 <= ord(ch) < 0x7f for ch in (out + err).replace(
+        "\n", "")), "hostile watcher: no control byte in ctl's output",
+        repr(out + err))
+    names = [ln.split()[0] for ln in out.splitlines()[1:]]
+    tap.eq(names, ["evil?]0;pwned??[2J", "node-good", "y" * 251 + "?[",
+                   "z" * 253, "z" * 253], "hostile watcher: every record, cut at its "
+           "field and made printable; the good name as sent")
+    tap.ok("node-good (this)" in out, "hostile watcher: the good record "
+           "whole", out)
+    tap.ok(d.wait_for(r"^parent: control socket: the watcher sent 4 node "
+                      r"names that are not Kubernetes names; shown with "
+                      r"'\?' for what is not printable, the first as "
+                      r"\"evil\?\]0;pwned\?\?\[2J\"$", 10, mark)[1],
+           "hostile watcher: the parent says so", d.log(mark))
+finally:
+    d.stop()
+
 # Files the parent handles as root: the control socket and the pid file
 # only in directories root alone may write; a pid file that is a link,
 # or a temporary file planted as a hard link, is never written through;
