@@ -318,6 +318,45 @@ try:
                "and the daemon says so", d.log(mark))
     finally:
         d.stop()
+
+    # -n reports what the daemon would refuse: a key file that is a
+    # FIFO (without hanging) or that others can read, a CNI directory
+    # under a world-writable one.
+    token = os.path.join(fdir, "token")
+    with open(token, "w") as f:
+        f.write("token\n")
+
+    def check_n(*args):
+        r = subprocess.run(
+            [knlib.DAEMON, "-n", "--apiserver", "https://127.0.0.1:6443",
+             "--token-file", token, "--ca-file", token, "--node-name",
+             "node-0", "--chroot", os.path.join(fdir, "empty")] +
+            list(args), capture_output=True, text=True, timeout=60,
+            stdin=subprocess.DEVNULL)
+        return r.returncode, r.stderr
+    fifo = os.path.join(fdir, "key.fifo")
+    os.mkfifo(fifo, 0o600)
+    rc, err = check_n("--provider", "ipsec", "--ipsec-key-file", fifo)
+    tap.ok(rc == 1 and err == "kopeio-networkd: --ipsec-key-file %s: not "
+           "a regular file\n" % fifo, "-n: a FIFO as the key file is "
+           "refused, without hanging", (rc, err))
+    key = os.path.join(fdir, "key")
+    with open(key, "w") as f:
+        f.write("1 %s\n" % ("ab" * 32))
+    os.chmod(key, 0o644)
+    rc, err = check_n("--provider", "ipsec", "--ipsec-key-file", key)
+    tap.ok(rc == 1 and err == "kopeio-networkd: --ipsec-key-file %s: "
+           "readable by group or others (mode 0644; a key must be root's "
+           "alone: 0600 or 0400)\n" % key, "-n: a key file others can read "
+           "is refused", (rc, err))
+    os.mkdir(os.path.join(opendir, "net.d"), 0o755)
+    rc, err = check_n("--cni-config", os.path.join(opendir, "net.d",
+                                                   "10-kopeio.conflist"))
+    tap.ok(rc == 1 and err == "kopeio-networkd: --cni-config: directory "
+           "%s/net.d: bad ownership or modes for %s (must be owned by root "
+           "and not writable by group or others)\n" % (opendir, opendir),
+           "-n: a CNI directory under a world-writable one is refused",
+           (rc, err))
 finally:
     shutil.rmtree(fdir, ignore_errors=True)
 
