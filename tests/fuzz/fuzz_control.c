@@ -73,8 +73,12 @@ parent_turn(void)
 	int		 n;
 
 	n = control_pollfds(pfd, 1 + CONTROL_CLIENTS);
-	if (poll(pfd, n, 0) == -1)
-		abort();
+	/* libFuzzer's timer signal interrupts a poll now and then. */
+	while (poll(pfd, n, 0) == -1)
+		if (errno != EINTR) {
+			perror("fuzz_control: poll");
+			abort();
+		}
 	control_io(pfd, n);
 }
 
@@ -94,8 +98,10 @@ client_send(int fd, const void *buf, size_t len)
 	/* A full socket is the parent's to notice, not ours. */
 	if (send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) == -1 &&
 	    errno != EAGAIN && errno != EPIPE && errno != ECONNRESET &&
-	    errno != EMSGSIZE)
+	    errno != EMSGSIZE) {
+		perror("fuzz_control: send");
 		abort();
+	}
 }
 
 static void
@@ -156,9 +162,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1 ||
-	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1) {
+		perror("fuzz_control: socket");
 		abort();
+	}
+	while (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		if (errno != EINTR) {
+			perror("fuzz_control: connect");
+			abort();
+		}
 	parent_turn();
 	hello.role = ROLE_CTL;
 	client_msg(fd, MSG_HELLO, &hello, sizeof(hello));
