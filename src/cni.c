@@ -20,6 +20,7 @@
 #include "log.h"
 #include "msg.h"
 #include "out.h"
+#include "sandbox.h"
 
 /* Is the report something a pod network can be made of? */
 static int
@@ -231,8 +232,8 @@ fail:
 }
 
 /*
- * Opens the directory of path, an absolute path, and checks that it is
- * root's and writable by no one else; dir gets its name and *base
+ * Opens the directory of path, an absolute path, and checks that it and
+ * every directory above it are root's and writable by no one else; dir gets its name and *base
  * points at the file's name in path.  The descriptor, -1 with err set
  * (and *missing set when the directory does not exist).
  */
@@ -270,7 +271,10 @@ dir_open(const char *path, char dir[PATH_MAX], const char **base,
 		return errset(err, errlen, "directory %s: %s", dir,
 		    strerror(errno));
 	}
-	if (fstat(dfd, &st) == -1)
+	/* The directories above it too, as --chroot's: root's alone. */
+	if (sandbox_check_dirs("directory", dir, err, errlen) == -1)
+		;
+	else if (fstat(dfd, &st) == -1)
 		errset(err, errlen, "directory %s: %s", dir, strerror(errno));
 	else if (st.st_uid != 0)
 		errset(err, errlen, "directory %s is owned by uid %u, not root",

@@ -17,7 +17,9 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "k8s_parse.h"
 #include "log.h"
+#include "sandbox.h"
 
 struct client {
 	struct msgchan	 ch;
@@ -47,6 +49,9 @@ control_listen(const char *path, const struct control_ops *ops, char *err,
 	    (int)sizeof(sun.sun_path))
 		return errset(err, errlen, "control socket %s: path too long",
 		    path);
+	/* Nobody but root may swap the socket, or what its path leads to. */
+	if (sandbox_check_dirs("control socket", path, err, errlen) == -1)
+		return -1;
 	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1)
 		return errset(err, errlen, "control socket: %s",
 		    strerror(errno));
@@ -69,7 +74,8 @@ control_listen(const char *path, const struct control_ops *ops, char *err,
 	    SOCK_NONBLOCK, 0)) == -1)
 		return errset(err, errlen, "control socket: %s",
 		    strerror(errno));
-	old = umask(0077);
+	/* Made mode 0600 by bind itself: a chmod by path could follow a link. */
+	old = umask(0177);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		umask(old);
 		close(fd);
@@ -77,8 +83,7 @@ control_listen(const char *path, const struct control_ops *ops, char *err,
 		    strerror(errno));
 	}
 	umask(old);
-	if (chmod(path, 0600) == -1 || lstat(path, &ctl_st) == -1 ||
-	    listen(fd, CONTROL_CLIENTS) == -1) {
+	if (lstat(path, &ctl_st) == -1 || listen(fd, CONTROL_CLIENTS) == -1) {
 		errset(err, errlen, "control socket %s: %s", path,
 		    strerror(errno));
 		unlink(path);
@@ -206,16 +211,56 @@ control_request(struct client *cl, int slot, const struct msg *m)
 	msgchan_close(&cl->ch);
 }
 
+/*
+ * Node names come from the watcher, the process assumed compromised,
+ * and go to root's terminal: each must be a Kubernetes name, ended
+ * within its field.  One that is not is cut at its field's end and
+ * made printable, and the parent says so once per message.
+ */
+static void
+control_check_names(struct msg_node_info *ni, size_t n)
+{
+	char	 first[sizeof(ni->name)] = "";
+	size_t	 i, len, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		len = strnlen(ni[i].name, sizeof(ni[i].name));
+		if (len < sizeof(ni[i].name) &&
+		    k8s_name_ok((const unsigned char *)ni[i].name, len))
+			continue;
+		if (len == sizeof(ni[i].name))
+			len--;
+		ni[i].name[len] = '\0';
+		log_sanitize(ni[i].name, len);
+		if (bad++ == 0)
+			memcpy(first, ni[i].name, len + 1);
+	}
+	if (bad > 0)
+		log_warnx("control socket: the watcher sent %zu node names "
+		    "that are not Kubernetes names; shown with '?' for what "
+		    "is not printable, the first as \"%s\"", bad, first);
+}
+
 /* A record of a table a client asked for; dropped if it went away. */
 void
 control_forward(const struct msg *m)
 {
-	struct client	*cl = &clients[m->hdr.id & 15];
+	static struct msg_node_info	 ni[(MSG_MAXLEN -
+					    sizeof(struct msg_hdr)) /
+					    sizeof(struct msg_node_info)];
+	struct client			*cl = &clients[m->hdr.id & 15];
+	const void			*data = m->data;
 
 	if (m->hdr.id == 0 || (m->hdr.id & 15) >= CONTROL_CLIENTS ||
 	    cl->id != m->hdr.id || !msgchan_open(&cl->ch))
 		return;
-	if (msgchan_compose(&cl->ch, m->hdr.type, 0, -1, m->data, m->len) ==
+	/* The rule table bounds the length to whole records that fit. */
+	if (m->hdr.type == MSG_NODE_INFO && m->len <= sizeof(ni)) {
+		memcpy(ni, m->data, m->len);
+		control_check_names(ni, m->len / sizeof(ni[0]));
+		data = ni;
+	}
+	if (msgchan_compose(&cl->ch, m->hdr.type, 0, -1, data, m->len) ==
 	    -1) {
 		log_warnx("control socket: a client does not read; closing it");
 		msgchan_close(&cl->ch);

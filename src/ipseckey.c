@@ -71,12 +71,38 @@ ipsec_key_load(const char *path, struct ipsec_key *k, char *err,
     size_t errlen)
 {
 	char		 buf[2 * IPSEC_KEY_MAX + 8], msg[160];
+	struct stat	 st;
 	ssize_t		 n;
 	int		 fd, rv;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	/*
+	 * A Secret volume's file is root's symbolic link into ..data, so
+	 * a link is followed when root owns it; one anybody else planted
+	 * is refused.  Non-blocking: a FIFO must not hang the daemon.
+	 */
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != 0)
+		return errset(err, errlen, "--ipsec-key-file %s: a symbolic "
+		    "link owned by uid %u, not root", path,
+		    (unsigned)st.st_uid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) ==
+	    -1)
 		return errset(err, errlen, "--ipsec-key-file %s: %s", path,
 		    strerror(errno));
+	if (fstat(fd, &st) == -1)
+		rv = errset(msg, sizeof(msg), "%s", strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		rv = errset(msg, sizeof(msg), "not a regular file");
+	else if (st.st_mode & (S_IRGRP | S_IROTH))
+		rv = errset(msg, sizeof(msg), "readable by group or others "
+		    "(mode %04o; a key must be root's alone: 0600 or 0400)",
+		    (unsigned)(st.st_mode & 07777));
+	else
+		rv = 0;
+	if (rv == -1) {
+		close(fd);
+		return errset(err, errlen, "--ipsec-key-file %s: %s", path,
+		    msg);
+	}
 	n = read(fd, buf, sizeof(buf));
 	close(fd);
 	if (n == -1)

@@ -374,8 +374,8 @@ key_id(const unsigned char *k, size_t len)
  * A Kubernetes name used in API paths: a DNS-1123 subdomain, lowercase
  * alphanumeric labels with inner '-', joined by '.'.
  */
-static int
-dns1123_ok(const unsigned char *s, size_t len)
+int
+k8s_name_ok(const unsigned char *s, size_t len)
 {
 	size_t	 i;
 	int	 c, prev = '.';
@@ -967,7 +967,7 @@ cb_string(void *ctx, const unsigned char *s, size_t len)
 		if (len > K8S_NAME_MAX - 1)
 			return fail(p, 1, NULL, "name longer than %d bytes",
 			    K8S_NAME_MAX - 1);
-		if (!dns1123_ok(s, len)) {
+		if (!k8s_name_ok(s, len)) {
 			quote(q, sizeof(q), s, len);
 			return fail(p, 1, NULL, "\"%s\" is not a DNS-1123 "
 			    "subdomain", q);

@@ -90,4 +90,7 @@ const char *k8s_parser_error(const struct k8s_parser *);
 unsigned long long k8s_parser_offset(const struct k8s_parser *);
 void	 k8s_parser_free(struct k8s_parser *);
 
+/* A DNS-1123 subdomain of at most K8S_NAME_MAX - 1 bytes. */
+int	k8s_name_ok(const unsigned char *, size_t);
+
 #endif

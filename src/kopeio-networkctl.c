@@ -5,7 +5,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -13,10 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "ctlshow.h"
 #include "log.h"
 #include "msg.h"
 
@@ -115,180 +114,6 @@ next(struct msgchan *ch)
 	}
 }
 
-static void
-ago(char *buf, size_t len, int64_t ms)
-{
-	long long	 s = ms / 1000;
-
-	if (s >= 86400)
-		snprintf(buf, len, "%lldd%lldh", s / 86400, s % 86400 / 3600);
-	else if (s >= 3600)
-		snprintf(buf, len, "%lldh%lldm", s / 3600, s % 3600 / 60);
-	else if (s >= 60)
-		snprintf(buf, len, "%lldm%llds", s / 60, s % 60);
-	else
-		snprintf(buf, len, "%llds", s);
-}
-
-static void
-show_status(const struct kn_status *st)
-{
-	const struct msg_exec_stats	*e = &st->exec;
-	char				 t[32], when[64];
-	time_t				 tt;
-	int				 r;
-
-	ago(t, sizeof(t), st->now - st->started);
-	printf("kopeio-networkd %.*s, provider %s, up %s\n",
-	    (int)strnlen(st->version, sizeof(st->version)), st->version,
-	    mode_name(st->mode), t);
-	printf("ready: %s\n", st->ready ? "yes" : "no");
-	if (e->gen_time == 0)
-		printf("last sync: none yet\n");
-	else {
-		tt = e->gen_time / 1000;
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC",
-		    gmtime(&tt));
-		ago(t, sizeof(t), st->now - e->gen_time);
-		printf("last sync: generation %llu at %s (%s ago): %u "
-		    "intents accepted, %u refused, %u kernel objects failed\n",
-		    (unsigned long long)e->gen, when, t, e->applied,
-		    e->refused, e->failed);
-	}
-	printf("peers: %u of %u nodes; %u intents, %u kernel objects\n",
-	    st->watch.peers, st->watch.nodes, e->intents, e->objects);
-	if (st->cni_config[0] == '\0')
-		printf("cni config: none (--cni-config not set)\n");
-	else
-		printf("cni config: %.*s, %s\n",
-		    (int)strnlen(st->cni_config, sizeof(st->cni_config)),
-		    st->cni_config, st->cni_written ? "written" :
-		    "not written yet");
-	printf("%-11s %-8s %-8s %-9s %s\n", "PROCESS", "PID", "STATE",
-	    "RESTARTS", "UP");
-	for (r = ROLE_WATCHER; r < ROLE_NPROC; r++) {
-		const struct status_proc *p = &st->proc[r];
-
-		if (!p->wanted) {
-			printf("%-11s %-8s %-8s\n", role_name(r), "-", "off");
-			continue;
-		}
-		if (p->pid != 0)
-			ago(t, sizeof(t), st->now - p->started);
-		else
-			snprintf(t, sizeof(t), "-");
-		printf("%-11s %-8d %-8s %-9u %s\n", role_name(r), p->pid,
-		    p->running ? "running" : p->pid ? "starting" : "down",
-		    p->restarts, t);
-	}
-}
-
-static void
-prefix_str(uint8_t family, const uint8_t *addr, uint8_t plen, char *buf,
-    size_t len)
-{
-	struct kn_prefix	 p = { family, plen, { 0 } };
-
-	memcpy(p.addr, addr, family == AF_INET ? 4 : 16);
-	prefix_format(&p, buf, len);
-}
-
-static int
-node_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct msg_node_info *)a)->name,
-	    ((const struct msg_node_info *)b)->name);
-}
-
-static void
-show_nodes(struct msg_node_info *ni, size_t n)
-{
-	char	 a4[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN], addr[80];
-	char	 c[2][INET6_ADDRSTRLEN + 4], name[sizeof(ni->name) + 8];
-	size_t	 i;
-	int	 k;
-
-	qsort(ni, n, sizeof(*ni), node_cmp);
-	printf("%-30s %-32s %s\n", "NAME", "ADDRESS", "POD CIDRS");
-	for (i = 0; i < n; i++) {
-		ni[i].name[sizeof(ni[i].name) - 1] = '\0';
-		log_sanitize(ni[i].name, strlen(ni[i].name));
-		snprintf(name, sizeof(name), "%s%s", ni[i].name,
-		    ni[i].local ? " (this)" : "");
-		inet_ntop(AF_INET, ni[i].addr4, a4, sizeof(a4));
-		inet_ntop(AF_INET6, ni[i].addr6, a6, sizeof(a6));
-		snprintf(addr, sizeof(addr), "%s%s%s",
-		    ni[i].has4 ? a4 : "", ni[i].has4 && ni[i].has6 ? "," : "",
-		    ni[i].has6 ? a6 : "");
-		for (k = 0; k < 2; k++) {
-			c[k][0] = '\0';
-			if (k < ni[i].ncidr)
-				prefix_str(ni[i].family[k], ni[i].cidr[k],
-				    ni[i].plen[k], c[k], sizeof(c[k]));
-		}
-		printf("%-30s %-32s %s%s%s\n", name, *addr ? addr : "-",
-		    *c[0] ? c[0] : "-", *c[1] ? "," : "", c[1]);
-	}
-}
-
-static int
-route_cmp(const void *a, const void *b)
-{
-	const struct msg_intent	*x = &((const struct msg_route_info *)a)->in;
-	const struct msg_intent	*y = &((const struct msg_route_info *)b)->in;
-
-	if (x->family != y->family)
-		return x->family - y->family;
-	return memcmp(x->prefix, y->prefix, sizeof(x->prefix));
-}
-
-static void
-show_routes(struct msg_route_info *ri, size_t n)
-{
-	char	 p[INET6_ADDRSTRLEN + 4], node[INET6_ADDRSTRLEN], k[32];
-	size_t	 i;
-
-	qsort(ri, n, sizeof(*ri), route_cmp);
-	printf("%-44s %-40s %s\n", "POD CIDR", "NODE", "KERNEL");
-	for (i = 0; i < n; i++) {
-		prefix_str(ri[i].in.family, ri[i].in.prefix, ri[i].in.plen, p,
-		    sizeof(p));
-		inet_ntop(ri[i].in.family, ri[i].in.node, node, sizeof(node));
-		snprintf(k, sizeof(k), "%s (%u/%u)", ri[i].present ==
-		    ri[i].wanted ? "installed" : "missing", ri[i].present,
-		    ri[i].wanted);
-		printf("%-44s %-40s %s\n", p, node, k);
-	}
-}
-
-/* A table: records until the end. */
-static void
-table(struct msgchan *ch, uint32_t type, size_t size, int routes)
-{
-	unsigned char	*recs = NULL;
-	size_t		 n = 0;
-
-	for (;;) {
-		next(ch);
-		if (m.hdr.type == MSG_DUMP_END)
-			break;
-		if (m.hdr.type == MSG_CTL_RESULT)
-			return;
-		if (m.hdr.type != type)
-			die("unexpected message %u from the daemon",
-			    m.hdr.type);
-		if ((recs = realloc(recs, n * size + m.len)) == NULL)
-			die("out of memory");
-		memcpy(recs + n * size, m.data, m.len);
-		n += m.len / size;
-	}
-	if (routes)
-		show_routes((struct msg_route_info *)recs, n);
-	else
-		show_nodes((struct msg_node_info *)recs, n);
-	free(recs);
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -299,11 +124,10 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	struct msgchan			 ch;
-	struct msg_ctl_result		 res;
-	struct kn_status		 st;
+	struct ctl_reply		 reply;
 	const char			*path = KN_DEFAULT_SOCKET;
 	uint32_t			 type, what = 0;
-	int				 c, status = 0;
+	int				 c, rv;
 
 	while ((c = getopt_long(argc, argv, "hs:V", opts, NULL)) != -1) {
 		switch (c) {
@@ -345,27 +169,16 @@ main(int argc, char *argv[])
 	    sizeof(what) : 0) == -1 || msgchan_flush_wait(&ch,
 	    REPLY_TIMEOUT_MS) == -1)
 		die("%s: sending the request: %s", path, strerror(errno));
-	if (type == MSG_CTL_SHOW && what == CTL_SHOW_STATUS) {
+	/* Whatever the daemon sends is checked and escaped: see ctlshow.c. */
+	ctl_reply_init(&reply, type == MSG_CTL_SHOW, what);
+	do {
 		next(&ch);
-		if (m.hdr.type == MSG_STATUS) {
-			memcpy(&st, m.data, sizeof(st));
-			show_status(&st);
-		}
-	} else if (type == MSG_CTL_SHOW)
-		table(&ch, what == CTL_SHOW_NODES ? MSG_NODE_INFO :
-		    MSG_ROUTE_INFO, what == CTL_SHOW_NODES ?
-		    sizeof(struct msg_node_info) :
-		    sizeof(struct msg_route_info), what == CTL_SHOW_ROUTES);
-	else
-		next(&ch);
-	if (m.hdr.type == MSG_CTL_RESULT) {
-		memcpy(&res, m.data, sizeof(res));
-		fprintf(res.status ? stderr : stdout, "%s%.*s\n",
-		    res.status ? "kopeio-networkctl: " : "",
-		    (int)(m.len - sizeof(res)), (const char *)m.data +
-		    sizeof(res));
-		status = res.status;
-	}
+		if ((rv = ctl_reply_msg(&reply, stdout, stderr, m.hdr.type,
+		    m.data, m.len)) == -1)
+			die("unexpected message %u (%zu bytes) from the daemon",
+			    m.hdr.type, m.len);
+	} while (rv == 1);
+	ctl_reply_free(&reply);
 	msgchan_close(&ch);
-	return status;
+	return reply.status;
 }

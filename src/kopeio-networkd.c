@@ -106,6 +106,7 @@ static int64_t			 started_wall;
 static int64_t			 status_next;	/* to the metrics process */
 static int			 pid_written;
 static int64_t			 liveness_ms;	/* the bound for an answer */
+static struct stat		 pid_st;	/* the pid file written */
 /* ipsec: the key the executor has, the ESP-in-UDP sockets kept open */
 static struct ipsec_key		 ipsec_key;
 static int			 have_ipsec_key;
@@ -1013,26 +1014,75 @@ metrics_listen(const char *addr, char *err, size_t errlen)
 	return 0;
 }
 
-/* The pid file: written whole, so a reader never sees half of it. */
+/*
+ * The pid file, in directories root alone may write (checked as
+ * --chroot's), replacing only a regular file of root's that nobody
+ * else may write: written to a new file and renamed over it, so a
+ * reader never sees half of it and no link is followed.
+ */
 static int
 pidfile_write(const char *path, char *err, size_t errlen)
 {
-	char	 tmp[KN_PATH_MAX + 8], buf[32];
-	int	 fd, n;
+	char		 tmp[KN_PATH_MAX + 8], buf[32];
+	struct stat	 st;
+	int		 fd, n;
 
+	if (sandbox_check_dirs("--pid-file", path, err, errlen) == -1)
+		return -1;
+	if (lstat(path, &st) == 0 && (!S_ISREG(st.st_mode) ||
+	    st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))))
+		return errset(err, errlen, "--pid-file %s: %s (uid %u, mode "
+		    "%04o): not a pid file of root's to replace", path,
+		    S_ISLNK(st.st_mode) ? "a symbolic link" :
+		    !S_ISREG(st.st_mode) ? "not a regular file" :
+		    st.st_uid != 0 ? "not owned by root" :
+		    "writable by group or others", (unsigned)st.st_uid,
+		    (unsigned)(st.st_mode & 07777));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-	    O_CLOEXEC, 0644)) == -1 || write(fd, buf, n) != n ||
+	/* A temporary file left over is a dead daemon's: root's alone. */
+	if ((unlink(tmp) == -1 && errno != ENOENT) ||
+	    (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644)) == -1)
+		return errset(err, errlen, "--pid-file %s: %s", tmp,
+		    strerror(errno));
+	if (write(fd, buf, n) != n || fstat(fd, &pid_st) == -1 ||
 	    close(fd) == -1 || rename(tmp, path) == -1) {
 		errset(err, errlen, "--pid-file %s: %s", path,
 		    strerror(errno));
-		if (fd != -1)
-			unlink(tmp);
+		unlink(tmp);
 		return -1;
 	}
 	pid_written = 1;
 	return 0;
+}
+
+/* At exit: the pid file goes only if it is still the one we wrote. */
+static void
+pidfile_remove(const char *path)
+{
+	char		 buf[32], want[32];
+	struct stat	 st;
+	ssize_t		 n;
+	int		 fd, len;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1) {
+		if (errno != ENOENT)
+			log_warnx("--pid-file %s: %s; left in place", path,
+			    strerror(errno));
+		return;
+	}
+	len = snprintf(want, sizeof(want), "%ld\n", (long)getpid());
+	n = read(fd, buf, sizeof(buf));
+	if (fstat(fd, &st) == 0 && st.st_dev == pid_st.st_dev &&
+	    st.st_ino == pid_st.st_ino && n == len &&
+	    memcmp(buf, want, len) == 0)
+		unlink(path);
+	else
+		log_warnx("--pid-file %s: no longer the file this daemon "
+		    "wrote; left in place", path);
+	close(fd);
 }
 
 /*
@@ -1183,7 +1233,7 @@ main(int argc, char *argv[])
 	stop_children();
 	control_cleanup();
 	if (pid_written)
-		unlink(conf.pid_file);
+		pidfile_remove(conf.pid_file);
 	log_info("stopped");
 	apiconf_free(&api);
 	return rv ? rv : exit_status;

@@ -7,6 +7,9 @@
  */
 #include <sys/socket.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <microhttpd.h>
@@ -23,8 +26,22 @@
 /* The parent sends its status every few seconds; older means hung. */
 #define STATUS_STALE_MS		30000
 
+/* A connection MHD holds, and when its current request began. */
+struct conn {
+	int			 fd;		/* -1: a free slot */
+	int			 cut;		/* shut down; MHD closes it */
+	int64_t			 start;		/* accept, or the last answer */
+	uint8_t			 family;
+	uint8_t			 addr[16];	/* the client's */
+};
+
 struct metrics {
 	struct child		*c;
+	struct conn		 conns[METRICS_CONNECTIONS];
+	uint64_t		 cut_slow, cut_room;	/* connections cut */
+	uint64_t		 cut_logged;	/* cut_slow + cut_room, logged */
+	int64_t			 cut_log_next;
+	char			 cut_last[INET6_ADDRSTRLEN];
 	struct MHD_Daemon	*httpd;
 	int			 epfd;
 	struct kn_status	 st;
@@ -269,6 +286,149 @@ metrics_health(const struct kn_status *st, int64_t age_ms, int ready,
 
 /* --- HTTP --- */
 
+static void
+render_http(struct out *o, const struct metrics *m)
+{
+	family(o, "http_connections_cut_total", "counter", "Metrics "
+	    "connections closed by force: reason=\"slow\" had not finished "
+	    "a request in time, reason=\"room\" made room for a newer one.");
+	sample(o, "http_connections_cut_total", "reason=\"slow\"",
+	    m->cut_slow);
+	sample(o, "http_connections_cut_total", "reason=\"room\"",
+	    m->cut_room);
+}
+
+/* The connection slot of an MHD connection, or NULL. */
+static struct conn *
+conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo	*ci;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci == NULL ? NULL : ci->socket_context;
+}
+
+/*
+ * Shut a connection down under MHD: its next read sees the end and it
+ * closes the connection and tells us.  Counted, and logged at most
+ * once in METRICS_CUT_LOG_MS, so a flood cannot flood the log.
+ */
+static void
+conn_cut(struct metrics *m, struct conn *k, int slow)
+{
+	k->cut = 1;
+	shutdown(k->fd, SHUT_RDWR);
+	if (slow)
+		m->cut_slow++;
+	else
+		m->cut_room++;
+	inet_ntop(k->family, k->addr, m->cut_last, sizeof(m->cut_last));
+}
+
+static void
+conn_cut_log(struct metrics *m, int64_t now)
+{
+	uint64_t	 n = m->cut_slow + m->cut_room;
+
+	if (n == m->cut_logged || now < m->cut_log_next)
+		return;
+	log_warnx("HTTP server: cut %llu connections (%llu slow, %llu to "
+	    "make room) since the last report; the last from %s",
+	    (unsigned long long)(n - m->cut_logged),
+	    (unsigned long long)m->cut_slow, (unsigned long long)m->cut_room,
+	    m->cut_last);
+	m->cut_logged = n;
+	m->cut_log_next = now + METRICS_CUT_LOG_MS;
+}
+
+/* Requests past their time; returns ms until the next one is due. */
+static int64_t
+conn_expire(struct metrics *m, int64_t now)
+{
+	int64_t	 next = -1, left;
+	int	 i;
+
+	for (i = 0; i < METRICS_CONNECTIONS; i++) {
+		struct conn	*k = &m->conns[i];
+
+		if (k->fd == -1 || k->cut)
+			continue;
+		if ((left = k->start + METRICS_REQUEST_MS - now) <= 0)
+			conn_cut(m, k, 1);
+		else if (next < 0 || left < next)
+			next = left;
+	}
+	conn_cut_log(m, now);
+	return next;
+}
+
+/*
+ * A new connection: it takes a slot; an address over its share, or a
+ * full table, gives up its oldest live connection for it.  Newest
+ * first is what keeps a probe answering beside a trickler: the probe
+ * sends its request at once and is answered in this same turn.
+ */
+static void
+conn_open(struct metrics *m, struct MHD_Connection *conn, void **ctx)
+{
+	const union MHD_ConnectionInfo	*fdi, *ai;
+	const struct sockaddr		*sa;
+	struct conn			*k = NULL, *old = NULL, *oldall = NULL;
+	int				 i, same = 0, live = 0;
+
+	fdi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	ai = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	for (i = 0; i < METRICS_CONNECTIONS && k == NULL; i++)
+		if (m->conns[i].fd == -1)
+			k = &m->conns[i];
+	if (fdi == NULL || ai == NULL || k == NULL)
+		return;		/* MHD's own limit is the table's size */
+	memset(k, 0, sizeof(*k));
+	k->fd = fdi->connect_fd;
+	k->start = mono_ms();
+	sa = ai->client_addr;
+	k->family = sa->sa_family;
+	if (sa->sa_family == AF_INET)
+		memcpy(k->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	else if (sa->sa_family == AF_INET6)
+		memcpy(k->addr, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+		    16);
+	*ctx = k;
+	for (i = 0; i < METRICS_CONNECTIONS; i++) {
+		struct conn	*o = &m->conns[i];
+
+		if (o->fd == -1 || o->cut || o == k)
+			continue;
+		live++;
+		if (oldall == NULL || o->start < oldall->start)
+			oldall = o;
+		if (o->family != k->family ||
+		    memcmp(o->addr, k->addr, sizeof(o->addr)) != 0)
+			continue;
+		same++;
+		if (old == NULL || o->start < old->start)
+			old = o;
+	}
+	if (same >= METRICS_PER_ADDR)
+		conn_cut(m, old, 0);
+	else if (live >= METRICS_CONNECTIONS - 1)
+		conn_cut(m, oldall, 0);
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **ctx,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct conn	*k = *ctx;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		conn_open(cls, conn, ctx);
+	else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && k != NULL) {
+		k->fd = -1;
+		*ctx = NULL;
+	}
+}
+
 static enum MHD_Result
 reply(struct MHD_Connection *conn, unsigned code, const char *type,
     const char *body, size_t len)
@@ -292,6 +452,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 {
 	struct metrics	*m = cls;
 	const char	*text = "text/plain; charset=utf-8";
+	struct conn	*k = conn_of(conn);
 	char		 why[128];
 	int64_t		 age = m->st_time ? mono_ms() - m->st_time : -1;
 	size_t		 n;
@@ -308,6 +469,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		*upload_len = 0;
 		return MHD_YES;
 	}
+	/* Answered: a kept-alive connection's next request starts now. */
+	if (k != NULL)
+		k->start = mono_ms();
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, text,
 		    "only GET and HEAD\n", 18);
@@ -321,7 +485,13 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		if (age < 0)
 			return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, text,
 			    "no status from the parent yet\n", 30);
-		if ((n = metrics_render(&m->st, m->page, sizeof(m->page))) == 0)
+		if ((n = metrics_render(&m->st, m->page, sizeof(m->page))) != 0) {
+			struct out	 o = { m->page, n, sizeof(m->page), 0 };
+
+			render_http(&o, m);
+			n = o.full ? 0 : o.len;
+		}
+		if (n == 0)
 			return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, text,
 			    "metrics page too large\n", 23);
 		return reply(conn, MHD_HTTP_OK,
@@ -350,6 +520,7 @@ metrics_poll(struct child *c, struct pollfd *pfd, int max, int64_t *timeout)
 {
 	struct metrics		*m = c->state;
 	MHD_UNSIGNED_LONG_LONG	 t;
+	int64_t			 due;
 
 	if (max < 1)
 		return 0;
@@ -358,6 +529,13 @@ metrics_poll(struct child *c, struct pollfd *pfd, int max, int64_t *timeout)
 	if (MHD_get_timeout(m->httpd, &t) == MHD_YES &&
 	    (*timeout < 0 || (int64_t)t < *timeout))
 		*timeout = (int64_t)t;
+	if ((due = conn_expire(m, mono_ms())) >= 0 &&
+	    (*timeout < 0 || due < *timeout))
+		*timeout = due;
+	/* A cut to log waits no longer than its turn. */
+	if (m->cut_slow + m->cut_room != m->cut_logged &&
+	    (*timeout < 0 || *timeout > METRICS_CUT_LOG_MS))
+		*timeout = METRICS_CUT_LOG_MS;
 	return 1;
 }
 
@@ -383,19 +561,31 @@ metrics_main(void)
 {
 	static struct child		 c;
 	const union MHD_DaemonInfo	*di;
-	int				 type;
+	int				 type, i;
 	socklen_t			 sl = sizeof(type);
 
 	M.c = &c;
+	for (i = 0; i < METRICS_CONNECTIONS; i++)
+		M.conns[i].fd = -1;
 	child_init(&c, ROLE_METRICS);
 	if (getsockopt(CHILD_FD_PEER, SOL_SOCKET, SO_TYPE, &type, &sl) == -1 ||
 	    type != SOCK_STREAM)
 		fatalx("no listening socket on descriptor %d", CHILD_FD_PEER);
-	/* Started before the drop: it sets the socket up. */
+	/* Room in the kernel for a probe behind a burst of connections. */
+	if (listen(CHILD_FD_PEER, METRICS_BACKLOG) == -1)
+		fatal("listen");
+	/*
+	 * Started before the drop: it sets the socket up.  MHD's timeout
+	 * is for idle connections only; conn_expire() bounds a request's
+	 * whole time, conn_open() the connections of one address (MHD's
+	 * own per-address limit would refuse the newest: the probe).
+	 */
 	M.httpd = MHD_start_daemon(MHD_USE_EPOLL, 0, NULL, NULL, on_request,
 	    &M, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)CHILD_FD_PEER,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_CONNECTIONS,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_CONN_MEMORY,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, &M,
 	    MHD_OPTION_END);
 	if (M.httpd == NULL)
 		fatalx("cannot start the HTTP server");

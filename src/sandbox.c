@@ -45,55 +45,67 @@ __lsan_is_turned_off(void)
 #endif
 
 /*
- * Like OpenSSH's ChrootDirectory: the directory and every directory
- * above it are owned by root and writable by nobody else, so nobody
- * but root can swap what the children see.  The directory itself
- * must be empty.  Created (mode 0755) when missing and create is set.
+ * Like OpenSSH's ChrootDirectory: a directory the daemon trusts, and
+ * every directory above it, are owned by root and writable by nobody
+ * else, so nobody but root can swap what lies below.  what names the
+ * option in errors.
  */
 static int
-root_component(const char *path, const char *comp, char *err, size_t errlen)
+root_component(const char *what, const char *path, const char *comp,
+    char *err, size_t errlen)
 {
 	struct stat	 st;
 
 	if (lstat(comp, &st) == -1)
-		return errset(err, errlen, "chroot %s: %s: %s", path, comp,
+		return errset(err, errlen, "%s %s: %s: %s", what, path, comp,
 		    strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return errset(err, errlen, "chroot %s: %s is not a directory",
-		    path, comp);
+		return errset(err, errlen, "%s %s: %s is not a directory",
+		    what, path, comp);
 	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
-		return errset(err, errlen, "chroot %s: bad ownership or modes "
+		return errset(err, errlen, "%s %s: bad ownership or modes "
 		    "for %s (must be owned by root and not writable by group "
-		    "or others)", path, comp);
+		    "or others)", what, path, comp);
 	return 0;
 }
 
 int
-sandbox_check_root(const char *path, int create, char *err, size_t errlen)
+sandbox_check_dirs(const char *what, const char *path, char *err,
+    size_t errlen)
 {
 	char		 comp[PATH_MAX];
-	struct stat	 st;
 	const char	*p;
-	DIR		*d;
-	struct dirent	*de;
 	size_t		 n;
 
 	if (*path != '/')
-		return errset(err, errlen, "chroot %s: not an absolute path",
-		    path);
-	/* Every directory above it first: nothing is created under a bad one. */
-	if (root_component(path, "/", err, errlen) == -1)
+		return errset(err, errlen, "%s %s: not an absolute path",
+		    what, path);
+	if (root_component(what, path, "/", err, errlen) == -1)
 		return -1;
 	for (p = strchr(path + 1, '/'); p != NULL; p = strchr(p + 1, '/')) {
 		n = p - path;
 		if (n >= sizeof(comp))
-			return errset(err, errlen, "chroot %s: path too long",
-			    path);
+			return errset(err, errlen, "%s %s: path too long",
+			    what, path);
 		memcpy(comp, path, n);
 		comp[n] = '\0';
-		if (root_component(path, comp, err, errlen) == -1)
+		if (root_component(what, path, comp, err, errlen) == -1)
 			return -1;
 	}
+	return 0;
+}
+
+/* The chroot: its directories, and it is an empty one of root's. */
+int
+sandbox_check_root(const char *path, int create, char *err, size_t errlen)
+{
+	struct stat	 st;
+	DIR		*d;
+	struct dirent	*de;
+
+	/* Every directory above it first: nothing is created under a bad one. */
+	if (sandbox_check_dirs("chroot", path, err, errlen) == -1)
+		return -1;
 	if (lstat(path, &st) == -1) {
 		if (errno != ENOENT)
 			return errset(err, errlen, "chroot %s: %s", path,
@@ -105,7 +117,7 @@ sandbox_check_root(const char *path, int create, char *err, size_t errlen)
 			return errset(err, errlen, "chroot %s: mkdir: %s",
 			    path, strerror(errno));
 	}
-	if (root_component(path, path, err, errlen) == -1)
+	if (root_component("chroot", path, path, err, errlen) == -1)
 		return -1;
 	if ((d = opendir(path)) == NULL)
 		return errset(err, errlen, "chroot %s: %s", path,

@@ -14,6 +14,9 @@
 #include "config.h"
 #include "proto.h"
 
+/* The directories above path: root's and writable by nobody else. */
+int	 sandbox_check_dirs(const char *what, const char *path, char *err,
+	    size_t errlen);
 int	 sandbox_check_root(const char *path, int create, char *err,
 	    size_t errlen);
 void	 sandbox_parent(void);

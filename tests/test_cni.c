@@ -410,6 +410,24 @@ test_check(void)
 	snprintf(p, sizeof(p), "%s/", dir);
 	is_int(cni_check(p, err, sizeof(err)), -1,
 	    "check: a path that names no file is refused");
+
+	/* A good directory under one anybody may write: swappable. */
+	snprintf(p, sizeof(p), "%s/open", dir);
+	if (mkdir(p, 0777) == -1 || chmod(p, 01777) == -1)
+		bail_out("mkdir: %s", strerror(errno));
+	snprintf(p, sizeof(p), "%s/open/net.d", dir);
+	if (mkdir(p, 0755) == -1)
+		bail_out("mkdir: %s", strerror(errno));
+	snprintf(p, sizeof(p), "%s/open/net.d/10-kopeio.conflist", dir);
+	is_int(cni_check(p, err, sizeof(err)), -1,
+	    "check: a directory under a world-writable one is refused");
+	like(err, "/open/net.d: bad ownership or modes for ",
+	    "check: saying which directory is bad");
+	like(err, "/open (must be owned by root and not writable by group "
+	    "or others)", "check: and why");
+	is_int(cni_write(p, "{}\n", 3, err, sizeof(err)), -1,
+	    "write: a directory under a world-writable one is refused");
+	ok(access(p, F_OK) == -1, "write: and no file is made there");
 }
 
 /* The parent's side: written at once, retried, repaired, readiness. */
@@ -476,7 +494,8 @@ main(void)
 		diag("not root: the file tests need a root-owned directory");
 		return done_testing();
 	}
-	snprintf(dir, sizeof(dir), "/tmp/kn-test-cni-XXXXXX");
+	/* Not under /tmp: every directory above the file must be root's. */
+	snprintf(dir, sizeof(dir), "/run/kn-test-cni-XXXXXX");
 	if (mkdtemp(dir) == NULL || chmod(dir, 0755) == -1)
 		bail_out("mkdtemp: %s", strerror(errno));
 	snprintf(path, sizeof(path), "%s/10-kopeio.conflist", dir);

@@ -218,6 +218,148 @@ try:
 finally:
     c.close()
 
+# A compromised watcher's table (tests/hostile_watcher.c): names without
+# a NUL, names with terminal escapes.  The parent cuts and cleans them
+# and says so; ctl neither crashes (ASan) nor puts a control byte out.
+saved = knlib.DAEMON
+knlib.DAEMON = os.path.join(knlib.BUILDDIR, "tests", "hostile_watcherd")
+try:
+    d = knlib.Daemon([])
+finally:
+    knlib.DAEMON = saved
+try:
+    tap.ok(wait_until(lambda: d.ctl("show", "status")[0] == 0, 20),
+           "hostile watcher: the daemon answers", d.log())
+    mark = d.mark()
+    rc, out, err = d.ctl("show", "nodes")
+    tap.ok(rc == 0 and err == "", "hostile watcher: show nodes succeeds",
+           (rc, out, err))
+    tap.ok(all(0x20 <= ord(ch) < 0x7f for ch in (out + err).replace(
+        "\n", "")), "hostile watcher: no control byte in ctl's output",
+        repr(out + err))
+    names = [ln.split()[0] for ln in out.splitlines()[1:]]
+    tap.eq(names, ["evil?]0;pwned??[2J", "node-good", "y" * 251 + "?[",
+                   "z" * 253, "z" * 253], "hostile watcher: every record, cut at its "
+           "field and made printable; the good name as sent")
+    tap.ok("node-good (this)" in out, "hostile watcher: the good record "
+           "whole", out)
+    tap.ok(d.wait_for(r"^parent: control socket: the watcher sent 4 node "
+                      r"names that are not Kubernetes names; shown with "
+                      r"'\?' for what is not printable, the first as "
+                      r"\"evil\?\]0;pwned\?\?\[2J\"$", 10, mark)[1],
+           "hostile watcher: the parent says so", d.log(mark))
+finally:
+    d.stop()
+
+# Files the parent handles as root: the control socket and the pid file
+# only in directories root alone may write; a pid file that is a link,
+# or a temporary file planted as a hard link, is never written through;
+# at exit the pid file goes only if it is still the daemon's.
+def refused(args, want, what):
+    d = knlib.Daemon(args)
+    try:
+        rc = d.wait(20)
+        tap.ok(rc == 1 and d.wait_for(want, 1)[1] is not None,
+               "%s: refused, status 1 and a line naming it" % what,
+               (rc, d.log()))
+    finally:
+        d.stop()
+
+
+fdir = knlib.private_dir()
+try:
+    opendir = os.path.join(fdir, "open")
+    os.mkdir(opendir)
+    os.chmod(opendir, 0o1777)
+    refused(["-s", os.path.join(opendir, "kn.sock")],
+            r"^kopeio-networkd: control socket %s/kn\.sock: bad ownership "
+            r"or modes for %s \(must be owned by root and not writable by "
+            r"group or others\)$" % (re.escape(opendir), re.escape(opendir)),
+            "a control socket in a world-writable directory")
+    refused(["--pid-file", os.path.join(opendir, "kn.pid")],
+            r"^kopeio-networkd: --pid-file %s/kn\.pid: bad ownership or "
+            r"modes for %s " % (re.escape(opendir), re.escape(opendir)),
+            "a pid file in a world-writable directory")
+    victim = os.path.join(fdir, "victim")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    pid = os.path.join(fdir, "kn.pid")
+    os.symlink(victim, pid)
+    refused(["--pid-file", pid],
+            r"^kopeio-networkd: --pid-file %s: a symbolic link \(uid 0, "
+            r"mode 0777\): not a pid file of root's to replace$" %
+            re.escape(pid), "a symbolic link at the pid file's path")
+    tap.ok(os.path.islink(pid) and open(victim).read() == "precious\n",
+           "the link and its target are untouched")
+    if os.path.lexists(pid):
+        os.unlink(pid)
+    os.link(victim, pid + ".tmp")
+    d = knlib.Daemon(["--pid-file", pid])
+    try:
+        tap.ok(wait_until(lambda: d.ctl("show", "status")[0] == 0, 20),
+               "a stale pid.tmp (a hard link) does not stop the daemon",
+               d.log())
+        tap.ok(open(victim).read() == "precious\n" and
+               open(pid).read() == "%d\n" % d.pid(),
+               "the file it was a link to is not truncated or written; the "
+               "pid file is", open(victim).read())
+        # Another daemon's pid in it now: not ours to remove at exit.
+        with open(pid + ".x", "w") as f:
+            f.write("1\n")
+        os.rename(pid + ".x", pid)
+        mark = d.mark()
+        d.signal(signal.SIGTERM)
+        d.wait(20)
+        tap.ok(os.path.exists(pid) and open(pid).read() == "1\n",
+               "a pid file replaced since is left at exit")
+        tap.ok(d.wait_for(r"^parent: --pid-file %s: no longer the file "
+                          r"this daemon wrote; left in place$" %
+                          re.escape(pid), 5, mark)[1],
+               "and the daemon says so", d.log(mark))
+    finally:
+        d.stop()
+
+    # -n reports what the daemon would refuse: a key file that is a
+    # FIFO (without hanging) or that others can read, a CNI directory
+    # under a world-writable one.
+    token = os.path.join(fdir, "token")
+    with open(token, "w") as f:
+        f.write("token\n")
+
+    def check_n(*args):
+        r = subprocess.run(
+            [knlib.DAEMON, "-n", "--apiserver", "https://127.0.0.1:6443",
+             "--token-file", token, "--ca-file", token, "--node-name",
+             "node-0", "--chroot", os.path.join(fdir, "empty")] +
+            list(args), capture_output=True, text=True, timeout=60,
+            stdin=subprocess.DEVNULL)
+        return r.returncode, r.stderr
+    fifo = os.path.join(fdir, "key.fifo")
+    os.mkfifo(fifo, 0o600)
+    rc, err = check_n("--provider", "ipsec", "--ipsec-key-file", fifo)
+    tap.ok(rc == 1 and err == "kopeio-networkd: --ipsec-key-file %s: not "
+           "a regular file\n" % fifo, "-n: a FIFO as the key file is "
+           "refused, without hanging", (rc, err))
+    key = os.path.join(fdir, "key")
+    with open(key, "w") as f:
+        f.write("1 %s\n" % ("ab" * 32))
+    os.chmod(key, 0o644)
+    rc, err = check_n("--provider", "ipsec", "--ipsec-key-file", key)
+    tap.ok(rc == 1 and err == "kopeio-networkd: --ipsec-key-file %s: "
+           "readable by group or others (mode 0644; a key must be root's "
+           "alone: 0600 or 0400)\n" % key, "-n: a key file others can read "
+           "is refused", (rc, err))
+    os.mkdir(os.path.join(opendir, "net.d"), 0o755)
+    rc, err = check_n("--cni-config", os.path.join(opendir, "net.d",
+                                                   "10-kopeio.conflist"))
+    tap.ok(rc == 1 and err == "kopeio-networkd: --cni-config: directory "
+           "%s/net.d: bad ownership or modes for %s (must be owned by root "
+           "and not writable by group or others)\n" % (opendir, opendir),
+           "-n: a CNI directory under a world-writable one is refused",
+           (rc, err))
+finally:
+    shutil.rmtree(fdir, ignore_errors=True)
+
 # ipsec: reload re-reads --ipsec-key-file.  A bad file, or a new secret
 # under the running key id, is refused with a line and the running key
 # kept; a new key id is taken.  No secret ever reaches the log.

@@ -4,15 +4,20 @@
  * and different between directions, key ids and either node's boot,
  * SPIs from the key id and the sender's pod CIDR index, and the xfrm
  * requests read back by the parser the executor uses on dumps and
- * on the monitor.
+ * on the monitor; the key file refused when it is not root's alone.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/xfrm.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../src/config.h"
 #include "../src/ipseckey.h"
@@ -315,6 +320,75 @@ test_roundtrip(void)
 	    "replaced by UPDPOLICY");
 }
 
+/*
+ * --ipsec-key-file is read by root: a FIFO must not hang it, a device
+ * or a file others can read is no key, and a symbolic link is followed
+ * only when root made it (a Secret volume's key -> ..data/key).
+ */
+static void
+test_key_file(void)
+{
+	static const char	 line[] = "7 000102030405060708090a0b0c0d0e0f"
+	    "101112131415161718191a1b1c1d1e1f\n";
+	struct ipsec_key	 k;
+	char			 dir[] = "/run/kn-test-key-XXXXXX", key[64],
+				 link[64], fifo[64], err[512];
+	int			 fd;
+
+	if (geteuid() != 0) {
+		diag("not root: the key file tests need chown");
+		return;
+	}
+	if (mkdtemp(dir) == NULL)
+		bail_out("mkdtemp: %s", strerror(errno));
+	snprintf(key, sizeof(key), "%s/key", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	if ((fd = open(key, O_WRONLY | O_CREAT | O_EXCL, 0600)) == -1 ||
+	    write(fd, line, sizeof(line) - 1) != sizeof(line) - 1 ||
+	    close(fd) == -1 || symlink(key, link) == -1 ||
+	    mkfifo(fifo, 0600) == -1)
+		bail_out("key files: %s", strerror(errno));
+	ok(ipsec_key_load(key, &k, err, sizeof(err)) == 0 && k.id == 7,
+	    "key file: mode 0600 and root's: loaded");
+	ok(ipsec_key_load(link, &k, err, sizeof(err)) == 0 && k.id == 7,
+	    "key file: a symbolic link of root's is followed");
+	/* A FIFO nobody writes: open and read must not block. */
+	alarm(20);
+	ok(ipsec_key_load(fifo, &k, err, sizeof(err)) == -1,
+	    "key file: a FIFO is refused, without hanging");
+	alarm(0);
+	like(err, "--ipsec-key-file", "key file: the FIFO error names the "
+	    "option");
+	like(err, "/fifo: not a regular file", "key file: the FIFO error "
+	    "names the file and says what is wrong");
+	ok(ipsec_key_load("/dev/zero", &k, err, sizeof(err)) == -1,
+	    "key file: a device is refused");
+	like(err, "/dev/zero: not a regular file", "key file: saying so");
+	chmod(key, 0640);
+	ok(ipsec_key_load(key, &k, err, sizeof(err)) == -1,
+	    "key file: group-readable (0640) is refused");
+	like(err, "key: readable by group or others (mode 0640",
+	    "key file: saying so, with the mode");
+	chmod(key, 0604);
+	ok(ipsec_key_load(key, &k, err, sizeof(err)) == -1,
+	    "key file: readable by others (0604) is refused");
+	chmod(key, 0400);
+	ok(ipsec_key_load(key, &k, err, sizeof(err)) == 0,
+	    "key file: mode 0400 (a Secret's defaultMode) is loaded");
+	if (lchown(link, 65534, 65534) == -1)
+		bail_out("lchown: %s", strerror(errno));
+	ok(ipsec_key_load(link, &k, err, sizeof(err)) == -1,
+	    "key file: a symbolic link planted by another uid is refused");
+	like(err, "/link: a symbolic link owned by uid 65534, not root",
+	    "key file: saying so");
+	unlink(key);
+	unlink(link);
+	unlink(fifo);
+	rmdir(dir);
+	explicit_bzero(&k, sizeof(k));
+}
+
 int
 main(void)
 {
@@ -322,5 +396,6 @@ main(void)
 	test_spi();
 	test_wanted();
 	test_roundtrip();
+	test_key_file();
 	return done_testing();
 }

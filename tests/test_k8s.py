@@ -81,6 +81,7 @@ class Pod:
             if secret is not None:
                 with open(os.path.join(d, "key"), "w") as f:
                     f.write("1 %s\n" % os.urandom(32).hex())
+                os.chmod(os.path.join(d, "key"), 0o400)  # defaultMode
         self.args = knlib.host_args(self.c.get("args", []), self.dirs,
                                     [("$(NODE_NAME)", node)])
         self.chroot = os.path.join(self.tmp, "empty")

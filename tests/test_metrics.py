@@ -55,6 +55,40 @@ def scrape(ns, host="127.0.0.1"):
     return out
 
 
+# argv: port, connections, seconds.  Each connection sends a byte of
+# a request that never ends every 0.2 s; a closed one is opened again.
+# Prints "up" once all are open, then how many were opened again.
+SLOWLORIS = r"""
+import socket, sys, time
+port, n, secs = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+req = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-Slow: " + b"a" * 100000
+def conn():
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setblocking(False)
+    return [s, 0]
+socks = [conn() for _ in range(n)]
+print("up", flush=True)
+again = 0
+end = time.monotonic() + secs
+while time.monotonic() < end:
+    for c in socks:
+        try:
+            c[0].send(req[c[1]:c[1] + 1])
+            c[1] += 1
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError:
+            c[0].close()
+            try:
+                c[:] = conn()
+                again += 1
+            except OSError:
+                pass
+    time.sleep(0.2)
+print(again, flush=True)
+"""
+
+
 def metric(ns, key, host="127.0.0.1"):
     s = scrape(ns, host)
     return None if s is None else s.get("kopeio_networking_" + key)
@@ -214,6 +248,40 @@ try:
                                or 0) >= 1, 20),
            "no API server: failed connections are counted as code none")
     tap.eq(metric(ns, "ready"), 0, "no API server: ready is 0")
+
+    # Slowloris from the probe's own address: 64 connections trickle
+    # header bytes (and come back when cut) while /healthz is probed.
+    # Each probe must answer; the cut connections are counted, logged.
+    mark = d.mark()
+    loris = subprocess.Popen(
+        ["ip", "netns", "exec", ns, "python3", "-c", SLOWLORIS,
+         str(PORT), "64", "20"], stdout=subprocess.PIPE, text=True)
+    try:
+        tap.eq(loris.stdout.readline().strip(), "up",
+               "slowloris: 64 connections open and trickling")
+        probes = []
+        end = time.monotonic() + 12
+        while time.monotonic() < end:
+            t = time.monotonic()
+            code = get(ns, "/healthz")[0]
+            probes.append((code, round(time.monotonic() - t, 2)))
+            time.sleep(0.3)
+        tap.ok(len(probes) >= 5 and all(p[0] == 200 for p in probes),
+               "slowloris: every /healthz probe answers 200 (curl -m 10)",
+               probes)
+        recon = int(loris.communicate(timeout=60)[0].split()[-1])
+    finally:
+        if loris.poll() is None:
+            loris.kill()
+            loris.wait()
+    tap.ok(recon >= 64, "slowloris: its connections were cut and came "
+           "back", recon)
+    cut = metric(ns, 'http_connections_cut_total{reason="slow"}') or 0
+    tap.ok(cut >= 64, "slowloris: the cut connections are counted", cut)
+    tap.ok(d.wait_for(r"^metrics: HTTP server: cut \d+ connections "
+                      r"\(\d+ slow, \d+ to make room\) since the last "
+                      r"report; the last from 127\.0\.0\.1$", 15, mark)[1],
+           "slowloris: the cuts are logged", d.log(mark))
 finally:
     d.stop()
 
