@@ -87,6 +87,9 @@ static const struct msg_rule msg_rules[] = {
 	FIXED(MSG_IPSEC_KEY, struct ipsec_key, PARENT, EXECUTOR),
 	RULE(MSG_IPSEC_SOCKET, sizeof(uint32_t), sizeof(uint32_t), PARENT,
 	    EXECUTOR, 1, 0),
+	RULE(MSG_API_CONNECT, 0, 0, WATCHER, PARENT, 0, 0),
+	RULE(MSG_API_SOCKET, 0, 0, PARENT, WATCHER, 1, 0),
+	FIXED(MSG_API_CONNECT_FAILED, uint32_t, PARENT, WATCHER),
 };
 
 /* The histogram bucket of a duration. */

@@ -29,7 +29,7 @@ const char	*role_name(enum role);
 int		 role_from_name(const char *, enum role *);
 
 /* Bumped whenever a payload layout or the rule table changes. */
-#define MSG_VERSION	7
+#define MSG_VERSION	8
 /* Hard limit for one message, header included. */
 #define MSG_MAXLEN	16384
 
@@ -79,6 +79,14 @@ enum msg_type {
 	MSG_IPSEC_KEY,		/* parent -> executor: struct ipsec_key */
 	MSG_IPSEC_SOCKET,	/* parent -> executor: uint32_t family + the
 				   ESP-in-UDP socket of that family (fd) */
+	/*
+	 * The watcher opens no socket: it asks, and the parent connects
+	 * to the API server's address and port, its own choice.
+	 */
+	MSG_API_CONNECT,	/* watcher -> parent: no payload */
+	MSG_API_SOCKET,		/* parent -> watcher: a connected TCP socket
+				   (fd), no payload */
+	MSG_API_CONNECT_FAILED,	/* parent -> watcher: uint32_t errno */
 	MSG_TYPE_MAX
 };
 
