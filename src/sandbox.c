@@ -269,10 +269,19 @@ sandbox_rules(enum role role, uint32_t defact)
 	if (role == ROLE_WATCHER) {
 		allow_list(ctx, sc_watcher,
 		    sizeof(sc_watcher) / sizeof(sc_watcher[0]));
-		/* Where it sends is where the parent connected. */
+		/*
+		 * Where it sends is where the parent connected.  libcurl
+		 * 7.88 (Debian 12) calls connect(2) on the socket it was
+		 * told is connected (curl issue 10626, fixed in 8.0.0): it
+		 * never reaches the kernel, and "in progress" has libcurl
+		 * wait for the socket to be writable, which it is.
+		 */
 		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto),
-		    1, SCMP_A4(SCMP_CMP_EQ, 0, 0))) < 0)
-			fatalx("seccomp sendto rule: %s", strerror(-rc));
+		    1, SCMP_A4(SCMP_CMP_EQ, 0, 0))) < 0 ||
+		    (rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EINPROGRESS),
+		    SCMP_SYS(connect), 0)) < 0)
+			fatalx("seccomp sendto, connect rules: %s",
+			    strerror(-rc));
 	}
 	if (role == ROLE_EXECUTOR || role == ROLE_ARP)
 		allow_list(ctx, sc_netlink,
