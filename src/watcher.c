@@ -976,13 +976,16 @@ watcher_poll(struct child *c, struct pollfd *pfd, int max, int64_t *timeout)
 {
 	struct watcher	*w = c->state;
 	int64_t		 now = mono_ms(), due = -1;
-	int		 i;
+	int		 i, n;
 
+	for (n = 0; n < w->npool; n++)
+		if (due < 0 || w->pool_got[n] + CONN_FRESH_MS < due)
+			due = w->pool_got[n] + CONN_FRESH_MS;
 	for (i = 0; i < w->nsocks && i < max; i++) {
 		pfd[i] = w->socks[i];
 		pfd[i].revents = 0;
 	}
-	if (w->curl_due >= 0)
+	if (w->curl_due >= 0 && (due < 0 || w->curl_due < due))
 		due = w->curl_due;
 	/* While the parent connects, its answer wakes us, or the bound. */
 	if (w->asked && (due < 0 || w->asked_due < due))
@@ -993,9 +996,6 @@ watcher_poll(struct child *c, struct pollfd *pfd, int max, int64_t *timeout)
 	if (!w->asked && w->committed && !w->condition_set &&
 	    w->patch == NULL && (due < 0 || w->patch_next < due))
 		due = w->patch_next;
-	for (i = 0; i < w->npool; i++)
-		if (due < 0 || w->pool_got[i] + CONN_FRESH_MS < due)
-			due = w->pool_got[i] + CONN_FRESH_MS;
 	if (due >= 0)
 		*timeout = due > now ? due - now : 0;
 	return i;
