@@ -333,35 +333,37 @@ out:
 }
 
 /*
- * host:port:address for libcurl's resolve list, so the watcher, which
- * cannot resolve names in its sandbox, still checks the certificate
- * against the host name.  Empty when the URL holds an address.
+ * The API server's address and port, for the parent, which opens the
+ * watcher's connections; and host:port:address for libcurl's resolve
+ * list, so the watcher, which cannot resolve names in its sandbox,
+ * still checks the certificate against the host name (empty when the
+ * URL holds an address).
  */
 static int
-resolve_server(struct msg_api_server *srv, char *err, size_t errlen)
+resolve_server(struct api_conf *a, char *err, size_t errlen)
 {
-	struct addrinfo	 hints, *res;
-	char		 host[256], port[8] = "443", addr[INET6_ADDRSTRLEN];
-	const char	*p = srv->url + 8, *end;
-	unsigned char	 tmp[16];
-	size_t		 n;
-	int		 e;
+	struct msg_api_server	*srv = &a->srv;
+	struct addrinfo		 hints, *res;
+	char			 host[256], port[8] = "443";
+	char			 addr[INET6_ADDRSTRLEN];
+	const char		*p = srv->url + 8, *end;
+	size_t			 n;
+	int			 e, literal = *p == '[';
 
 	if (strncmp(srv->url, "https://", 8) != 0)
 		return errset(err, errlen, "API server %s: only https:// is "
 		    "supported", srv->url);
-	if (*p == '[') {
-		/* An IPv6 literal needs no resolving. */
-		srv->resolve[0] = '\0';
-		return 0;
-	}
-	n = strcspn(p, ":/");
-	if (n == 0 || n >= sizeof(host))
+	/* An IPv6 literal is in brackets, so its colons are not the port's. */
+	if (literal)
+		p++;
+	n = literal ? strcspn(p, "]") : strcspn(p, ":/");
+	if (n == 0 || n >= sizeof(host) || (literal && p[n] != ']'))
 		return errset(err, errlen, "API server %s: bad host", srv->url);
 	memcpy(host, p, n);
 	host[n] = '\0';
-	if (p[n] == ':') {
-		end = p + n + 1;
+	p += n + literal;
+	if (*p == ':') {
+		end = p + 1;
 		n = strcspn(end, "/");
 		if (n == 0 || n >= sizeof(port))
 			return errset(err, errlen, "API server %s: bad port",
@@ -370,22 +372,25 @@ resolve_server(struct msg_api_server *srv, char *err, size_t errlen)
 		port[n] = '\0';
 	}
 	srv->resolve[0] = '\0';
-	if (inet_pton(AF_INET, host, tmp) == 1)
-		return 0;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
 	if ((e = getaddrinfo(host, port, &hints, &res)) != 0)
 		return errset(err, errlen, "API server %s: cannot resolve %s: "
 		    "%s", srv->url, host, gai_strerror(e));
-	if (res->ai_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->
-		    sin_addr, addr, sizeof(addr));
-	else
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->
-		    sin6_addr, addr, sizeof(addr));
-	snprintf(srv->resolve, sizeof(srv->resolve),
-	    res->ai_family == AF_INET ? "%s:%s:%s" : "%s:%s:[%s]", host, port,
-	    addr);
+	memcpy(&a->addr, res->ai_addr, res->ai_addrlen);
+	a->addrlen = res->ai_addrlen;
+	if (!literal && inet_pton(AF_INET, host, addr) != 1) {
+		if (res->ai_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)
+			    res->ai_addr)->sin_addr, addr, sizeof(addr));
+		else
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)
+			    res->ai_addr)->sin6_addr, addr, sizeof(addr));
+		snprintf(srv->resolve, sizeof(srv->resolve),
+		    res->ai_family == AF_INET ? "%s:%s:%s" : "%s:%s:[%s]",
+		    host, port, addr);
+	}
 	freeaddrinfo(res);
 	return 0;
 }
@@ -536,7 +541,7 @@ apiconf_load(const struct kn_config *c, struct api_conf *a, char *err,
 		    "file or client certificate)", a->source);
 	if (a->ca.len == 0 && !a->srv.insecure)
 		return errset(err, errlen, "%s: no CA certificate", a->source);
-	if (resolve_server(&a->srv, err, errlen) == -1 ||
+	if (resolve_server(a, err, errlen) == -1 ||
 	    node_identity(c, &a->srv, err, errlen) == -1)
 		return -1;
 	a->srv.addr_type = c->address_type;

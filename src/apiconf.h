@@ -8,6 +8,7 @@
 #define KN_APICONF_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "config.h"
@@ -32,6 +33,9 @@ struct api_conf {
 	struct api_blob		 ca;
 	struct api_blob		 cert;
 	struct api_blob		 key;
+	/* where the parent connects for the watcher: the URL's host, port */
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen;
 };
 
 int	 apiconf_load(const struct kn_config *, struct api_conf *, char *err,

@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 
 #include "apiconf.h"
+#include "apiconn.h"
 #include "child.h"
 #include "cni.h"
 #include "config.h"
@@ -516,6 +517,9 @@ proc_input(struct proc *p)
 		case MSG_PONG:
 			proc_pong(p, &parent_msg);
 			break;
+		case MSG_API_CONNECT:
+			apiconn_request(p->pid, &p->ctl);
+			break;
 		case MSG_NODE_NET:
 			cni_node_net(parent_msg.data);
 			status_changed(1);
@@ -824,12 +828,13 @@ stop_children(void)
 static int
 parent_poll(int64_t timeout_ms)
 {
-	struct pollfd	 pfd[ROLE_NPROC + 2 + CONTROL_CLIENTS];
+	struct pollfd	 pfd[ROLE_NPROC + 2 + APICONN_PENDING_MAX +
+			    CONTROL_CLIENTS];
 	struct proc	*who[ROLE_NPROC + 1];
 	struct timespec	 ts, *tsp = NULL;
 	sigset_t	 empty;
 	int64_t		 now = mono_ms(), t;
-	int		 r, n = 0, i, nctl;
+	int		 r, n = 0, i, nctl, nconn;
 
 	if (have_api && (timeout_ms < 0 || token_check - now < timeout_ms))
 		timeout_ms = token_check > now ? token_check - now : 0;
@@ -859,19 +864,22 @@ parent_poll(int64_t timeout_ms)
 		pfd[n].events = POLLIN | (violator.ctl.queued ? POLLOUT : 0);
 		who[n++] = &violator;
 	}
+	nconn = apiconn_pollfds(pfd + n, APICONN_PENDING_MAX, &timeout_ms);
 	if (timeout_ms >= 0) {
 		ts.tv_sec = timeout_ms / 1000;
 		ts.tv_nsec = (timeout_ms % 1000) * 1000000;
 		tsp = &ts;
 	}
-	nctl = control_pollfds(pfd + n, CONTROL_CLIENTS + 1);
+	nctl = control_pollfds(pfd + n + nconn, CONTROL_CLIENTS + 1);
 	sigemptyset(&empty);
-	if (ppoll(pfd, n + nctl, tsp, &empty) == -1) {
+	if (ppoll(pfd, n + nconn + nctl, tsp, &empty) == -1) {
 		if (errno == EINTR)
 			return 0;
 		fatal("ppoll");
 	}
-	control_io(pfd + n, nctl);
+	apiconn_io(pfd + n, nconn, procs[ROLE_WATCHER].pid,
+	    &procs[ROLE_WATCHER].ctl);
+	control_io(pfd + n + nconn, nctl);
 	for (i = 0; i < n; i++) {
 		if ((pfd[i].revents & POLLOUT) &&
 		    msgchan_flush(&who[i]->ctl) == -1) {
@@ -1184,6 +1192,7 @@ main(int argc, char *argv[])
 		}
 		have_api = 1;
 		token_check = mono_ms() + TOKEN_CHECK_MS;
+		apiconn_init((struct sockaddr *)&api.addr, api.addrlen);
 	}
 	saved_argc = argc;
 	saved_argv = argv;

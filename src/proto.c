@@ -89,6 +89,9 @@ static const struct msg_rule msg_rules[] = {
 	    EXECUTOR, 1, 0),
 	FIXED(MSG_PING, struct msg_ping, PARENT, ROLES_CHILDREN),
 	FIXED(MSG_PONG, struct msg_ping, ROLES_CHILDREN, PARENT),
+	RULE(MSG_API_CONNECT, 0, 0, WATCHER, PARENT, 0, 0),
+	RULE(MSG_API_SOCKET, 0, 0, PARENT, WATCHER, 1, 0),
+	FIXED(MSG_API_CONNECT_FAILED, uint32_t, PARENT, WATCHER),
 };
 
 /* The histogram bucket of a duration. */

@@ -29,7 +29,7 @@ const char	*role_name(enum role);
 int		 role_from_name(const char *, enum role *);
 
 /* Bumped whenever a payload layout or the rule table changes. */
-#define MSG_VERSION	8
+#define MSG_VERSION	9
 /* Hard limit for one message, header included. */
 #define MSG_MAXLEN	16384
 
@@ -81,6 +81,14 @@ enum msg_type {
 				   ESP-in-UDP socket of that family (fd) */
 	MSG_PING,		/* parent -> child: struct msg_ping */
 	MSG_PONG,		/* child -> parent: the same msg_ping back */
+	/*
+	 * The watcher opens no socket: it asks, and the parent connects
+	 * to the API server's address and port, its own choice.
+	 */
+	MSG_API_CONNECT,	/* watcher -> parent: no payload */
+	MSG_API_SOCKET,		/* parent -> watcher: a connected TCP socket
+				   (fd), no payload */
+	MSG_API_CONNECT_FAILED,	/* parent -> watcher: uint32_t errno */
 	MSG_TYPE_MAX
 };
 

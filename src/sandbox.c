@@ -224,11 +224,15 @@ static const int sc_base[] = {
 	SCMP_SYS(futex), SCMP_SYS(sched_yield), SCMP_SYS(getrandom),
 };
 
-/* The watcher's HTTPS client (libcurl, OpenSSL) on sockets it opens. */
+/*
+ * The watcher's HTTPS client (libcurl, OpenSSL) on the connected
+ * sockets the parent hands it: no socket, no connect, and sendto (what
+ * send(2) is) only without an address, below.
+ */
 static const int sc_watcher[] = {
-	SCMP_SYS(connect), SCMP_SYS(getsockopt), SCMP_SYS(setsockopt),
-	SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(sendto),
-	SCMP_SYS(recvfrom), SCMP_SYS(shutdown), SCMP_SYS(fcntl),
+	SCMP_SYS(getsockopt), SCMP_SYS(setsockopt), SCMP_SYS(getsockname),
+	SCMP_SYS(getpeername), SCMP_SYS(recvfrom), SCMP_SYS(shutdown),
+	SCMP_SYS(fcntl),
 };
 
 /*
@@ -277,12 +281,19 @@ sandbox_rules(enum role role, uint32_t defact)
 	if (role == ROLE_WATCHER) {
 		allow_list(ctx, sc_watcher,
 		    sizeof(sc_watcher) / sizeof(sc_watcher[0]));
-		/* TCP to the API server only: no netlink, no raw, no unix. */
-		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket),
-		    1, SCMP_A0(SCMP_CMP_EQ, AF_INET, 0))) < 0 ||
-		    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket),
-		    1, SCMP_A0(SCMP_CMP_EQ, AF_INET6, 0))) < 0)
-			fatalx("seccomp socket rules: %s", strerror(-rc));
+		/*
+		 * Where it sends is where the parent connected.  libcurl
+		 * 7.88 (Debian 12) calls connect(2) on the socket it was
+		 * told is connected (curl issue 10626, fixed in 8.0.0): it
+		 * never reaches the kernel, and "in progress" has libcurl
+		 * wait for the socket to be writable, which it is.
+		 */
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto),
+		    1, SCMP_A4(SCMP_CMP_EQ, 0, 0))) < 0 ||
+		    (rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EINPROGRESS),
+		    SCMP_SYS(connect), 0)) < 0)
+			fatalx("seccomp sendto, connect rules: %s",
+			    strerror(-rc));
 	}
 	if (role == ROLE_EXECUTOR || role == ROLE_ARP)
 		allow_list(ctx, sc_netlink,

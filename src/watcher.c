@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "child.h"
 #include "k8s_parse.h"
@@ -31,6 +32,10 @@
 #define BACKOFF_FIRST_MS	500
 #define BACKOFF_MAX_MS		30000
 #define CA_MAX			(1u << 20)
+#define CONN_POOL_MAX		2	/* connected sockets kept ready */
+#define CONN_FRESH_MS		30000	/* a ready socket unused this long is
+					   closed: the server may have */
+#define CONN_ASK_MS		20000	/* the parent answers within 10 s */
 
 enum req_kind { REQ_LIST, REQ_WATCH, REQ_PATCH };
 
@@ -89,11 +94,19 @@ struct watcher {
 	int64_t			 patch_next;
 	int			 patch_backoff;
 	struct msg_watch_stats	 st;
+	/* connections the parent opened for us: see conn_at_hand() */
+	int			 pool[CONN_POOL_MAX];
+	int64_t			 pool_got[CONN_POOL_MAX];
+	int			 npool;
+	int			 asked;		/* a request is with the parent */
+	int64_t			 asked_due;
+	int			 curl_socks;	/* sockets libcurl holds now */
 };
 
 static struct watcher	 W;
 
 static void	 watcher_schedule(struct watcher *, int ok, long retry_after);
+static void	 count_error(struct watcher *, uint32_t code);
 
 /* Backoff with jitter: somewhere in the upper half of the step. */
 static int
@@ -319,6 +332,131 @@ static const struct k8s_parse_cb watch_cb = { on_watch_node, NULL,
     on_watch_status };
 static const struct k8s_parse_cb status_cb = { NULL, NULL, on_status };
 
+/* --- connections: the parent opens them, we never do --- */
+
+static int
+transfers_active(const struct watcher *w)
+{
+	return (w->list != NULL) + (w->watch != NULL) + (w->patch != NULL);
+}
+
+/* Ready sockets the server has closed, or that waited too long, go. */
+static void
+conn_prune(struct watcher *w)
+{
+	struct pollfd	 pfd;
+	int64_t		 now = mono_ms();
+	int		 i;
+
+	for (i = 0; i < w->npool; i++) {
+		pfd.fd = w->pool[i];
+		pfd.events = POLLIN | POLLRDHUP;
+		pfd.revents = 0;
+		if (now - w->pool_got[i] < CONN_FRESH_MS &&
+		    poll(&pfd, 1, 0) == 0)
+			continue;
+		log_debug("closing an unused connection to the API server");
+		close(w->pool[i]);
+		w->npool--;
+		w->pool[i] = w->pool[w->npool];
+		w->pool_got[i] = w->pool_got[w->npool];
+		i--;
+	}
+}
+
+static void
+conn_ask(struct watcher *w)
+{
+	if (w->asked)
+		return;
+	if (msgchan_compose(&w->c->ctl, MSG_API_CONNECT, 0, -1, NULL,
+	    0) == -1) {
+		log_warn("control channel: asking for a connection");
+		return;
+	}
+	w->asked = 1;
+	w->asked_due = mono_ms() + CONN_ASK_MS;
+}
+
+/*
+ * May a transfer start now?  Yes if a ready socket waits or libcurl
+ * holds a connection no transfer uses, which it will reuse; else ask
+ * the parent for one and start when it comes, the loop running on.
+ */
+static int
+conn_at_hand(struct watcher *w)
+{
+	conn_prune(w);
+	if (w->npool + w->curl_socks > transfers_active(w))
+		return 1;
+	conn_ask(w);
+	return 0;
+}
+
+/* No connection came: say why, and try again after the usual backoff. */
+static void
+conn_failed(struct watcher *w, int err)
+{
+	w->asked = 0;
+	log_warnx("no connection to the API server %s: %s", w->srv.url,
+	    strerror(err));
+	count_error(w, 0);
+	if (w->list == NULL && w->watch == NULL)
+		watcher_schedule(w, 0, 0);
+	if (w->committed && !w->condition_set && w->patch == NULL)
+		w->patch_next = mono_ms() + backoff_next(&w->patch_backoff);
+}
+
+static void
+conn_arrived(struct watcher *w, int fd)
+{
+	w->asked = 0;
+	if (w->npool == CONN_POOL_MAX) {
+		close(fd);
+		return;
+	}
+	w->pool[w->npool] = fd;
+	w->pool_got[w->npool++] = mono_ms();
+}
+
+/* libcurl wants a socket: one the parent connected, or none. */
+static curl_socket_t
+on_opensocket(void *arg, curlsocktype purpose, struct curl_sockaddr *sa)
+{
+	struct watcher	*w = arg;
+
+	(void)sa;
+	if (purpose != CURLSOCKTYPE_IPCXN)
+		return CURL_SOCKET_BAD;
+	conn_prune(w);
+	if (w->npool == 0) {
+		log_warnx("no connection to the API server at hand: asking "
+		    "the parent for one; this request fails and is retried");
+		conn_ask(w);
+		return CURL_SOCKET_BAD;
+	}
+	w->curl_socks++;
+	return w->pool[--w->npool];
+}
+
+static int
+on_sockopt(void *arg, curl_socket_t s, curlsocktype purpose)
+{
+	(void)arg;
+	(void)s;
+	(void)purpose;
+	return CURL_SOCKOPT_ALREADY_CONNECTED;
+}
+
+static int
+on_closesocket(void *arg, curl_socket_t s)
+{
+	struct watcher	*w = arg;
+
+	w->curl_socks--;
+	return close(s);
+}
+
 /* --- requests --- */
 
 static size_t
@@ -416,6 +554,12 @@ req_new(struct watcher *w, enum req_kind kind, const char *url)
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
 	curl_easy_setopt(e, CURLOPT_RESOLVE, r->resolve);
+	/* The parent connects; libcurl only does TLS and HTTP on it. */
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, w);
+	curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_closesocket);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, w);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -770,7 +914,8 @@ watcher_tick(struct watcher *w)
 
 	if (!w->ready)
 		return;
-	if (w->list == NULL && w->watch == NULL && now >= w->next_try) {
+	if (w->list == NULL && w->watch == NULL && now >= w->next_try &&
+	    conn_at_hand(w)) {
 		if (w->map == NULL || w->need_list || w->cont != NULL)
 			start_list(w);
 		else
@@ -780,7 +925,7 @@ watcher_tick(struct watcher *w)
 	    now >= w->patch_next && (local = nodemap_local(w->map)) != NULL) {
 		if (local->net_unavailable == 0)
 			w->condition_set = 1;
-		else
+		else if (conn_at_hand(w))
 			start_patch(w);
 	}
 }
@@ -831,19 +976,25 @@ watcher_poll(struct child *c, struct pollfd *pfd, int max, int64_t *timeout)
 {
 	struct watcher	*w = c->state;
 	int64_t		 now = mono_ms(), due = -1;
-	int		 i;
+	int		 i, n;
 
+	for (n = 0; n < w->npool; n++)
+		if (due < 0 || w->pool_got[n] + CONN_FRESH_MS < due)
+			due = w->pool_got[n] + CONN_FRESH_MS;
 	for (i = 0; i < w->nsocks && i < max; i++) {
 		pfd[i] = w->socks[i];
 		pfd[i].revents = 0;
 	}
-	if (w->curl_due >= 0)
+	if (w->curl_due >= 0 && (due < 0 || w->curl_due < due))
 		due = w->curl_due;
-	if (w->ready && w->list == NULL && w->watch == NULL &&
+	/* While the parent connects, its answer wakes us, or the bound. */
+	if (w->asked && (due < 0 || w->asked_due < due))
+		due = w->asked_due;
+	if (!w->asked && w->ready && w->list == NULL && w->watch == NULL &&
 	    (due < 0 || w->next_try < due))
 		due = w->next_try;
-	if (w->committed && !w->condition_set && w->patch == NULL &&
-	    (due < 0 || w->patch_next < due))
+	if (!w->asked && w->committed && !w->condition_set &&
+	    w->patch == NULL && (due < 0 || w->patch_next < due))
 		due = w->patch_next;
 	if (due >= 0)
 		*timeout = due > now ? due - now : 0;
@@ -869,6 +1020,9 @@ watcher_io(struct child *c, struct pollfd *pfd, int n)
 		curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0,
 		    &running);
 	}
+	if (w->asked && mono_ms() >= w->asked_due)
+		conn_failed(w, ETIMEDOUT);
+	conn_prune(w);
 	transfers_done(w);
 	watcher_tick(w);
 }
@@ -950,6 +1104,7 @@ static void
 watcher_control(struct child *c, struct msg *m)
 {
 	struct watcher	*w = c->state;
+	uint32_t	 err;
 
 	switch (m->hdr.type) {
 	case MSG_API_SERVER:
@@ -973,6 +1128,14 @@ watcher_control(struct child *c, struct msg *m)
 		buf_set(&w->token, m->data, m->len, 0);
 		if (w->ready)
 			log_info("new API token");
+		break;
+	case MSG_API_SOCKET:
+		conn_arrived(w, m->fd);
+		watcher_tick(w);
+		break;
+	case MSG_API_CONNECT_FAILED:
+		memcpy(&err, m->data, sizeof(err));
+		conn_failed(w, (int)err);
 		break;
 	case MSG_DUMP:
 		watcher_dump(w, m->hdr.id);

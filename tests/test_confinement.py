@@ -176,4 +176,66 @@ try:
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
+# A compromised watcher has no network of its own: its filter kills
+# socket and sendto to an address and fails connect, so it reaches
+# neither the loopback nor any other address (the cloud metadata
+# service, the kubelet, etcd).  watcher_probe confines itself with the watcher's own
+# filter and tries; a listener in a namespace of our own says whether
+# anything arrived.  With --seccomp=log the same probe does reach it,
+# which shows the listener would notice.
+PROBE = os.path.join(knlib.BUILDDIR, "tests", "watcher_probe")
+REACH = r"""
+import json, socket, subprocess, sys
+addr, action = sys.argv[1], sys.argv[3]
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+kind = socket.SOCK_DGRAM if action == "sendto" else socket.SOCK_STREAM
+s = socket.socket(fam, kind)
+s.bind((addr, 0))
+if kind == socket.SOCK_STREAM:
+    s.listen(8)
+r = subprocess.run([sys.argv[2], action, addr, str(s.getsockname()[1])] +
+                   sys.argv[4:], capture_output=True, text=True, timeout=120)
+s.setblocking(False)
+try:
+    s.accept() if kind == socket.SOCK_STREAM else s.recv(16)
+    got = "reached"
+except BlockingIOError:
+    got = "nothing"
+print(json.dumps({"rc": r.returncode, "out": r.stdout, "err": r.stderr,
+                  "got": got}))
+"""
+import json  # noqa: E402
+ns = knlib.Netns()
+tmp = knlib.private_dir()
+try:
+    ns.run("ip", "link", "add", "probe0", "type", "veth", "peer", "name",
+           "probe1")
+    ns.run("ip", "addr", "add", "192.0.2.1/24", "dev", "probe0")
+    ns.run("ip", "addr", "add", "2001:db8::1/64", "dev", "probe0", "nodad")
+    ns.run("ip", "link", "set", "probe0", "up")
+    ns.run("ip", "link", "set", "probe1", "up")
+
+    def reach(action, addr, *opts):
+        out = ns.run("python3", "-c", REACH, addr, PROBE, action, "--chroot",
+                     os.path.join(tmp, "empty"), *opts)
+        return json.loads(out)
+
+    r = reach("sendto", "127.0.0.1", "--seccomp", "log")
+    tap.ok(r["got"] == "reached" and "sent" in r["out"],
+           "watcher probe, --seccomp=log: a sendto reaches the listener "
+           "(the check below can fail)", r)
+    for action in ("socket", "connect", "sendto"):
+        for addr in ("127.0.0.1", "192.0.2.1", "::1", "2001:db8::1"):
+            # connect(2) fails without reaching the kernel (libcurl
+            # 7.88 calls it on the socket the parent connected).
+            r = reach(action, addr)
+            tap.ok(r["got"] == "nothing" and (r["rc"] == -31 or (
+                   action == "connect" and r["rc"] == 0 and
+                   "refused: connect" in r["out"])),
+                   "a confined watcher's %s to %s is killed by SIGSYS or "
+                   "fails, and nothing arrives" % (action, addr), r)
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+    ns.close()
+
 tap.done()

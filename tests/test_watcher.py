@@ -4,9 +4,11 @@ protocol over real TLS: list, watch, intents to the executor, the node
 condition, every fault the issue names, token rotation, pagination of
 5,000 nodes and constant memory for large Node objects."""
 
+import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 
@@ -217,6 +219,37 @@ try:
     os.kill(pids["watcher"], signal.SIGKILL)
     i, m = d.wait_for(r"^watcher: listed 7 nodes", start=mark, timeout=30)
     tap.ok(m is not None, "a restarted watcher lists again", d.log())
+
+    # The API server restarts on its port.  The watcher opens no socket:
+    # while the server is down the parent's connects are refused and the
+    # watcher says so; once it is back, the watcher's requests arrive
+    # again on connections the parent opened.
+    mark = d.mark()
+    ready = os.path.join(api.dir, "ready.json")
+    argv = list(api.proc.args)
+    argv[argv.index("--port") + 1] = str(api.port)
+    api.proc.terminate()
+    api.proc.wait(30)
+    os.unlink(ready)
+    i, m = d.wait_for(r"^watcher: no connection to the API server "
+                      r"https://\S+: Connection refused$", start=mark,
+                      timeout=60)
+    tap.ok(m is not None, "API server down: the parent's connect is refused "
+           "and the watcher logs it", d.log())
+    api.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                stdout=api.log, stderr=subprocess.STDOUT)
+    knlib.wait_until(lambda: os.path.exists(ready) and
+                     os.path.getsize(ready) > 0, timeout=30)
+    time.sleep(0.1)
+    with open(ready) as f:
+        api.control_port = json.load(f)["control_port"]
+    tap.ok(knlib.wait_until(lambda: [r for r in api.requests()
+                                     if r["kind"] in ("list", "watch")],
+                            timeout=90),
+           "API server back: the watcher's requests reach it again",
+           d.log(mark))
+    tap.ok(not re.search(r"(?m)^parent: watcher .* killed", d.log(mark)),
+           "no watcher died for it", d.log(mark))
     tap.ok(d.proc.poll() is None, "the daemon is still running")
 finally:
     if d is not None:
