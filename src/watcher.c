@@ -248,11 +248,22 @@ sink_none(void *arg, const struct msg_intent *in)
 /* A list builds a map of its own: intents go out as one snapshot. */
 static const struct intent_sink list_sink = { sink_none, sink_none, NULL };
 
+/* The parser skipped what it would not buffer; the node is used. */
+static void
+log_oversized(const struct k8s_node *n)
+{
+	if (n->oversized > 0)
+		log_warnx("node %s: %u string%s longer than %u bytes skipped",
+		    *n->name != '\0' ? n->name : "(bookmark)", n->oversized,
+		    n->oversized > 1 ? "s" : "", K8S_TOKEN_MAX);
+}
+
 static void
 on_list_node(void *arg, enum k8s_event ev, const struct k8s_node *n)
 {
 	struct watcher	*w = arg;
 
+	log_oversized(n);
 	if (nodemap_apply(w->building, ev, n, &list_sink) == -1)
 		log_warnx("node %s ignored: more than %u nodes (--max-nodes)",
 		    n->name, w->srv.max_nodes);
@@ -273,6 +284,7 @@ on_watch_node(void *arg, enum k8s_event ev, const struct k8s_node *n)
 {
 	struct watcher	*w = arg;
 
+	log_oversized(n);
 	if (*n->rv != '\0')
 		snprintf(w->rv, sizeof(w->rv), "%s", n->rv);
 	if (ev >= K8S_ADDED && ev <= K8S_BOOKMARK) {
