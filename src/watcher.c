@@ -498,6 +498,9 @@ start_list(struct watcher *w)
 	    &list_cb, w);
 	curl_easy_setopt(w->list->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(w->list->easy, CURLOPT_LOW_SPEED_TIME, 60L);
+	/* A page that trickles is as stuck as one that stalls. */
+	curl_easy_setopt(w->list->easy, CURLOPT_TIMEOUT,
+	    (long)w->c->conf.watch_timeout);
 	if (req_start(w, w->list) == -1)
 		w->list = NULL;
 }
@@ -662,6 +665,10 @@ list_done(struct watcher *w, struct req *r, CURLcode cc)
 	}
 	if (cc == CURLE_OK && r->code == 200 && !r->bad_body) {
 		log_warnx("list: %s", k8s_parser_error(r->parser));
+		ra = 0;
+	} else if (cc == CURLE_OPERATION_TIMEDOUT && r->code == 200) {
+		count_error(w, 0);
+		log_warnx("list: page abandoned: %s; listing again", r->errbuf);
 		ra = 0;
 	} else if ((ra = req_failed(w, r, cc)) == -1)
 		ra = 0;
