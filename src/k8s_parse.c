@@ -207,6 +207,7 @@ struct k8s_parser {
 	/* The lexer: every token yajl buffers is bounded by token_max. */
 	unsigned char		 lex;		/* enum kp_lex */
 	unsigned char		 hex;		/* digits left in a \u escape */
+	unsigned char		 utf8;		/* continuation bytes to come */
 	int			 dropping;	/* the rest of a string */
 	int			 cut;		/* yajl's next string was cut */
 	size_t			 tok;		/* bytes of the token so far */
@@ -1244,6 +1245,27 @@ lex_error(struct k8s_parser *p, const char *what)
 	return -1;
 }
 
+/*
+ * A byte of a string being dropped, checked as yajl checks what it
+ * sees (UTF-8 by lead and continuation bytes, without a check for
+ * overlong forms): NULL, or what is wrong.
+ */
+static const char *
+dropped_byte(struct k8s_parser *p, int c)
+{
+	if (p->utf8 > 0) {
+		if ((c & 0xc0) != 0x80)
+			return "invalid UTF-8 in a string";
+		p->utf8--;
+	} else if (c >= 0x80) {
+		if (c < 0xc0 || c >= 0xf8)
+			return "invalid UTF-8 in a string";
+		p->utf8 = c < 0xe0 ? 1 : c < 0xf0 ? 2 : 3;
+	} else if (c < 0x20)
+		return "a control character in a string";
+	return NULL;
+}
+
 static int
 number_byte(int c)
 {
@@ -1254,8 +1276,9 @@ number_byte(int c)
 int
 k8s_parser_feed(struct k8s_parser *p, const unsigned char *buf, size_t len)
 {
-	size_t	 i, seg = 0;
-	int	 c;
+	const char	*why;
+	size_t		 i, seg = 0;
+	int		 c;
 
 	if (p->dead)
 		return -1;
@@ -1302,7 +1325,7 @@ k8s_parser_feed(struct k8s_parser *p, const unsigned char *buf, size_t len)
 			}
 			continue;
 		case L_STR:
-			if (c == '"') {
+			if (c == '"' && p->utf8 == 0) {
 				p->lex = L_OUT;
 				if (p->dropping) {
 					/* yajl gets the closing quote. */
@@ -1318,11 +1341,10 @@ k8s_parser_feed(struct k8s_parser *p, const unsigned char *buf, size_t len)
 					return -1;
 				p->dropping = p->cut = 1;
 			}
+			if (p->dropping && (why = dropped_byte(p, c)) != NULL)
+				return lex_error(p, why);
 			if (c == '\\')
 				p->lex = L_ESC;
-			else if (c < 0x20 && p->dropping)
-				return lex_error(p, "a control character in a "
-				    "string");
 			break;
 		case L_ESC:
 			if (c == 'u') {

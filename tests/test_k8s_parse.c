@@ -1443,6 +1443,12 @@ test_tokens(void)
 			  1 },
 			{ "0123456789abcdef\\u12g4", "an invalid \\u escape in "
 			  "a string", 4 },
+			{ "0123456789abcdefx\x80", "invalid UTF-8 in a string",
+			  1 },
+			{ "0123456789abcdefx\xe2\x82x", "invalid UTF-8 in a "
+			  "string", 3 },
+			{ "0123456789abcdef\xf8\x80\x80\x80\x80", "invalid "
+			  "UTF-8 in a string", 0 },
 		};
 
 		for (i = 0; i < NELEM(bad); i++) {
