@@ -202,7 +202,7 @@ struct k8s_parser {
 	int			 infeed;
 	int			 docs;		/* top-level values completed */
 	int			 nonblank;	/* more than whitespace was fed */
-	unsigned long long	 base;		/* bytes before this chunk */
+	unsigned long long	 base;		/* bytes before yajl's current call */
 
 	/* The lexer: every token yajl buffers is bounded by token_max. */
 	unsigned char		 lex;		/* enum kp_lex */
