@@ -296,6 +296,14 @@ apiconf_parse_kubeconfig(struct api_conf *a, const char *text, size_t len,
 			goto out;
 		}
 		if ((v = scalar(map_get(&doc, user, "token"))) != NULL) {
+			/* The token file's bound: a longer one fits no message. */
+			if (strlen(v) > API_TOKEN_MAX) {
+				errset(err, errlen, "%s: user \"%s\": token "
+				    "larger than %d bytes", path,
+				    scalar(map_get(&doc, ctx, "user")),
+				    API_TOKEN_MAX);
+				goto out;
+			}
 			blob_free(&a->token);
 			if ((a->token.data = strdup(v)) == NULL) {
 				errset(err, errlen, "%s: out of memory", path);

@@ -13,9 +13,12 @@
  *
  * Memory is the parser struct plus yajl's handle.  yajl itself keeps
  * a copy of a single token that spans two chunks, and decodes a string
- * with escapes into a buffer before the callback sees it; both are
- * bounded by the size of one token, never of the document, and both
- * buffers are reused.
+ * with escapes into a buffer before the callback sees it; both would
+ * grow with one token, so a small lexer in front of yajl bounds every
+ * token: a string longer than the bound reaches yajl cut short (the
+ * rest is checked and dropped as it arrives), and a longer number is
+ * refused.  A cut string is counted in its Node when it was to be
+ * skipped anyway, and refused anywhere else.
  *
  * Every value kept is checked before it is stored: the watcher passes
  * names to API paths and prefixes to the executor, and the API server
@@ -183,6 +186,9 @@ struct kp_frame {
 
 enum kp_addrkind { A_NONE, A_WANTED, A_OTHER };
 
+/* Where the lexer in front of yajl is. */
+enum kp_lex { L_OUT, L_STR, L_ESC, L_HEX, L_NUM };
+
 struct k8s_parser {
 	yajl_handle		 h;
 	struct k8s_parse_cb	 cb;
@@ -196,7 +202,16 @@ struct k8s_parser {
 	int			 infeed;
 	int			 docs;		/* top-level values completed */
 	int			 nonblank;	/* more than whitespace was fed */
-	unsigned long long	 base;		/* bytes before this chunk */
+	unsigned long long	 base;		/* bytes before yajl's current call */
+
+	/* The lexer: every token yajl buffers is bounded by token_max. */
+	unsigned char		 lex;		/* enum kp_lex */
+	unsigned char		 hex;		/* digits left in a \u escape */
+	unsigned char		 utf8;		/* continuation bytes to come */
+	int			 dropping;	/* the rest of a string */
+	int			 cut;		/* yajl's next string was cut */
+	size_t			 tok;		/* bytes of the token so far */
+	size_t			 token_max;
 
 	struct kp_frame		 fr[KP_FRAMES];
 	int			 nfr;
@@ -696,12 +711,36 @@ cb_start_array(void *ctx)
 	return open_container(ctx, T_ARRAY);
 }
 
+/*
+ * yajl reports a string the lexer cut short.  Skipped inside a Node,
+ * it is counted there and the Node is used; anywhere else it would be
+ * a wrong value, so it is refused.
+ */
+static int
+cut_value(struct k8s_parser *p, int v)
+{
+	int	 i;
+
+	p->cut = 0;
+	for (i = 0; v == V_SKIP && i < p->nfr; i++)
+		if (p->fr[i].kind == V_ITEM || p->fr[i].kind == V_OBJECT) {
+			if (p->node.oversized < UINT_MAX)
+				p->node.oversized++;
+			return 1;
+		}
+	return fail(p, v != V_SKIP, NULL, "a string longer than %zu bytes",
+	    p->token_max);
+}
+
 static int
 cb_map_key(void *ctx, const unsigned char *k, size_t len)
 {
 	struct k8s_parser	*p = ctx;
 	int			 id;
 
+	/* A cut key is no key we know: its value is skipped. */
+	if (p->cut && !cut_value(p, V_SKIP))
+		return 0;
 	if (p->skip > 0)
 		return 1;
 	id = key_id(k, len);
@@ -935,8 +974,10 @@ cb_string(void *ctx, const unsigned char *s, size_t len)
 	int			 v;
 
 	if (p->skip > 0)
-		return 1;
+		return p->cut ? cut_value(p, V_SKIP) : 1;
 	v = take_value(p);
+	if (p->cut)
+		return cut_value(p, v);
 	if (v == V_SKIP)
 		return 1;
 	if (vtype[v] != T_STRING) {
@@ -1130,6 +1171,7 @@ k8s_parser_new_alloc(enum k8s_doc doc, enum k8s_addr_type at,
 		p->cb = *cb;
 	p->arg = arg;
 	clear_node(&p->node);
+	p->token_max = K8S_TOKEN_MAX;
 	yaf.malloc = al->alloc;
 	yaf.realloc = al->resize;
 	yaf.free = al->release;
@@ -1171,11 +1213,72 @@ json_error(struct k8s_parser *p, const unsigned char *buf, size_t len,
 	p->dead = 1;
 }
 
+/* Passes bytes on to yajl; 0, or -1 and the parser is dead. */
+static int
+forward(struct k8s_parser *p, const unsigned char *buf, size_t len)
+{
+	yajl_status	 s;
+
+	if (len == 0)
+		return 0;
+	p->infeed = 1;
+	s = yajl_parse(p->h, buf, len);
+	p->infeed = 0;
+	if (s != yajl_status_ok) {
+		if (!p->dead)
+			json_error(p, buf, len,
+			    p->base + yajl_get_bytes_consumed(p->h));
+		p->base += yajl_get_bytes_consumed(p->h);
+		return -1;
+	}
+	p->base += len;
+	return 0;
+}
+
+/* What yajl would have said of a byte it is not shown. */
+static int
+lex_error(struct k8s_parser *p, const char *what)
+{
+	snprintf(p->err, sizeof(p->err), "invalid JSON at byte %llu: %s",
+	    p->base, what);
+	p->dead = 1;
+	return -1;
+}
+
+/*
+ * A byte of a string being dropped, checked as yajl checks what it
+ * sees (UTF-8 by lead and continuation bytes, without a check for
+ * overlong forms): NULL, or what is wrong.
+ */
+static const char *
+dropped_byte(struct k8s_parser *p, int c)
+{
+	if (p->utf8 > 0) {
+		if ((c & 0xc0) != 0x80)
+			return "invalid UTF-8 in a string";
+		p->utf8--;
+	} else if (c >= 0x80) {
+		if (c < 0xc0 || c >= 0xf8)
+			return "invalid UTF-8 in a string";
+		p->utf8 = c < 0xe0 ? 1 : c < 0xf0 ? 2 : 3;
+	} else if (c < 0x20)
+		return "a control character in a string";
+	return NULL;
+}
+
+static int
+number_byte(int c)
+{
+	return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' ||
+	    c == '+' || c == '-';
+}
+
 int
 k8s_parser_feed(struct k8s_parser *p, const unsigned char *buf, size_t len)
 {
-	yajl_status	 s;
-	size_t		 i;
+	const char	*why;
+	size_t		 i, seg = 0;
+	int		 c;
 
 	if (p->dead)
 		return -1;
@@ -1185,26 +1288,95 @@ k8s_parser_feed(struct k8s_parser *p, const unsigned char *buf, size_t len)
 		p->dead = 1;
 		return -1;
 	}
-	if (len == 0)
-		return 0;
 	/* Scans only the leading whitespace of a stream, once. */
 	for (i = 0; !p->nonblank && i < len; i++)
 		if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\r' &&
 		    buf[i] != '\n')
 			p->nonblank = 1;
-	p->infeed = 1;
-	s = yajl_parse(p->h, buf, len);
-	if (s != yajl_status_ok) {
-		if (!p->dead)
-			json_error(p, buf, len,
-			    p->base + yajl_get_bytes_consumed(p->h));
-		p->base += yajl_get_bytes_consumed(p->h);
-		p->infeed = 0;
-		return -1;
+	/*
+	 * Follows strings and numbers so that yajl never buffers more
+	 * than token_max bytes of one: the bytes of a longer string are
+	 * checked here and not passed on (seg is where the bytes still
+	 * to pass on start), and a longer number is refused.  yajl
+	 * checks everything it does see.
+	 */
+	for (i = 0; i < len; i++) {
+		c = buf[i];
+		if (p->lex == L_NUM) {
+			if (number_byte(c)) {
+				if (++p->tok <= p->token_max)
+					continue;
+				if (forward(p, buf + seg, i - seg) == -1)
+					return -1;
+				fail(p, 0, NULL, "a number longer than %zu "
+				    "bytes", p->token_max);
+				return -1;
+			}
+			p->lex = L_OUT;
+		}
+		switch (p->lex) {
+		case L_OUT:
+			if (c == '"') {
+				p->lex = L_STR;
+				p->tok = 0;
+			} else if (c == '-' || (c >= '0' && c <= '9')) {
+				p->lex = L_NUM;
+				p->tok = 1;
+			}
+			continue;
+		case L_STR:
+			if (c == '"' && p->utf8 == 0) {
+				p->lex = L_OUT;
+				if (p->dropping) {
+					/* yajl gets the closing quote. */
+					p->dropping = 0;
+					seg = i;
+				}
+				break;
+			}
+			/* Cut between characters, never inside one. */
+			if (!p->dropping && p->tok >= p->token_max &&
+			    (c & 0xc0) != 0x80) {
+				if (forward(p, buf + seg, i - seg) == -1)
+					return -1;
+				p->dropping = p->cut = 1;
+			}
+			if (p->dropping && (why = dropped_byte(p, c)) != NULL)
+				return lex_error(p, why);
+			if (c == '\\')
+				p->lex = L_ESC;
+			break;
+		case L_ESC:
+			if (c == 'u') {
+				p->lex = L_HEX;
+				p->hex = 4;
+				break;
+			}
+			if (p->dropping && memchr("\"\\/bfnrt", c, 8) == NULL)
+				return lex_error(p, "an invalid escape in a "
+				    "string");
+			p->lex = L_STR;
+			break;
+		case L_HEX:
+			if (p->dropping && hexval(c) == -1)
+				return lex_error(p, "an invalid \\u escape in "
+				    "a string");
+			if (--p->hex == 0)
+				p->lex = L_STR;
+			break;
+		}
+		if (p->dropping)
+			p->base++;
+		else
+			p->tok++;
 	}
-	p->infeed = 0;
-	p->base += len;
-	return 0;
+	return p->dropping ? 0 : forward(p, buf + seg, len - seg);
+}
+
+void
+k8s_parser_token_max(struct k8s_parser *p, size_t max)
+{
+	p->token_max = max > 0 ? max : K8S_TOKEN_MAX;
 }
 
 int

@@ -17,6 +17,12 @@
 #define K8S_RV_MAX	64
 #define K8S_ID_MAX	64	/* machineID, systemUUID, bootID */
 #define K8S_CONT_MAX	1024	/* a list's continue token */
+/*
+ * The longest string or number the parser takes in whole.  The API
+ * server refuses an object over 1.5 MiB (etcd's request limit), so no
+ * token it sends comes near this.
+ */
+#define K8S_TOKEN_MAX	(2u << 20)
 
 enum k8s_doc { K8S_DOC_LIST, K8S_DOC_WATCH, K8S_DOC_STATUS };
 enum k8s_event { K8S_LISTED = 1, K8S_ADDED, K8S_MODIFIED, K8S_DELETED,
@@ -35,6 +41,7 @@ struct k8s_node {
 	int		 net_unavailable;	/* -1 absent, 0 False, 1 True, 2 Unknown */
 	char		 machine_id[K8S_ID_MAX], system_uuid[K8S_ID_MAX],
 			 boot_id[K8S_ID_MAX];
+	unsigned	 oversized;	/* skipped strings cut at the token bound */
 };
 
 struct k8s_status {
@@ -84,6 +91,11 @@ struct k8s_parser *k8s_parser_new_alloc(enum k8s_doc, enum k8s_addr_type,
 int	 k8s_parser_feed(struct k8s_parser *, const unsigned char *, size_t);
 /* -1 if the input ended inside a document. */
 int	 k8s_parser_finish(struct k8s_parser *);
+/*
+ * The longest string or number passed to yajl (0: K8S_TOKEN_MAX);
+ * before the first feed.  Tests and fuzzers make it small.
+ */
+void	 k8s_parser_token_max(struct k8s_parser *, size_t);
 /* What went wrong and where, after a -1; "" before. */
 const char *k8s_parser_error(const struct k8s_parser *);
 /* Bytes consumed. */

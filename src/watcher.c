@@ -261,11 +261,22 @@ sink_none(void *arg, const struct msg_intent *in)
 /* A list builds a map of its own: intents go out as one snapshot. */
 static const struct intent_sink list_sink = { sink_none, sink_none, NULL };
 
+/* The parser skipped what it would not buffer; the node is used. */
+static void
+log_oversized(const struct k8s_node *n)
+{
+	if (n->oversized > 0)
+		log_warnx("node %s: %u string%s longer than %u bytes skipped",
+		    *n->name != '\0' ? n->name : "(bookmark)", n->oversized,
+		    n->oversized > 1 ? "s" : "", K8S_TOKEN_MAX);
+}
+
 static void
 on_list_node(void *arg, enum k8s_event ev, const struct k8s_node *n)
 {
 	struct watcher	*w = arg;
 
+	log_oversized(n);
 	if (nodemap_apply(w->building, ev, n, &list_sink) == -1)
 		log_warnx("node %s ignored: more than %u nodes (--max-nodes)",
 		    n->name, w->srv.max_nodes);
@@ -286,6 +297,7 @@ on_watch_node(void *arg, enum k8s_event ev, const struct k8s_node *n)
 {
 	struct watcher	*w = arg;
 
+	log_oversized(n);
 	if (*n->rv != '\0')
 		snprintf(w->rv, sizeof(w->rv), "%s", n->rv);
 	if (ev >= K8S_ADDED && ev <= K8S_BOOKMARK) {
@@ -630,6 +642,9 @@ start_list(struct watcher *w)
 	    &list_cb, w);
 	curl_easy_setopt(w->list->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(w->list->easy, CURLOPT_LOW_SPEED_TIME, 60L);
+	/* A page that trickles is as stuck as one that stalls. */
+	curl_easy_setopt(w->list->easy, CURLOPT_TIMEOUT,
+	    (long)w->c->conf.watch_timeout);
 	if (req_start(w, w->list) == -1)
 		w->list = NULL;
 }
@@ -794,6 +809,10 @@ list_done(struct watcher *w, struct req *r, CURLcode cc)
 	}
 	if (cc == CURLE_OK && r->code == 200 && !r->bad_body) {
 		log_warnx("list: %s", k8s_parser_error(r->parser));
+		ra = 0;
+	} else if (cc == CURLE_OPERATION_TIMEDOUT && r->code == 200) {
+		count_error(w, 0);
+		log_warnx("list: page abandoned: %s; listing again", r->errbuf);
 		ra = 0;
 	} else if ((ra = req_failed(w, r, cc)) == -1)
 		ra = 0;

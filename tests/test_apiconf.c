@@ -424,6 +424,47 @@ test_kubeconfig(void)
 	apiconf_free(&a);
 }
 
+/* A kubeconfig whose user has an inline token of len bytes. */
+static const char *
+with_token(size_t len)
+{
+	static char	 buf[32 * 1024];
+	size_t		 i, o;
+
+	o = (size_t)snprintf(buf, sizeof(buf), "%s    token: ",
+	    single(PROD_CLUSTER, ""));
+	for (i = 0; i < len && o < sizeof(buf) - 2; i++)
+		buf[o++] = 'a' + i % 26;
+	buf[o++] = '\n';
+	buf[o] = '\0';
+	return buf;
+}
+
+/*
+ * An inline token is held to the token file's bound: a longer one
+ * would fit no message to the watcher, whose requests would then go
+ * out without credentials.
+ */
+static void
+test_inline_token_bound(void)
+{
+	struct api_conf	 a;
+	char		 err[512];
+
+	memset(&a, 0, sizeof(a));
+	why(is_int(parse(&a, with_token(API_TOKEN_MAX), err, sizeof(err)), 0,
+	    "inline token: as long as the token file's bound accepted"), err);
+	is_int(a.token.len, API_TOKEN_MAX, "inline token: and kept whole");
+	is_int(parse(&a, with_token(API_TOKEN_MAX + 1), err, sizeof(err)), -1,
+	    "inline token: one byte over the bound refused");
+	is_int(parse(&a, with_token(16 * 1024 + 1), err, sizeof(err)), -1,
+	    "inline token: over 16 KiB refused at parse time");
+	like(err, "token larger than 8192 bytes",
+	    "inline token: the message gives the bound");
+	like(err, "\"u\"", "inline token: and names the user");
+	apiconf_free(&a);
+}
+
 /* A config that apiconf_load accepts: flags, a token and a CA. */
 static void
 flags(struct kn_config *c, const char *url)
@@ -770,6 +811,7 @@ main(void)
 	test_base64();
 	test_read_file();
 	test_kubeconfig();
+	test_inline_token_bound();
 	test_load();
 	test_token_changed();
 	test_node_identity();

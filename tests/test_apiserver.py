@@ -532,6 +532,42 @@ def test_faults(tap, srv):
            [e["fault"] for e in entries if e["fault"]])
 
 
+def test_slow_and_huge(tap, srv):
+    """The faults of a hostile server: a list that trickles, a watch
+    event with one huge string."""
+    names = srv.ctl("GET", "/nodes")["names"]
+    srv.fault(match="list", action="trickle", seconds=1.5, interval=0.1)
+    t0 = time.monotonic()
+    status, _, body = srv.api("GET", NODES)
+    elapsed = time.monotonic() - t0
+    doc = raises(lambda: json.loads(body)) or json.loads(body)
+    tap.ok(status == 200 and isinstance(doc, dict) and
+           names_of(doc.get("items", [])) == names and
+           body.endswith(b" ]}") and
+           elapsed >= 1.4,
+           "trickle: a whole list, spaces before its end, after the time "
+           "asked", (status, body[-40:], elapsed))
+
+    name = names[0]
+    cur = state(srv)["resourceVersion"]
+    resp = srv.open("GET", NODES + "?watch=1&timeoutSeconds=10"
+                    "&resourceVersion=" + cur, timeout=30)
+    srv.fault(match="watch", action="huge_value", bytes=3000000)
+    srv.ctl("POST", "/heartbeat/" + name)
+    events = read_events(resp, limit=1)
+    resp.close()
+    obj = events[0]["object"] if events else {}
+    huge = obj.get("metadata", {}).get("annotations", {}).get(
+        "example.com/huge", "")
+    tap.ok(len(events) == 1 and obj["metadata"]["name"] == name and
+           huge == "x" * 3000000 and "status" in obj,
+           "huge_value: the next event carries a 3 MB annotation, the "
+           "rest of the node as it is", [e["type"] for e in events])
+    stored = srv.ctl("GET", "/nodes/" + name)
+    tap.ok("example.com/huge" not in stored["metadata"].get(
+        "annotations", {}), "huge_value: only on the wire, not stored")
+
+
 # ---------------------------------------------------------------------
 # a 5,000-node cluster
 
@@ -677,7 +713,9 @@ def main():
         servers.append(short)
         for group, srv in ((test_kubectl, small), (test_auth, small),
                            (test_objects, small), (test_watch, small),
-                           (test_faults, small), (test_history, short),
+                           (test_faults, small),
+                           (test_slow_and_huge, small),
+                           (test_history, short),
                            (test_scale, big)):
             try:
                 if group is test_kubectl:

@@ -308,6 +308,7 @@ static const struct k8s_parse_cb cbs = { on_node, on_meta, on_status };
 static const struct k8s_parse_cb cbs_nostatus = { on_node, on_meta, NULL };
 
 static int	 total_runs, total_late;
+static size_t	 token_max;	/* for run_cuts; 0: the parser's default */
 
 /* Feed s in pieces ending at each cut (ascending), then the rest. */
 static void
@@ -321,6 +322,7 @@ run_cuts(struct res *r, enum k8s_doc doc, enum k8s_addr_type at,
 	memset(r, 0, sizeof(*r));
 	if ((p = k8s_parser_new_alloc(doc, at, cb, r, al)) == NULL)
 		bail_out("k8s_parser_new");
+	k8s_parser_token_max(p, token_max);
 	for (i = 0; i <= ncuts && r->rc == 0; i++) {
 		to = i < ncuts ? cuts[i] : len;
 		if (k8s_parser_feed(p, (const unsigned char *)s + from,
@@ -1260,6 +1262,212 @@ test_memory(void)
 	    "costs at most twice its size (%zu bytes more)", big - q2);
 }
 
+/* --- tokens longer than the bound --- */
+
+/*
+ * A list of one node with a string of n bytes of fill (fed in pieces
+ * of chunk bytes, never held whole) as the value at where: "a" an
+ * annotation, "k" an annotation's key, "c" spec.podCIDR, "l" a key of
+ * the list itself.  Returns the parser's peak memory.
+ */
+static size_t
+feed_huge(struct res *r, int where, size_t n, size_t chunk)
+{
+	static const char *const pre[] = {
+		"{\"kind\":\"NodeList\",\"items\":[{\"metadata\":{"
+		    "\"name\":\"node-a\",\"annotations\":{\"x\":\"",
+		"{\"kind\":\"NodeList\",\"items\":[{\"metadata\":{"
+		    "\"name\":\"node-a\",\"annotations\":{\"",
+		"{\"kind\":\"NodeList\",\"items\":[{\"metadata\":{"
+		    "\"name\":\"node-a\",\"annotations\":{}},\"spec\":{"
+		    "\"podCIDR\":\"",
+		"{\"kind\":\"NodeList\",\"x\":\"",
+	};
+	static const char *const post[] = {
+		"\"}},\"spec\":{\"podCIDR\":\"100.96.3.0/24\"}}],"
+		    "\"metadata\":{\"resourceVersion\":\"7\"}}",
+		"\":1}},\"spec\":{\"podCIDR\":\"100.96.3.0/24\"}}],"
+		    "\"metadata\":{\"resourceVersion\":\"7\"}}",
+		"\"}}],\"metadata\":{\"resourceVersion\":\"7\"}}",
+		"\",\"items\":[]}",
+	};
+	struct counter		 c = { 0 };
+	struct k8s_alloc	 al = { c_alloc, c_resize, c_release, &c };
+	struct k8s_parser	*p;
+	unsigned char		*fill;
+	const char		*w = strchr("akcl", where);
+	size_t			 i, left;
+	int			 k = (int)(w - "akcl");
+
+	memset(r, 0, sizeof(*r));
+	if ((fill = malloc(chunk)) == NULL ||
+	    (p = k8s_parser_new_alloc(K8S_DOC_LIST, K8S_ADDR_INTERNAL, &cbs,
+	    r, &al)) == NULL)
+		bail_out("out of memory");
+	/* Some escapes and two-byte characters among the plain ones. */
+	for (i = 0; i < chunk; i++)
+		fill[i] = "xyz"[i % 3];
+	memcpy(fill + chunk / 2, "\\u00e9\\n\xc3\xa9", 10);
+	r->rc = k8s_parser_feed(p, (const unsigned char *)pre[k],
+	    strlen(pre[k]));
+	for (left = n; left > 0 && r->rc == 0; left -= i) {
+		i = left < chunk ? left : chunk;
+		r->rc = k8s_parser_feed(p, fill, i);
+	}
+	if (r->rc == 0)
+		r->rc = k8s_parser_feed(p, (const unsigned char *)post[k],
+		    strlen(post[k]));
+	if (r->rc == 0)
+		r->rc = k8s_parser_finish(p);
+	snprintf(r->err, sizeof(r->err), "%s", k8s_parser_error(p));
+	k8s_parser_free(p);
+	free(fill);
+	if (c.cur != 0)
+		bail_out("%zu bytes not freed", c.cur);
+	return c.peak;
+}
+
+/* A document fed whole under a token bound of max. */
+static void
+run_max(struct res *r, const char *doc, size_t max)
+{
+	token_max = max;
+	run_whole(r, K8S_DOC_LIST, doc);
+	token_max = 0;
+}
+
+static void
+test_tokens(void)
+{
+	struct buf	 doc = { 0 };
+	struct res	 r, whole;
+	size_t		 peak, small, i;
+	char		 want[160];
+
+	/* 200 MB in 4 KiB reads: what yajl keeps is cut at the bound. */
+	small = feed_huge(&r, 'a', 1000, 4096);
+	res_free(&r);
+	peak = feed_huge(&r, 'a', 200000000, 4096);
+	diag("peak parser memory: %zu bytes for a 1000-byte annotation, "
+	    "%zu for 200 MB", small, peak);
+	if (!is_int(r.rc, 0, "200 MB annotation: parsed"))
+		diag("%s", r.err);
+	ok(r.nodes == 1 && strcmp(r.last.name, "node-a") == 0 &&
+	    r.last.pod_cidr.family == AF_INET, "200 MB annotation: the node "
+	    "is delivered whole");
+	is_int(r.last.oversized, 1, "200 MB annotation: counted as one "
+	    "string cut short");
+	ok(peak < small + 4 * K8S_TOKEN_MAX, "200 MB annotation: parser memory "
+	    "under 4 times the token bound (%zu bytes more)", peak - small);
+	res_free(&r);
+
+	peak = feed_huge(&r, 'k', 200000000, 1000);
+	if (!is_int(r.rc, 0, "200 MB key, 1000-byte reads: parsed"))
+		diag("%s", r.err);
+	ok(r.nodes == 1 && r.last.oversized == 1 &&
+	    r.last.pod_cidr.family == AF_INET, "200 MB key: skipped, counted, "
+	    "the node delivered");
+	ok(peak < small + 4 * K8S_TOKEN_MAX, "200 MB key: memory bounded");
+	res_free(&r);
+
+	peak = feed_huge(&r, 'c', 200000000, 65536);
+	is_int(r.rc, -1, "200 MB podCIDR: refused");
+	ok(strncmp(r.err, "items[0].spec.podCIDR: a string longer than "
+	    "2097152 bytes (at byte ", 64) == 0,
+	    "200 MB podCIDR: says where and why: %s", r.err);
+	is_int(r.nodes, 0, "200 MB podCIDR: no node delivered");
+	ok(peak < small + 4 * K8S_TOKEN_MAX, "200 MB podCIDR: memory bounded");
+	res_free(&r);
+
+	feed_huge(&r, 'l', 3 * K8S_TOKEN_MAX, 4096);
+	is_int(r.rc, -1, "a huge string outside any node: refused");
+	ok(strncmp(r.err, "a string longer than 2097152 bytes (at byte ",
+	    44) == 0, "a huge string outside any node: says why: %s", r.err);
+	res_free(&r);
+
+	/*
+	 * A small bound shows the rules at every split point: a string as
+	 * long as the bound passes, one byte more is cut between
+	 * characters (never inside an escape or a UTF-8 sequence), and
+	 * what is cut is still checked.
+	 */
+	bprintf(&doc, "{\"kind\":\"NodeList\",\"items\":[{\"metadata\":{"
+	    "\"name\":\"node-a\",\"annotations\":{\"a\":\"0123456789abcdef\","
+	    "\"b\":\"0123456789abcdef0\",\"c\":\"0123456789abcd\\u00e9\\u00e9\","
+	    "\"d\":\"0123456789abcde\xc3\xa9\xc3\xa9\",\"\\\"0123456789ab\\n"
+	    "\\\\\":[1e5,-0.5,1234567890,\"\\t\\/\\b\\f\\r"
+	    "0123456789\\u0041\"]}},\"spec\":{\"podCIDR\":\"100.96.3.0/24\"}}],"
+	    "\"metadata\":{\"resourceVersion\":\"7\"}}");
+	run_max(&whole, bstr(&doc), 16);
+	if (!is_int(whole.rc, 0, "bound 16: parsed"))
+		diag("%s", whole.err);
+	is_int(whole.last.oversized, 5, "bound 16: the five strings over 16 "
+	    "bytes are counted, the one of 16 is not");
+	for (i = 1; i < doc.len; i++) {
+		struct res	 rr;
+
+		token_max = 16;
+		run_cuts(&rr, K8S_DOC_LIST, K8S_ADDR_INTERNAL, &cbs, doc.s,
+		    doc.len, &i, 1, NULL);
+		token_max = 0;
+		if (!same(&rr, &whole) ||
+		    rr.last.oversized != whole.last.oversized) {
+			res_free(&rr);
+			break;
+		}
+		res_free(&rr);
+	}
+	if (!ok(i == doc.len, "bound 16: all %zu split points give the same "
+	    "result", doc.len - 1))
+		diag("first difference at %zu", i);
+	res_free(&whole);
+
+	doc.len = 0;
+	bprintf(&doc, "{\"kind\":\"NodeList\",\"items\":[{\"metadata\":{"
+	    "\"name\":\"node-a\",\"annotations\":{\"a\":"
+	    "123456789012345678}}}]}");
+	run_max(&r, bstr(&doc), 16);
+	is_int(r.rc, -1, "bound 16: a number of 18 digits refused");
+	snprintf(want, sizeof(want), "items[0].metadata: a number longer than "
+	    "16 bytes (at byte %zu)", (size_t)(strstr(doc.s, "78}") - doc.s));
+	is_str(r.err, want, "bound 16: says why, where the bound was crossed");
+	res_free(&r);
+
+	{
+		/* The bad byte is off bytes past the first one cut. */
+		static const struct { const char *s, *msg; size_t off; }
+		    bad[] = {
+			{ "0123456789abcdef\x01", "a control character in a "
+			  "string", 0 },
+			{ "0123456789abcdef\\x", "an invalid escape in a string",
+			  1 },
+			{ "0123456789abcdef\\u12g4", "an invalid \\u escape in "
+			  "a string", 4 },
+			{ "0123456789abcdefx\x80", "invalid UTF-8 in a string",
+			  1 },
+			{ "0123456789abcdefx\xe2\x82x", "invalid UTF-8 in a "
+			  "string", 3 },
+			{ "0123456789abcdef\xf8\x80\x80\x80\x80", "invalid "
+			  "UTF-8 in a string", 0 },
+		};
+
+		for (i = 0; i < NELEM(bad); i++) {
+			doc.len = 0;
+			bprintf(&doc, "{\"kind\":\"NodeList\",\"items\":[{"
+			    "\"metadata\":{\"name\":\"a\",\"x\":\"%s\"}}]}",
+			    bad[i].s);
+			run_max(&r, bstr(&doc), 16);
+			snprintf(want, sizeof(want), "invalid JSON at byte %zu: "
+			    "%s", (size_t)(strstr(doc.s, "cdef") - doc.s) + 4 +
+			    bad[i].off, bad[i].msg);
+			is_str(r.err, want, "bound 16: the bytes cut are "
+			    "checked: %s", bad[i].msg);
+			res_free(&r);
+		}
+	}
+	bfree(&doc);
+}
+
 int
 main(void)
 {
@@ -1270,6 +1478,7 @@ main(void)
 	test_errors();
 	test_structure();
 	test_memory();
+	test_tokens();
 	is_int(total_late, 0, "no callback after an error, in %d runs",
 	    total_runs);
 	return done_testing();

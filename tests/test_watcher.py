@@ -324,6 +324,167 @@ finally:
         d.stop()
     api.close()
 
+# An inline kubeconfig token longer than the token file's 8192 bytes
+# would fit no message to the watcher, whose requests would go out
+# unauthenticated: -n refuses it, and so does the daemon at start.
+api = knlib.ApiServer()
+d = None
+try:
+    import pki
+    kc = os.path.join(api.dir, "kubeconfig-long-token")
+    pki.write_kubeconfig(kc, api.url, api.pki.ca, token="t" * (16 * 1024 + 1))
+    argv = ["--kubeconfig", kc, "--node-name", LOCAL]
+    r = subprocess.run([knlib.DAEMON, "-n"] + argv, capture_output=True,
+                       text=True, timeout=60, stdin=subprocess.DEVNULL)
+    tap.eq(r.returncode, 1, "long inline token: -n exits 1")
+    tap.ok("token larger than 8192 bytes" in r.stdout + r.stderr,
+           "long inline token: -n says why", r.stdout + r.stderr)
+    d = api.daemon(["-v"], api=argv)
+    rc = d.wait(60)
+    tap.eq(rc, 1, "long inline token: the daemon exits 1 at start")
+    tap.ok("token larger than 8192 bytes" in d.log(),
+           "long inline token: and says why", d.log())
+    tap.eq(requests_since(api, 0), [], "long inline token: no request "
+           "went out unauthenticated")
+finally:
+    if d is not None and d.proc.poll() is None:
+        d.stop()
+    api.close()
+
+
+def watcher_hwm(d):
+    """The watcher child's peak resident memory, in KiB."""
+    w = knlib.children_of(d.pid())["watcher"]
+    with open("/proc/%d/status" % w) as f:
+        return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
+
+
+def api_errors_none(api):
+    """kopeio_networking_api_errors_total{code="none"} from the metrics
+    of the daemon in the API server's namespace (0 when absent)."""
+    r = subprocess.run(["ip", "netns", "exec", api.own_ns.name, "curl", "-s",
+                        "-m", "10", "http://127.0.0.1:%d/metrics" %
+                        METRICS_PORT], capture_output=True, text=True,
+                       timeout=30)
+    m = re.search(r'^kopeio_networking_api_errors_total\{code="none"\} '
+                  r'(\d+)$', r.stdout, re.M)
+    return int(m.group(1)) if m else 0
+
+
+METRICS_PORT = 9923
+
+
+def small_quarantine():
+    """The environment for a daemon whose memory is measured: a
+    sanitizer's allocator holds what was freed, up to 256 MiB, and
+    200 MB through libcurl and TLS buffers fills that; a small
+    quarantine leaves what the watcher really holds."""
+    env = os.environ.get("ASAN_OPTIONS", "")
+    os.environ["ASAN_OPTIONS"] = (env + ":" if env else "") + \
+        "quarantine_size_mb=4:thread_local_quarantine_size_kb=64"
+    return env
+
+
+# A list page that trickles whitespace (a space every 0.25 s, faster
+# than the 1 B/s low-speed limit) is abandoned when the page has taken
+# --watch-timeout in all, logged, counted as an API error with no
+# response, and listed again after the backoff.
+api = knlib.ApiServer(bookmark_interval=1.0)
+d = None
+try:
+    for i in range(3):
+        api.control("POST", "/nodes", node(i))
+    api.control("POST", "/faults", [{"match": "list", "action": "trickle",
+                                     "seconds": 300}])
+    d = api.daemon(["-v", "--watch-timeout", "2", "--metrics-address",
+                    "127.0.0.1:%d" % METRICS_PORT], LOCAL)
+    i, m = d.wait_for(r"^watcher: list: page abandoned: (.*); listing "
+                      r"again$", timeout=60)
+    tap.ok(m is not None, "trickle: the list page is abandoned", d.log())
+    tap.ok(m is not None and "timed out after" in m.group(1),
+           "trickle: after its total time bound, not the low-speed one",
+           m and m.group(1))
+    # The server sees it at its next space.
+    tap.ok(knlib.wait_until(lambda: [
+        r["end"] for r in requests_since(api, 0, "list")[:1]
+        if r["fault"] == "trickle"] == ["client_gone"], 10),
+           "trickle: the watcher closed the trickling connection",
+           requests_since(api, 0, "list")[:1])
+    i, m = d.wait_for(r"^watcher: listed 3 nodes at resourceVersion \S+$",
+                      start=i or 0)
+    tap.ok(m is not None, "trickle: listed again, then in full", d.log())
+    reqs = requests_since(api, 0, "list")
+    # Seen by the server, the first request starts after the
+    # watcher's connection and TLS handshake did: hence 1.5, not 2.
+    tap.ok(len(reqs) >= 2 and reqs[1]["time"] - reqs[0]["time"] >= 1.5 and
+           not reqs[1]["query"].get("continue"),
+           "trickle: a new list, after the page bound (2 s), not at once",
+           [(r["time"], r["fault"]) for r in reqs[:2]])
+    i, m = d.wait_for(r"^watcher: generation \d+ committed", start=i or 0)
+    tap.ok(m is not None, "trickle: the daemon commits afterwards", d.log())
+    tap.ok(knlib.wait_until(lambda: api_errors_none(api) >= 1, 20),
+           'trickle: counted in api_errors_total{code="none"}')
+finally:
+    if d is not None:
+        d.stop()
+    api.close()
+
+
+def huge_value(what, fault, verdict):
+    """A 200 MB string in the watch event that adds a node, streamed by
+    the server in 1 MiB chunks (fault: the rest of the huge_value
+    fault).  The watcher's peak memory grows by less than 64 MiB (a
+    token is cut at 2 MiB; yajl's buffer and a sanitizer's quarantine
+    may double that more than once), the log has a line matching
+    verdict, the node arrives (at once, or when the server sends the
+    event again, whole) and a later node commits too."""
+    asan = small_quarantine()
+    api, d = three_nodes(["-v"])
+    os.environ["ASAN_OPTIONS"] = asan
+    try:
+        i, m = d.wait_for(r"^watcher: generation \d+ committed")
+        tap.ok(m is not None, "%s: the daemon commits" % what, d.log())
+        before = watcher_hwm(d)
+        mark = d.mark()
+        api.control("POST", "/faults", [dict(
+            {"match": "watch", "action": "huge_value",
+             "bytes": 200000000}, **fault)])
+        api.control("POST", "/nodes", node(3))
+        i, m = d.wait_for(verdict, start=mark, timeout=120)
+        tap.ok(m is not None, "%s: logged" % what, d.log()[-2000:])
+        reqs = [r for r in requests_since(api, 0, "watch")
+                if r["fault"] == "huge_value"]
+        tap.ok(reqs, "%s: the server sent it" % what, reqs)
+        after = watcher_hwm(d)
+        print("# %s: watcher peak RSS %d KiB before, %d after" %
+              (what, before, after))
+        tap.ok(after - before < 64 * 1024, "%s: the watcher's peak memory "
+               "grew by under 64 MiB" % what, (before, after))
+        for n in (3, 4):
+            i, m = d.wait_for(r"^executor: generation \d+: 1 intents added",
+                              start=mark, timeout=60)
+            tap.ok(m is not None, "%s: node %d commits" % (what, n),
+                   d.log()[-2000:])
+            mark = d.mark()
+            if n == 3:
+                api.control("POST", "/nodes", node(4))
+    finally:
+        d.stop()
+        api.close()
+
+
+# In an annotation, the string is skipped: the node is used, and the
+# log names it.
+huge_value("huge annotation", {},
+           r"^watcher: node %s: 1 string longer than 2097152 bytes "
+           r"skipped$" % re.escape(nodegen.node_name(3)))
+# In a field the agent uses, it cannot be: the event is refused with
+# a log line naming where, and the watch resumes.
+huge_value("huge podCIDR", {"path": ["spec", "podCIDR"]},
+           r"^watcher: watch: event\[\d+\]\.object\.spec\.podCIDR: a "
+           r"string longer than 2097152 bytes \(at byte \d+\); dropping "
+           r"the connection$")
+
 # 5,000 nodes through pagination; memory independent of object size.
 hwm = {}
 for size in (2000, 20000):

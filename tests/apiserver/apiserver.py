@@ -79,9 +79,11 @@ TRUE = ("1", "t", "T", "true", "TRUE", "True")   # Go's strconv.ParseBool
 # Fault actions.  BODY_ACTIONS can hit any response with a body;
 # STREAM_ACTIONS act on a watch stream, an open one or the next one.
 FAULT_MATCHES = ("watch", "list", "get", "patch", "any")
-BODY_ACTIONS = ("status", "stall", "drop_mid_event", "malformed")
+BODY_ACTIONS = ("status", "stall", "drop_mid_event", "malformed",
+                "trickle")
 STREAM_ACTIONS = ("stall", "drop_mid_event", "malformed", "error_event",
-                  "bookmark_now")
+                  "bookmark_now", "huge_value")
+HUGE_PATH = ["metadata", "annotations", "example.com/huge"]
 
 # Strategic merge patch: the Node fields whose Go struct tags say
 # patchStrategy=merge.  A string names the merge key of a list of
@@ -774,6 +776,8 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         drop_mid_event closes the connection halfway through the body,
         stall sends the headers and then nothing."""
         action = self.fault["action"] if self.fault and code < 400 else None
+        if action == "trickle":
+            return self.trickle(code, body, headers, ctype)
         if action == "malformed":
             body = body[:len(body) // 2]
         self.send_response(code)
@@ -800,6 +804,35 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
 
     def stall(self, f):
         self.server.store.stopping.wait(f.get("seconds", 30))
+        self.drop()
+
+    def trickle(self, code, body, headers, ctype):
+        """The trickle fault: all of a JSON body but its last two bytes
+        (a list's closing "]}"), then one space every "interval"
+        seconds (0.25: faster than any low-speed limit) for "seconds"
+        (60), then the rest.  Valid JSON that takes as long as the
+        server likes; the client going away ends it."""
+        f, store = self.fault, self.server.store
+        self.send_response(code)
+        self.common_headers(ctype)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        end = time.monotonic() + f.get("seconds", 60)
+        try:
+            self.wfile.write(self.chunk(body[:-2]))
+            while time.monotonic() < end and not store.stopping.is_set():
+                if self.client_gone():
+                    break
+                self.wfile.write(self.chunk(b" "))
+                store.stopping.wait(f.get("interval", 0.25))
+            else:
+                return self.wfile.write(self.chunk(body[-2:]) +
+                                        b"0\r\n\r\n")
+        except OSError:
+            pass
+        self.server.log_update(self.entry, end="client_gone")
         self.drop()
 
     # -- resources
@@ -1020,7 +1053,7 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         on a fault just taken, sends what is queued, then waits for
         history, a fault, a bookmark or the deadline."""
         store = self.server.store
-        frames, sent, drop_next = [], 0, False
+        frames, sent, drop_next, huge = [], 0, False, None
         fault = self.fault if self.fault and \
             self.fault["action"] in STREAM_ACTIONS else None
         if snap:
@@ -1045,6 +1078,8 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                 if action == "malformed":
                     self.wfile.write(self.chunk(
                         b'{"type":"MODIFIED","object":{"kind":"Node",]}\n'))
+                elif action == "huge_value":
+                    huge = fault
                 elif action == "bookmark_now":
                     frames.append(event_frame(b"BOOKMARK",
                                               bookmark_item(cursor)))
@@ -1058,6 +1093,10 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                     return self.end_stream(
                         "dropped", frame[:body + (len(frame) - body) // 2],
                         drop=True)
+                if huge:
+                    rest = self.write_huge(frames, huge)
+                    huge = huge if rest is None else None
+                    frames = rest or []
                 self.write_frames(frames)
                 sent += len(frames)
                 self.server.log_update(self.entry, events=sent)
@@ -1093,6 +1132,39 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             if over and not frames and not fault:
                 return self.end_stream("timeout" if now >= deadline
                                        else "shutdown")
+
+    def write_huge(self, frames, f):
+        """The huge_value fault: the first event of frames that is not
+        a BOOKMARK goes out with the value at "path" in its object
+        (HUGE_PATH: an annotation) replaced by a string of "bytes"
+        (200,000,000) bytes of "x", streamed in 1 MiB chunks and never
+        held whole.  Returns the frames still to send, or None when
+        all were bookmarks, sent as they are (the fault waits for the
+        next event)."""
+        for i, frame in enumerate(frames):
+            if b'"type":"BOOKMARK"' not in frame:
+                break
+        else:
+            self.write_frames(frames)
+            return None
+        self.write_frames(frames[:i])
+        line = frame[frame.index(b"\r\n") + 2:-2]
+        ev = json.loads(line)
+        obj = ev["object"]
+        path = f.get("path", HUGE_PATH)
+        for key in path[:-1]:
+            obj = obj.setdefault(key, {})
+        marker = "@huge-%s@" % uuid.uuid4().hex
+        obj[path[-1]] = marker
+        head, tail = dumps(ev).split(b'"%s"' % marker.encode())
+        left, fill = f.get("bytes", 200000000), b"x" * (1 << 20)
+        self.wfile.write(self.chunk(head + b'"'))
+        while left > 0:
+            piece = fill[:min(left, len(fill))]
+            self.wfile.write(self.chunk(piece))
+            left -= len(piece)
+        self.wfile.write(self.chunk(b'"' + tail + b"\n"))
+        return frames[i + 1:]
 
     def client_gone(self):
         """True once the client has closed the connection (or sent
@@ -1403,6 +1475,17 @@ def check_fault(f):
     if action == "stall" and not isinstance(f.get("seconds", 30),
                                             (int, float)):
         raise ValueError("stall seconds must be a number")
+    if action == "huge_value" and (
+            f["match"] not in ("watch", "any") or
+            not isinstance(f.get("bytes", 0), int) or
+            not isinstance(f.get("path", HUGE_PATH), list) or
+            not f.get("path", HUGE_PATH)):
+        raise ValueError("huge_value acts on watches, with an integer "
+                         "bytes and a non-empty path")
+    if action == "trickle" and not all(
+            isinstance(f.get(k, 1), (int, float))
+            for k in ("seconds", "interval")):
+        raise ValueError("trickle seconds and interval must be numbers")
     return f
 
 

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -24,6 +25,20 @@ check_failed(const char *file, int line, const char *expr)
 {
 	fprintf(stderr, "%s:%d: invariant failed: %s\n", file, line, expr);
 	abort();
+}
+
+/*
+ * A parser's verdict: 0, or -1 with a message that says why, in an
+ * err buffer of errlen bytes that was cleared before the call.
+ */
+static inline int
+check_verdict(int rv, const char *err, size_t errlen)
+{
+	CHECK(rv == 0 || rv == -1);
+	CHECK(memchr(err, '\0', errlen) != NULL);
+	if (rv == -1)
+		CHECK(err[0] != '\0');
+	return rv;
 }
 
 #endif

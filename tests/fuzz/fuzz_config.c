@@ -138,13 +138,8 @@ fuzz_yaml(const uint8_t *data, size_t size)
 	memset(err, 0, sizeof(err));
 	rv = config_parse_yaml(&c, (const char *)data, size, "fuzz.yaml", err,
 	    sizeof(err));
-	CHECK(rv == 0 || rv == -1);
-	CHECK_STR(err);
-	if (rv == -1) {
-		/* Every refusal says why. */
-		CHECK(err[0] != '\0');
+	if (check_verdict(rv, err, sizeof(err)) == -1)
 		return;
-	}
 	check_config(&c);
 	/* The printer indexes name tables with what the parser stored. */
 	config_print(&c, devnull);
@@ -175,12 +170,8 @@ fuzz_prefix(const char *s)
 
 	memset(err, 0, sizeof(err));
 	rv = prefix_parse(s, &p, err, sizeof(err));
-	CHECK(rv == 0 || rv == -1);
-	CHECK_STR(err);
-	if (rv == -1) {
-		CHECK(err[0] != '\0');
+	if (check_verdict(rv, err, sizeof(err)) == -1)
 		return;
-	}
 	check_prefix(&p);
 	/* What we print must read back as the same prefix. */
 	prefix_format(&p, buf, sizeof(buf));

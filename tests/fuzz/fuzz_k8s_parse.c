@@ -2,10 +2,12 @@
  * libFuzzer target for the streaming Node parser, which reads what the
  * API server sends: the watcher's most exposed input.
  *
- * The first byte picks the document kind, the address type and how
- * the rest is cut into chunks.  The rest is parsed twice, whole and in
- * those chunks, and both runs must report exactly the same callbacks
- * and the same outcome.  Every callback checks that what it is handed
+ * The first byte picks the document kind, the address type, how the
+ * rest is cut into chunks and, for half the inputs, a token bound of 8
+ * to 68 bytes instead of 2 MiB, so that strings are cut short and
+ * numbers refused within inputs of fuzzing size.  The rest is parsed
+ * twice, whole and in those chunks, and both runs must report exactly
+ * the same callbacks and the same outcome.  Every callback checks that what it is handed
  * is what the watcher may trust: strings end within their arrays,
  * names are DNS-1123 subdomains, prefixes are well formed, counts and
  * addresses agree, and nothing at all is reported after an error.
@@ -26,6 +28,7 @@
 
 struct state {
 	enum k8s_doc	 doc;
+	size_t		 token_max;	/* 0: the parser's own */
 	int		 dead;		/* feed or finish returned -1 */
 	int		 metas, statuses, nodes;
 	uint64_t	 hash;		/* of every callback, in order */
@@ -151,8 +154,11 @@ on_node(void *arg, enum k8s_event ev, const struct k8s_node *n)
 	check_token(n->machine_id, sizeof(n->machine_id));
 	check_token(n->system_uuid, sizeof(n->system_uuid));
 	check_token(n->boot_id, sizeof(n->boot_id));
+	/* Nothing of fuzzing size is cut at the real bound. */
+	CHECK(s->token_max != 0 || n->oversized == 0);
 
 	mix(s, &ev, sizeof(ev));
+	mix(s, &n->oversized, sizeof(n->oversized));
 	mix_str(s, n->name);
 	mix_str(s, n->rv);
 	mix(s, &n->pod_cidr, sizeof(n->pod_cidr));
@@ -224,8 +230,8 @@ next(uint32_t *x)
  */
 static int
 run(enum k8s_doc doc, enum k8s_addr_type at, const struct k8s_parse_cb *cb,
-    const uint8_t *data, size_t len, unsigned seed, struct state *s,
-    char *err, size_t errlen)
+    const uint8_t *data, size_t len, unsigned seed, size_t token_max,
+    struct state *s, char *err, size_t errlen)
 {
 	struct k8s_parser	*p;
 	unsigned long long	 last = 0, off = 0;
@@ -235,9 +241,11 @@ run(enum k8s_doc doc, enum k8s_addr_type at, const struct k8s_parse_cb *cb,
 
 	memset(s, 0, sizeof(*s));
 	s->doc = doc;
+	s->token_max = token_max;
 	s->hash = 0xcbf29ce484222325ULL;
 	if ((p = k8s_parser_new(doc, at, cb, s)) == NULL)
 		abort();
+	k8s_parser_token_max(p, token_max);
 	CHECK(*k8s_parser_error(p) == '\0');
 	while (pos < len && rc == 0) {
 		if (seed == 0)
@@ -314,6 +322,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	enum k8s_doc			 doc;
 	char				 err1[512], err2[512];
 	unsigned			 seed;
+	size_t				 tmax;
 	int				 rc1, rc2;
 
 	if (len < 1)
@@ -322,12 +331,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	cb = (data[0] & 3) == 3 ? &cbs_nostatus : &cbs;
 	at = data[0] & 4 ? K8S_ADDR_EXTERNAL : K8S_ADDR_INTERNAL;
 	seed = data[0] >> 3;
+	tmax = seed & 16 ? 8 + (seed & 15) * 4 : 0;
 	data++;
 	len--;
 
-	rc1 = run(doc, at, cb, data, len, 0, &whole, err1, sizeof(err1));
-	rc2 = run(doc, at, cb, data, len, seed == 0 ? 1 : seed, &chunked,
-	    err2, sizeof(err2));
+	rc1 = run(doc, at, cb, data, len, 0, tmax, &whole, err1, sizeof(err1));
+	rc2 = run(doc, at, cb, data, len, seed == 0 ? 1 : seed, tmax,
+	    &chunked, err2, sizeof(err2));
 	/* How the bytes arrive changes nothing. */
 	if (rc1 != rc2 || whole.hash != chunked.hash ||
 	    !same_error(err1, err2)) {
