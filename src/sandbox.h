@@ -14,6 +14,16 @@
 #include "config.h"
 #include "proto.h"
 
+#ifndef __has_feature
+#define __has_feature(x)	0
+#endif
+/* A build with AddressSanitizer (configure --enable-sanitizers). */
+#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
+#define SANDBOX_SANITIZED	1
+#else
+#define SANDBOX_SANITIZED	0
+#endif
+
 int	 sandbox_check_root(const char *path, int create, char *err,
 	    size_t errlen);
 void	 sandbox_parent(void);

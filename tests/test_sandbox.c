@@ -1,16 +1,24 @@
 /*
- * Unit tests of the confinement helpers that run without confining
- * this process: the /proc/PID/status reader and the checks on the
- * chroot directory.  Run as root: the chroot checks need root-owned
- * directories and chown(2).
+ * Unit tests of the confinement helpers: the /proc/PID/status reader
+ * and the checks on the chroot directory, in this process; and each
+ * role's seccomp filter, in children of this process confined as that
+ * role (kill mode).  Run as root: the chroot checks need root-owned
+ * directories and chown(2), the children chroot and change uid.
  */
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,6 +415,318 @@ test_root_parents(void)
 	rmdir(tmp);
 }
 
+/*
+ * The seccomp filters.  Each probe runs in a child confined as a role
+ * with the real filter in kill mode; a probe returns 0 when every call
+ * it made succeeded.  The child exits with that, or dies of SIGSYS.
+ */
+struct probe_fds {
+	int	 pair[2];	/* a connected unix stream pair */
+	int	 tcp;		/* a TCP socket, as accept(2) or curl makes */
+	pid_t	 victim;	/* a process of the children's uid */
+};
+
+static int
+p_fcntl_setown(const struct probe_fds *f)
+{
+	return fcntl(f->pair[0], F_SETOWN, f->victim) == -1;
+}
+
+static int
+p_fcntl_setown_ex(const struct probe_fds *f)
+{
+	struct f_owner_ex	 o = { F_OWNER_PID, f->victim };
+
+	return fcntl(f->pair[0], F_SETOWN_EX, &o) == -1;
+}
+
+static int
+p_fcntl_setsig(const struct probe_fds *f)
+{
+	return fcntl(f->pair[0], F_SETSIG, SIGKILL) == -1;
+}
+
+static int
+p_fcntl_async(const struct probe_fds *f)
+{
+	return fcntl(f->pair[0], F_SETFL, O_NONBLOCK | O_ASYNC) == -1;
+}
+
+static int
+p_fcntl_lease(const struct probe_fds *f)
+{
+	(void)fcntl(f->pair[0], F_SETLEASE, F_RDLCK);
+	return 0;
+}
+
+static int
+p_fcntl_notify(const struct probe_fds *f)
+{
+	(void)fcntl(f->pair[0], F_NOTIFY, DN_MODIFY);
+	return 0;
+}
+
+static int
+p_ioctl_async(const struct probe_fds *f)
+{
+	int	 one = 1;
+
+	return ioctl(f->pair[0], FIOASYNC, &one) == -1;
+}
+
+static int
+p_ioctl_setown(const struct probe_fds *f)
+{
+	return ioctl(f->pair[0], FIOSETOWN, &f->victim) == -1;
+}
+
+static int
+p_prctl(const struct probe_fds *f)
+{
+	(void)f;
+	return prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1;
+}
+
+static int
+p_sockopt_debug(const struct probe_fds *f)
+{
+	int	 one = 1;
+
+	(void)setsockopt(f->tcp, SOL_SOCKET, SO_DEBUG, &one, sizeof(one));
+	return 0;
+}
+
+static int
+p_sockopt_bind(const struct probe_fds *f)
+{
+	(void)setsockopt(f->tcp, SOL_SOCKET, SO_BINDTODEVICE, "lo", 3);
+	return 0;
+}
+
+static int
+p_udp(const struct probe_fds *f)
+{
+	int	 s;
+
+	(void)f;
+	if ((s = socket(AF_INET, SOCK_DGRAM, 0)) == -1)
+		return 1;
+	close(s);
+	return 0;
+}
+
+/* What the sanitizers ask before a report: the answer is no. */
+static int
+p_isatty(const struct probe_fds *f)
+{
+	return isatty(f->pair[0]) || errno != ENOTTY;
+}
+
+/* What libcurl and libmicrohttpd do with their descriptors. */
+static int
+p_fcntl_needed(const struct probe_fds *f)
+{
+	int	 fl;
+
+	return (fl = fcntl(f->tcp, F_GETFL)) == -1 ||
+	    fcntl(f->tcp, F_SETFL, fl | O_NONBLOCK) == -1 ||
+	    fcntl(f->tcp, F_GETFD) == -1 ||
+	    fcntl(f->tcp, F_SETFD, FD_CLOEXEC) == -1;
+}
+
+static int
+p_sockopt_needed(const struct probe_fds *f)
+{
+	int	 one = 1;
+
+	return setsockopt(f->tcp, IPPROTO_TCP, TCP_NODELAY, &one,
+	    sizeof(one)) == -1;
+}
+
+static int
+p_keepalive(const struct probe_fds *f)
+{
+	int	 one = 1, idle = 30;
+
+	return setsockopt(f->tcp, SOL_SOCKET, SO_KEEPALIVE, &one,
+	    sizeof(one)) == -1 ||
+	    setsockopt(f->tcp, IPPROTO_TCP, TCP_KEEPIDLE, &idle,
+	    sizeof(idle)) == -1 ||
+	    setsockopt(f->tcp, IPPROTO_TCP, TCP_KEEPINTVL, &idle,
+	    sizeof(idle)) == -1;
+}
+
+static int
+p_tcp(const struct probe_fds *f)
+{
+	int	 s;
+
+	(void)f;
+	if ((s = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    IPPROTO_TCP)) == -1)
+		return 1;
+	close(s);
+	return 0;
+}
+
+/*
+ * The attack: a descriptor's owner gets the signal F_SETSIG names
+ * when I/O is possible, so F_SETOWN(victim) + F_SETSIG(SIGKILL) +
+ * O_ASYNC and one byte kill any process of the same uid.
+ */
+static int
+p_sigio_kill(const struct probe_fds *f)
+{
+	if (fcntl(f->pair[0], F_SETOWN, f->victim) == -1 ||
+	    fcntl(f->pair[0], F_SETSIG, SIGKILL) == -1 ||
+	    fcntl(f->pair[0], F_SETFL, O_ASYNC) == -1 ||
+	    write(f->pair[1], "x", 1) != 1)
+		return 1;
+	return 0;
+}
+
+#define R_W	ROLE_BIT(ROLE_WATCHER)
+#define R_M	ROLE_BIT(ROLE_METRICS)
+#define R_NL	(ROLE_BIT(ROLE_EXECUTOR) | ROLE_BIT(ROLE_ARP))
+#define R_ALL	(R_W | R_M | R_NL)
+
+static const struct probe {
+	const char	*name;
+	int		(*fn)(const struct probe_fds *);
+	uint32_t	 killed;	/* ROLE_BIT()s it must die of SIGSYS in */
+	uint32_t	 passes;	/* ROLE_BIT()s it must succeed in */
+} probes[] = {
+	{ "fcntl F_SETOWN", p_fcntl_setown, R_ALL, 0 },
+	{ "fcntl F_SETOWN_EX", p_fcntl_setown_ex, R_ALL, 0 },
+	{ "fcntl F_SETSIG", p_fcntl_setsig, R_ALL, 0 },
+	{ "fcntl F_SETFL O_ASYNC", p_fcntl_async, R_ALL, 0 },
+	{ "fcntl F_SETLEASE", p_fcntl_lease, R_ALL, 0 },
+	{ "fcntl F_NOTIFY", p_fcntl_notify, R_ALL, 0 },
+	{ "ioctl FIOASYNC", p_ioctl_async, R_ALL, 0 },
+	{ "ioctl FIOSETOWN", p_ioctl_setown, R_ALL, 0 },
+	{ "prctl PR_SET_PDEATHSIG", p_prctl, R_ALL, 0 },
+	{ "setsockopt SO_DEBUG", p_sockopt_debug, R_ALL, 0 },
+	{ "setsockopt SO_BINDTODEVICE", p_sockopt_bind, R_ALL, 0 },
+	{ "a UDP socket", p_udp, R_ALL, 0 },
+	{ "isatty", p_isatty, 0, R_ALL },
+	{ "fcntl F_GETFL, F_SETFL O_NONBLOCK, F_GETFD, F_SETFD",
+	    p_fcntl_needed, 0, R_W | R_M },
+	{ "setsockopt TCP_NODELAY", p_sockopt_needed, 0, R_W | R_M },
+	{ "TCP keep-alive options", p_keepalive, R_M | R_NL, R_W },
+	{ "a TCP socket", p_tcp, R_M | R_NL, R_W },
+	{ "F_SETOWN + F_SETSIG(SIGKILL) + O_ASYNC", p_sigio_kill, R_ALL, 0 },
+};
+
+static char	 jail[600];
+
+/* A process of the children's uid that waits to be signalled. */
+static pid_t
+victim_start(void)
+{
+	pid_t	 pid;
+
+	fflush(stdout);
+	if ((pid = fork()) == -1)
+		bail_out("fork: %s", strerror(errno));
+	if (pid == 0) {
+		if (setresgid(65534, 65534, 65534) == -1 ||
+		    setresuid(65534, 65534, 65534) == -1)
+			_exit(2);
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+/* The wait status of a child confined as role that ran the probe. */
+static int
+probe_run(enum role role, const struct probe *pr, pid_t victim)
+{
+	struct kn_config	 conf;
+	struct probe_fds	 f;
+	struct stat		 st;
+	pid_t			 pid;
+	int			 status;
+
+	fflush(stdout);
+	if ((pid = fork()) == -1)
+		bail_out("fork: %s", strerror(errno));
+	if (pid == 0) {
+		memset(&conf, 0, sizeof(conf));
+		conf.uid = conf.gid = 65534;
+		conf.seccomp = SECCOMP_MODE_KILL;
+		snprintf(conf.chroot, sizeof(conf.chroot), "%s", jail);
+		f.victim = victim;
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, f.pair) == -1 ||
+		    (f.tcp = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+			_exit(3);
+		sandbox_child(role, &conf, &st);
+		_exit(pr->fn(&f) ? 1 : 0);
+	}
+	if (waitpid(pid, &status, 0) == -1)
+		bail_out("waitpid: %s", strerror(errno));
+	return status;
+}
+
+static const char *
+status_text(int status)
+{
+	static char	 buf[64];
+
+	if (WIFSIGNALED(status))
+		snprintf(buf, sizeof(buf), "killed by signal %d",
+		    WTERMSIG(status));
+	else
+		snprintf(buf, sizeof(buf), "exit status %d",
+		    WEXITSTATUS(status));
+	return buf;
+}
+
+static void
+test_filters(void)
+{
+	static const enum role	 roles[] = {
+		ROLE_WATCHER, ROLE_METRICS, ROLE_EXECUTOR, ROLE_ARP,
+	};
+	const struct probe	*pr;
+	size_t			 i, r;
+	pid_t			 victim;
+	int			 status, vstatus;
+
+	make_dir("jail", 0755);
+	snprintf(jail, sizeof(jail), "%s", at("jail"));
+	for (r = 0; r < sizeof(roles) / sizeof(roles[0]); r++) {
+		for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+			pr = &probes[i];
+			if (!((pr->killed | pr->passes) & ROLE_BIT(roles[r])))
+				continue;
+			victim = victim_start();
+			status = probe_run(roles[r], pr, victim);
+			/* A SIGKILL the probe queued wins over this SIGTERM. */
+			kill(victim, SIGTERM);
+			if (waitpid(victim, &vstatus, 0) == -1)
+				bail_out("waitpid: %s", strerror(errno));
+			if (pr->killed & ROLE_BIT(roles[r]))
+				ok(WIFSIGNALED(status) &&
+				    WTERMSIG(status) == SIGSYS,
+				    "seccomp: %s: %s dies of SIGSYS (%s)",
+				    role_name(roles[r]), pr->name,
+				    status_text(status));
+			else
+				ok(WIFEXITED(status) &&
+				    WEXITSTATUS(status) == 0,
+				    "seccomp: %s: %s allowed (%s)",
+				    role_name(roles[r]), pr->name,
+				    status_text(status));
+			ok(WIFSIGNALED(vstatus) &&
+			    WTERMSIG(vstatus) == SIGTERM,
+			    "seccomp: %s: after %s, a uid 65534 process is "
+			    "alive (%s)", role_name(roles[r]), pr->name,
+			    status_text(vstatus));
+		}
+	}
+}
+
 static int
 rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
 {
@@ -440,6 +760,7 @@ main(void)
 	test_root_good();
 	test_root_bad();
 	test_root_parents();
+	test_filters();
 
 	if (nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == -1)
 		diag("cleaning %s: %s", base, strerror(errno));
