@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -14,6 +15,10 @@
 #include "child.h"
 #include "log.h"
 #include "sandbox.h"
+
+#if SANDBOX_SANITIZED
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 static struct child		*child_self;
 static volatile sig_atomic_t	 child_quit;
@@ -77,6 +82,10 @@ child_init(struct child *c, enum role role)
 		fatalx("--role is only for the daemon's own children: "
 		    "descriptor %d is not a control channel", CHILD_FD_CONTROL);
 	msgchan_init(&c->ctl, CHILD_FD_CONTROL, role, ROLE_PARENT);
+#if SANDBOX_SANITIZED
+	/* Not to our standard error, which is /dev/null: see spawn_exec(). */
+	__sanitizer_set_report_fd((void *)(intptr_t)CHILD_FD_SANITIZER);
+#endif
 
 	/* The parent stops the daemon; a terminal's ^C reaches us too. */
 	memset(&sa, 0, sizeof(sa));

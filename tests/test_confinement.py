@@ -30,6 +30,10 @@ ROLE_CAPS = {"watcher": 0,
 ROLE_FDS = {"watcher": {0, 1, 2, 3, 4, 5}, "executor": {0, 1, 2, 3, 4},
             "arp-helper": {0, 1, 2, 3, 4}, "metrics": {0, 1, 2, 3, 4}}
 ROLES = ["executor", "arp-helper", "watcher", "metrics"]
+# A sanitizer build keeps the daemon's standard error on descriptor 6
+# for the sanitizers' reports, and nothing else writes there.
+SANITIZERS = os.environ.get("KN_SANITIZERS") == "yes"
+SAN_FD = 6
 
 
 def run(*args):
@@ -79,7 +83,22 @@ try:
         # and monitor), the metrics process its epoll descriptor and the
         # connections it accepted; no process holds a file or directory
         # of the host.
-        extra = {f: t for f, t in fds.items() if f not in ROLE_FDS[role]}
+        for f in (0, 1, 2):
+            tap.eq(fds.get(f), "/dev/null", "%s: descriptor %d is /dev/null"
+                   % (role, f))
+        if SANITIZERS:
+            tap.eq(fds.get(SAN_FD), os.readlink("/proc/%d/fd/2" % d.pid()),
+                   "%s: descriptor %d is the daemon's standard error, for "
+                   "the sanitizers' reports" % (role, SAN_FD))
+        else:
+            tap.ok(SAN_FD not in fds, "%s: no sanitizer report descriptor "
+                   "in a build without sanitizers" % role, fds)
+        # What a compromised child writes to them goes nowhere.
+        for f in (1, 2):
+            with open("/proc/%d/fd/%d" % (pid, f), "w") as out:
+                out.write("parent: forged by the %s on %d\n" % (role, f))
+        extra = {f: t for f, t in fds.items() if f not in ROLE_FDS[role] and
+                 not (SANITIZERS and f == SAN_FD)}
         with open("/proc/%d/net/netlink" % pid) as f:
             nl_inodes = {line.split()[-1] for line in f.readlines()[1:]}
         netlink = [t for t in extra.values()
@@ -108,6 +127,9 @@ finally:
     rc = d.stop()
     ns.close()
 tap.eq(rc, 0, "SIGTERM stops the daemon with status 0")
+tap.ok("forged by the" not in d.log(),
+       "nothing a child wrote to its descriptors 1 and 2 reached the "
+       "daemon's output", [l for l in d.log().splitlines() if "forged" in l])
 
 # The default mode runs no ARP helper.
 d = knlib.Daemon([])
