@@ -143,10 +143,17 @@ child_peer(struct child *c, enum role peer, int fd)
 void
 child_confine(struct child *c)
 {
+	uint64_t	 as = sandbox_memory_limit(c->role, &c->conf);
+
 	sandbox_child(c->role, &c->conf, &c->root);
 	log_debug("confined: uid %u, chroot %s, seccomp %s", c->conf.uid,
 	    c->conf.chroot, c->conf.seccomp == SECCOMP_MODE_LOG ? "log" :
 	    "kill");
+	if (as != 0)
+		log_debug("memory limit %llu MiB",
+		    (unsigned long long)(as >> 20));
+	else
+		log_debug("no memory limit in a build with sanitizers");
 	if (c->conf.violate)
 		sandbox_violate();
 }

@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -400,6 +401,66 @@ sandbox_rules(enum role role, uint32_t defact)
 	seccomp_release(ctx);
 }
 
+/*
+ * Resource limits per role, so that a bug (a leak, a descriptor that
+ * is never closed) ends in a failed call, an exit and a logged restart
+ * rather than in pressure on the node.  Measured in the build without
+ * sanitizers, address space (VmPeak) after the first snapshot of 5,000
+ * of the test API server's nodes: watcher 22 MB, executor 38 MB,
+ * metrics 21 MB.  So each role may use its image and libraries (the
+ * base) and a share per node of --max-nodes, both with room to spare.  No child starts a
+ * process or a thread (the filters allow no clone): RLIMIT_NPROC 0.
+ */
+static const struct sandbox_limit {
+	rlim_t		 nofile;	/* descriptors */
+	rlim_t		 as_base;	/* address space, MiB */
+	rlim_t		 as_node;	/* and KiB per node of --max-nodes */
+} sandbox_limits[ROLE_NPROC] = {
+	[ROLE_WATCHER] =	{ 32, 128, 2 },
+	[ROLE_EXECUTOR] =	{ 32, 128, 4 },
+	[ROLE_ARP] =		{ 32, 128, 2 },
+	/* the parent's listening socket and up to 16 connections */
+	[ROLE_METRICS] =	{ 64, 128, 0 },
+};
+
+/* The address space a child of role may use, in bytes; 0: no limit. */
+uint64_t
+sandbox_memory_limit(enum role role, const struct kn_config *conf)
+{
+	const struct sandbox_limit	*l = &sandbox_limits[role];
+
+	/*
+	 * AddressSanitizer reserves terabytes of address space for its
+	 * shadow memory and allocator at start, which RLIMIT_AS (and
+	 * RLIMIT_DATA, which counts private writable mappings) would
+	 * refuse: a sanitizer build sets no memory limit.
+	 */
+	if (SANDBOX_SANITIZED)
+		return 0;
+	return ((uint64_t)l->as_base << 20) +
+	    ((uint64_t)l->as_node << 10) * conf->max_nodes;
+}
+
+static void
+limit_set(int resource, const char *name, rlim_t value)
+{
+	struct rlimit	 rl = { value, value };
+
+	if (setrlimit(resource, &rl) == -1)
+		fatal("setrlimit %s %llu", name, (unsigned long long)value);
+}
+
+static void
+sandbox_rlimits(enum role role, const struct kn_config *conf)
+{
+	uint64_t	 as = sandbox_memory_limit(role, conf);
+
+	limit_set(RLIMIT_NOFILE, "RLIMIT_NOFILE", sandbox_limits[role].nofile);
+	limit_set(RLIMIT_NPROC, "RLIMIT_NPROC", 0);
+	if (as != 0)
+		limit_set(RLIMIT_AS, "RLIMIT_AS", as);
+}
+
 void
 sandbox_child(enum role role, const struct kn_config *conf, struct stat *root)
 {
@@ -412,6 +473,7 @@ sandbox_child(enum role role, const struct kn_config *conf, struct stat *root)
 		keep = caps_executor;
 		nkeep = sizeof(caps_executor) / sizeof(caps_executor[0]);
 	}
+	sandbox_rlimits(role, conf);
 	if (chroot(conf->chroot) == -1)
 		fatal("chroot %s", conf->chroot);
 	if (chdir("/") == -1)

@@ -31,6 +31,7 @@ void	 sandbox_child(enum role, const struct kn_config *,
 	    struct stat *root);
 void	 sandbox_violate(void) __attribute__((__noreturn__));
 uint64_t sandbox_role_caps(void);
+uint64_t sandbox_memory_limit(enum role, const struct kn_config *);
 
 /* The confinement fields of /proc/PID/status. */
 struct proc_status {

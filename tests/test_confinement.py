@@ -34,6 +34,22 @@ ROLES = ["executor", "arp-helper", "watcher", "metrics"]
 # for the sanitizers' reports, and nothing else writes there.
 SANITIZERS = os.environ.get("KN_SANITIZERS") == "yes"
 SAN_FD = 6
+# Resource limits per role (src/sandbox.c): descriptors, and address
+# space as MiB plus KiB per node of --max-nodes (5,000 by default); no
+# address-space limit in a sanitizer build, which reserves terabytes.
+ROLE_LIMITS = {"watcher": (32, 128, 2), "executor": (32, 128, 4),
+               "arp-helper": (32, 128, 2), "metrics": (64, 128, 0)}
+
+
+def limits(pid):
+    """{name: (soft, hard)} of /proc/PID/limits."""
+    out = {}
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f.readlines()[1:]:
+            m = re.match(r"(.+?)\s{2,}(\S+)\s+(\S+)", line)
+            if m:
+                out[m.group(1)] = (m.group(2), m.group(3))
+    return out
 
 
 def run(*args):
@@ -83,16 +99,25 @@ try:
         # and monitor), the metrics process its epoll descriptor and the
         # connections it accepted; no process holds a file or directory
         # of the host.
+        lim = limits(pid)
+        nofile, base, per_node = ROLE_LIMITS[role]
+        tap.eq(lim.get("Max open files"), (str(nofile),) * 2,
+               "%s: at most %d descriptors" % (role, nofile))
+        tap.eq(lim.get("Max processes"), ("0", "0"),
+               "%s: RLIMIT_NPROC 0: no process or thread" % role)
+        want = "unlimited" if SANITIZERS else str((base << 20) +
+                                                  (per_node << 10) * 5000)
+        tap.eq(lim.get("Max address space"), (want, want),
+               "%s: address space %s" % (role, want))
         for f in (0, 1, 2):
             tap.eq(fds.get(f), "/dev/null", "%s: descriptor %d is /dev/null"
                    % (role, f))
-        if SANITIZERS:
-            tap.eq(fds.get(SAN_FD), os.readlink("/proc/%d/fd/2" % d.pid()),
-                   "%s: descriptor %d is the daemon's standard error, for "
-                   "the sanitizers' reports" % (role, SAN_FD))
-        else:
-            tap.ok(SAN_FD not in fds, "%s: no sanitizer report descriptor "
-                   "in a build without sanitizers" % role, fds)
+        stderr = os.readlink("/proc/%d/fd/2" % d.pid())
+        tap.eq(sorted(f for f, t in fds.items() if t == stderr),
+               [SAN_FD] if SANITIZERS else [],
+               "%s: the daemon's standard error is held only on %s" %
+               (role, "descriptor %d, for the sanitizers' reports" % SAN_FD
+                if SANITIZERS else "no descriptor"))
         # What a compromised child writes to them goes nowhere.
         for f in (1, 2):
             with open("/proc/%d/fd/%d" % (pid, f), "w") as out:

@@ -638,33 +638,69 @@ victim_start(void)
 	return pid;
 }
 
-/* The wait status of a child confined as role that ran the probe. */
+/* How the test confines its children: as the daemon's defaults. */
+static void
+test_conf(struct kn_config *conf)
+{
+	memset(conf, 0, sizeof(*conf));
+	conf->uid = conf->gid = 65534;
+	conf->seccomp = SECCOMP_MODE_KILL;
+	conf->max_nodes = 5000;
+	snprintf(conf->chroot, sizeof(conf->chroot), "%s", jail);
+}
+
+/* The wait status of a child confined as role that returned fn(arg). */
 static int
-probe_run(enum role role, const struct probe *pr, pid_t victim)
+confined_run(enum role role, int (*fn)(void *), void *arg)
 {
 	struct kn_config	 conf;
-	struct probe_fds	 f;
 	struct stat		 st;
 	pid_t			 pid;
 	int			 status;
 
+	test_conf(&conf);
 	fflush(stdout);
 	if ((pid = fork()) == -1)
 		bail_out("fork: %s", strerror(errno));
 	if (pid == 0) {
-		memset(&conf, 0, sizeof(conf));
-		conf.uid = conf.gid = 65534;
-		conf.seccomp = SECCOMP_MODE_KILL;
-		snprintf(conf.chroot, sizeof(conf.chroot), "%s", jail);
-		f.victim = victim;
-		if (socketpair(AF_UNIX, SOCK_STREAM, 0, f.pair) == -1 ||
-		    (f.tcp = socket(AF_INET, SOCK_STREAM, 0)) == -1)
-			_exit(3);
 		sandbox_child(role, &conf, &st);
-		_exit(pr->fn(&f) ? 1 : 0);
+		_exit(fn(arg));
 	}
 	if (waitpid(pid, &status, 0) == -1)
 		bail_out("waitpid: %s", strerror(errno));
+	return status;
+}
+
+struct probe_arg {
+	const struct probe	*pr;
+	struct probe_fds	 f;
+};
+
+static int
+probe_call(void *arg)
+{
+	struct probe_arg	*pa = arg;
+
+	return pa->pr->fn(&pa->f) ? 1 : 0;
+}
+
+/* The wait status of a child confined as role that ran the probe. */
+static int
+probe_run(enum role role, const struct probe *pr, pid_t victim)
+{
+	struct probe_arg	 pa;
+	int			 status;
+
+	pa.pr = pr;
+	pa.f.victim = victim;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+	    pa.f.pair) == -1 ||
+	    (pa.f.tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		bail_out("socket: %s", strerror(errno));
+	status = confined_run(role, probe_call, &pa);
+	close(pa.f.pair[0]);
+	close(pa.f.pair[1]);
+	close(pa.f.tcp);
 	return status;
 }
 
@@ -727,6 +763,69 @@ test_filters(void)
 	}
 }
 
+/*
+ * 4 MiB blocks allocated and written before malloc failed; each block
+ * links to the one before, and the count is read from the chain, so
+ * the compiler cannot drop the allocations.
+ */
+static int
+l_memory(void *arg)
+{
+	uint64_t	 limit = *(uint64_t *)arg;
+	char		**p, **last = NULL;
+	size_t		 mib;
+	int		 n;
+
+	/* Up to 64 MiB past the limit: without one, stop there. */
+	for (mib = 0; mib < (limit >> 20) + 64; mib += 4) {
+		if ((p = malloc(4 << 20)) == NULL)
+			break;
+		memset(p, 1, 4 << 20);
+		*p = (char *)last;
+		last = p;
+	}
+	if (mib < (limit >> 20) + 64)
+		for (n = 0; last != NULL; n++)
+			last = (char **)*last;
+	else
+		n = 255;
+	return n;
+}
+
+/*
+ * The memory limit holds in a confined child (descriptors and
+ * processes: tests/test_confinement.py reads /proc/PID/limits).
+ */
+static void
+test_limits(void)
+{
+	static const enum role	 roles[] = {
+		ROLE_WATCHER, ROLE_METRICS, ROLE_EXECUTOR, ROLE_ARP,
+	};
+	struct kn_config	 conf;
+	uint64_t		 limit;
+	size_t			 r;
+	int			 status, got;
+
+	test_conf(&conf);
+	for (r = 0; r < sizeof(roles) / sizeof(roles[0]); r++) {
+		limit = sandbox_memory_limit(roles[r], &conf);
+		if (SANDBOX_SANITIZED) {
+			ok(limit == 0, "limits: %s: no memory limit under the "
+			    "sanitizers", role_name(roles[r]));
+			continue;
+		}
+		ok(limit >= 128 << 20 && limit <= 1024 << 20,
+		    "limits: %s: a memory limit of %llu MiB for 5,000 nodes",
+		    role_name(roles[r]), (unsigned long long)(limit >> 20));
+		status = confined_run(roles[r], l_memory, &limit);
+		got = WIFEXITED(status) ? WEXITSTATUS(status) * 4 : -1;
+		ok(got > 0 && (uint64_t)got < limit >> 20,
+		    "limits: %s: malloc fails after %d MiB, under the limit",
+		    role_name(roles[r]), got);
+	}
+}
+
 static int
 rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
 {
@@ -761,6 +860,7 @@ main(void)
 	test_root_bad();
 	test_root_parents();
 	test_filters();
+	test_limits();
 
 	if (nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == -1)
 		diag("cleaning %s: %s", base, strerror(errno));
