@@ -2,10 +2,10 @@
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <stdint.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>

@@ -37,7 +37,7 @@ SAN_FD = 6
 # Resource limits per role (src/sandbox.c): descriptors, and address
 # space as MiB plus KiB per node of --max-nodes (5,000 by default); no
 # address-space limit in a sanitizer build, which reserves terabytes.
-ROLE_LIMITS = {"watcher": (32, 128, 2), "executor": (32, 128, 4),
+ROLE_LIMITS = {"watcher": (32, 128, 2), "executor": (32, 128, 8),
                "arp-helper": (32, 128, 2), "metrics": (64, 128, 0)}
 
 
