@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -14,6 +15,10 @@
 #include "child.h"
 #include "log.h"
 #include "sandbox.h"
+
+#if SANDBOX_SANITIZED
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 static struct child		*child_self;
 static volatile sig_atomic_t	 child_quit;
@@ -77,6 +82,10 @@ child_init(struct child *c, enum role role)
 		fatalx("--role is only for the daemon's own children: "
 		    "descriptor %d is not a control channel", CHILD_FD_CONTROL);
 	msgchan_init(&c->ctl, CHILD_FD_CONTROL, role, ROLE_PARENT);
+#if SANDBOX_SANITIZED
+	/* Not to our standard error, which is /dev/null: see spawn_exec(). */
+	__sanitizer_set_report_fd((void *)(intptr_t)CHILD_FD_SANITIZER);
+#endif
 
 	/* The parent stops the daemon; a terminal's ^C reaches us too. */
 	memset(&sa, 0, sizeof(sa));
@@ -134,10 +143,17 @@ child_peer(struct child *c, enum role peer, int fd)
 void
 child_confine(struct child *c)
 {
+	uint64_t	 as = sandbox_memory_limit(c->role, &c->conf);
+
 	sandbox_child(c->role, &c->conf, &c->root);
 	log_debug("confined: uid %u, chroot %s, seccomp %s", c->conf.uid,
 	    c->conf.chroot, c->conf.seccomp == SECCOMP_MODE_LOG ? "log" :
 	    "kill");
+	if (as != 0)
+		log_debug("memory limit %llu MiB",
+		    (unsigned long long)(as >> 20));
+	else
+		log_debug("no memory limit in a build with sanitizers");
 	if (c->conf.violate)
 		sandbox_violate();
 }

@@ -18,6 +18,7 @@
 #define CHILD_FD_PEER		4	/* executor or arp-helper: the watcher;
 					   watcher: the executor */
 #define CHILD_FD_PEER2		5	/* watcher: the arp-helper */
+#define CHILD_FD_SANITIZER	6	/* sanitizer builds: their reports */
 #define CHILD_POLL_MAX		8	/* descriptors a role may add */
 
 struct child;

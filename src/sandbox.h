@@ -14,6 +14,16 @@
 #include "config.h"
 #include "proto.h"
 
+#ifndef __has_feature
+#define __has_feature(x)	0
+#endif
+/* A build with AddressSanitizer (configure --enable-sanitizers). */
+#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
+#define SANDBOX_SANITIZED	1
+#else
+#define SANDBOX_SANITIZED	0
+#endif
+
 /* The directories above path: root's and writable by nobody else. */
 int	 sandbox_check_dirs(const char *what, const char *path, char *err,
 	    size_t errlen);
@@ -24,6 +34,7 @@ void	 sandbox_child(enum role, const struct kn_config *,
 	    struct stat *root);
 void	 sandbox_violate(void) __attribute__((__noreturn__));
 uint64_t sandbox_role_caps(void);
+uint64_t sandbox_memory_limit(enum role, const struct kn_config *);
 
 /* The confinement fields of /proc/PID/status. */
 struct proc_status {

@@ -30,6 +30,26 @@ ROLE_CAPS = {"watcher": 0,
 ROLE_FDS = {"watcher": {0, 1, 2, 3, 4, 5}, "executor": {0, 1, 2, 3, 4},
             "arp-helper": {0, 1, 2, 3, 4}, "metrics": {0, 1, 2, 3, 4}}
 ROLES = ["executor", "arp-helper", "watcher", "metrics"]
+# A sanitizer build keeps the daemon's standard error on descriptor 6
+# for the sanitizers' reports, and nothing else writes there.
+SANITIZERS = os.environ.get("KN_SANITIZERS") == "yes"
+SAN_FD = 6
+# Resource limits per role (src/sandbox.c): descriptors, and address
+# space as MiB plus KiB per node of --max-nodes (5,000 by default); no
+# address-space limit in a sanitizer build, which reserves terabytes.
+ROLE_LIMITS = {"watcher": (32, 128, 2), "executor": (32, 128, 8),
+               "arp-helper": (32, 128, 2), "metrics": (64, 128, 0)}
+
+
+def limits(pid):
+    """{name: (soft, hard)} of /proc/PID/limits."""
+    out = {}
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f.readlines()[1:]:
+            m = re.match(r"(.+?)\s{2,}(\S+)\s+(\S+)", line)
+            if m:
+                out[m.group(1)] = (m.group(2), m.group(3))
+    return out
 
 
 def run(*args):
@@ -81,7 +101,31 @@ try:
         # and monitor), the metrics process its epoll descriptor and the
         # connections it accepted; no process holds a file or directory
         # of the host.
-        extra = {f: t for f, t in fds.items() if f not in ROLE_FDS[role]}
+        lim = limits(pid)
+        nofile, base, per_node = ROLE_LIMITS[role]
+        tap.eq(lim.get("Max open files"), (str(nofile),) * 2,
+               "%s: at most %d descriptors" % (role, nofile))
+        tap.eq(lim.get("Max processes"), ("0", "0"),
+               "%s: RLIMIT_NPROC 0: no process or thread" % role)
+        want = "unlimited" if SANITIZERS else str((base << 20) +
+                                                  (per_node << 10) * 5000)
+        tap.eq(lim.get("Max address space"), (want, want),
+               "%s: address space %s" % (role, want))
+        for f in (0, 1, 2):
+            tap.eq(fds.get(f), "/dev/null", "%s: descriptor %d is /dev/null"
+                   % (role, f))
+        stderr = os.readlink("/proc/%d/fd/2" % d.pid())
+        tap.eq(sorted(f for f, t in fds.items() if t == stderr),
+               [SAN_FD] if SANITIZERS else [],
+               "%s: the daemon's standard error is held only on %s" %
+               (role, "descriptor %d, for the sanitizers' reports" % SAN_FD
+                if SANITIZERS else "no descriptor"))
+        # What a compromised child writes to them goes nowhere.
+        for f in (1, 2):
+            with open("/proc/%d/fd/%d" % (pid, f), "w") as out:
+                out.write("parent: forged by the %s on %d\n" % (role, f))
+        extra = {f: t for f, t in fds.items() if f not in ROLE_FDS[role] and
+                 not (SANITIZERS and f == SAN_FD)}
         with open("/proc/%d/net/netlink" % pid) as f:
             nl_inodes = {line.split()[-1] for line in f.readlines()[1:]}
         netlink = [t for t in extra.values()
@@ -110,6 +154,9 @@ finally:
     rc = d.stop()
     ns.close()
 tap.eq(rc, 0, "SIGTERM stops the daemon with status 0")
+tap.ok("forged by the" not in d.log(),
+       "nothing a child wrote to its descriptors 1 and 2 reached the "
+       "daemon's output", [l for l in d.log().splitlines() if "forged" in l])
 
 # The default mode runs no ARP helper.
 d = knlib.Daemon([])

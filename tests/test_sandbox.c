@@ -1,16 +1,24 @@
 /*
- * Unit tests of the confinement helpers that run without confining
- * this process: the /proc/PID/status reader and the checks on the
- * chroot directory.  Run as root: the chroot checks need root-owned
- * directories and chown(2).
+ * Unit tests of the confinement helpers: the /proc/PID/status reader
+ * and the checks on the chroot directory, in this process; and each
+ * role's seccomp filter, in children of this process confined as that
+ * role (kill mode).  Run as root: the chroot checks need root-owned
+ * directories and chown(2), the children chroot and change uid.
  */
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,6 +415,417 @@ test_root_parents(void)
 	rmdir(tmp);
 }
 
+/*
+ * The seccomp filters.  Each probe runs in a child confined as a role
+ * with the real filter in kill mode; a probe returns 0 when every call
+ * it made succeeded.  The child exits with that, or dies of SIGSYS.
+ */
+struct probe_fds {
+	int	 pair[2];	/* a connected unix stream pair */
+	int	 tcp;		/* a TCP socket, as accept(2) or curl makes */
+	pid_t	 victim;	/* a process of the children's uid */
+};
+
+static int
+p_fcntl_setown(const struct probe_fds *f)
+{
+	return fcntl(f->pair[0], F_SETOWN, f->victim) == -1;
+}
+
+static int
+p_fcntl_setown_ex(const struct probe_fds *f)
+{
+	struct f_owner_ex	 o = { F_OWNER_PID, f->victim };
+
+	return fcntl(f->pair[0], F_SETOWN_EX, &o) == -1;
+}
+
+static int
+p_fcntl_setsig(const struct probe_fds *f)
+{
+	return fcntl(f->pair[0], F_SETSIG, SIGKILL) == -1;
+}
+
+static int
+p_fcntl_async(const struct probe_fds *f)
+{
+	return fcntl(f->pair[0], F_SETFL, O_NONBLOCK | O_ASYNC) == -1;
+}
+
+static int
+p_fcntl_lease(const struct probe_fds *f)
+{
+	(void)fcntl(f->pair[0], F_SETLEASE, F_RDLCK);
+	return 0;
+}
+
+static int
+p_fcntl_notify(const struct probe_fds *f)
+{
+	(void)fcntl(f->pair[0], F_NOTIFY, DN_MODIFY);
+	return 0;
+}
+
+static int
+p_ioctl_async(const struct probe_fds *f)
+{
+	int	 one = 1;
+
+	return ioctl(f->pair[0], FIOASYNC, &one) == -1;
+}
+
+static int
+p_ioctl_setown(const struct probe_fds *f)
+{
+	return ioctl(f->pair[0], FIOSETOWN, &f->victim) == -1;
+}
+
+static int
+p_prctl(const struct probe_fds *f)
+{
+	(void)f;
+	return prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1;
+}
+
+static int
+p_sockopt_debug(const struct probe_fds *f)
+{
+	int	 one = 1;
+
+	(void)setsockopt(f->tcp, SOL_SOCKET, SO_DEBUG, &one, sizeof(one));
+	return 0;
+}
+
+static int
+p_sockopt_bind(const struct probe_fds *f)
+{
+	(void)setsockopt(f->tcp, SOL_SOCKET, SO_BINDTODEVICE, "lo", 3);
+	return 0;
+}
+
+static int
+p_udp(const struct probe_fds *f)
+{
+	int	 s;
+
+	(void)f;
+	if ((s = socket(AF_INET, SOCK_DGRAM, 0)) == -1)
+		return 1;
+	close(s);
+	return 0;
+}
+
+/* What the sanitizers ask before a report: the answer is no. */
+static int
+p_isatty(const struct probe_fds *f)
+{
+	return isatty(f->pair[0]) || errno != ENOTTY;
+}
+
+/* What libcurl and libmicrohttpd do with their descriptors. */
+static int
+p_fcntl_needed(const struct probe_fds *f)
+{
+	int	 fl;
+
+	return (fl = fcntl(f->tcp, F_GETFL)) == -1 ||
+	    fcntl(f->tcp, F_SETFL, fl | O_NONBLOCK) == -1 ||
+	    fcntl(f->tcp, F_GETFD) == -1 ||
+	    fcntl(f->tcp, F_SETFD, FD_CLOEXEC) == -1;
+}
+
+static int
+p_sockopt_needed(const struct probe_fds *f)
+{
+	int	 one = 1;
+
+	return setsockopt(f->tcp, IPPROTO_TCP, TCP_NODELAY, &one,
+	    sizeof(one)) == -1;
+}
+
+static int
+p_keepalive(const struct probe_fds *f)
+{
+	int	 one = 1, idle = 30;
+
+	return setsockopt(f->tcp, SOL_SOCKET, SO_KEEPALIVE, &one,
+	    sizeof(one)) == -1 ||
+	    setsockopt(f->tcp, IPPROTO_TCP, TCP_KEEPIDLE, &idle,
+	    sizeof(idle)) == -1 ||
+	    setsockopt(f->tcp, IPPROTO_TCP, TCP_KEEPINTVL, &idle,
+	    sizeof(idle)) == -1;
+}
+
+static int
+p_tcp(const struct probe_fds *f)
+{
+	int	 s;
+
+	(void)f;
+	if ((s = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    IPPROTO_TCP)) == -1)
+		return 1;
+	close(s);
+	return 0;
+}
+
+/*
+ * The attack: a descriptor's owner gets the signal F_SETSIG names
+ * when I/O is possible, so F_SETOWN(victim) + F_SETSIG(SIGKILL) +
+ * O_ASYNC and one byte kill any process of the same uid.
+ */
+static int
+p_sigio_kill(const struct probe_fds *f)
+{
+	if (fcntl(f->pair[0], F_SETOWN, f->victim) == -1 ||
+	    fcntl(f->pair[0], F_SETSIG, SIGKILL) == -1 ||
+	    fcntl(f->pair[0], F_SETFL, O_ASYNC) == -1 ||
+	    write(f->pair[1], "x", 1) != 1)
+		return 1;
+	return 0;
+}
+
+#define R_W	ROLE_BIT(ROLE_WATCHER)
+#define R_M	ROLE_BIT(ROLE_METRICS)
+#define R_NL	(ROLE_BIT(ROLE_EXECUTOR) | ROLE_BIT(ROLE_ARP))
+#define R_ALL	(R_W | R_M | R_NL)
+
+static const struct probe {
+	const char	*name;
+	int		(*fn)(const struct probe_fds *);
+	uint32_t	 killed;	/* ROLE_BIT()s it must die of SIGSYS in */
+	uint32_t	 passes;	/* ROLE_BIT()s it must succeed in */
+} probes[] = {
+	{ "fcntl F_SETOWN", p_fcntl_setown, R_ALL, 0 },
+	{ "fcntl F_SETOWN_EX", p_fcntl_setown_ex, R_ALL, 0 },
+	{ "fcntl F_SETSIG", p_fcntl_setsig, R_ALL, 0 },
+	{ "fcntl F_SETFL O_ASYNC", p_fcntl_async, R_ALL, 0 },
+	{ "fcntl F_SETLEASE", p_fcntl_lease, R_ALL, 0 },
+	{ "fcntl F_NOTIFY", p_fcntl_notify, R_ALL, 0 },
+	{ "ioctl FIOASYNC", p_ioctl_async, R_ALL, 0 },
+	{ "ioctl FIOSETOWN", p_ioctl_setown, R_ALL, 0 },
+	{ "prctl PR_SET_PDEATHSIG", p_prctl, R_ALL, 0 },
+	{ "setsockopt SO_DEBUG", p_sockopt_debug, R_ALL, 0 },
+	{ "setsockopt SO_BINDTODEVICE", p_sockopt_bind, R_ALL, 0 },
+	{ "a UDP socket", p_udp, R_ALL, 0 },
+	{ "isatty", p_isatty, 0, R_ALL },
+	{ "fcntl F_GETFL, F_SETFL O_NONBLOCK, F_GETFD, F_SETFD",
+	    p_fcntl_needed, 0, R_W | R_M },
+	{ "setsockopt TCP_NODELAY", p_sockopt_needed, 0, R_W | R_M },
+	{ "TCP keep-alive options", p_keepalive, R_M | R_NL, R_W },
+	{ "a TCP socket", p_tcp, R_ALL, 0 },
+	{ "F_SETOWN + F_SETSIG(SIGKILL) + O_ASYNC", p_sigio_kill, R_ALL, 0 },
+};
+
+static char	 jail[600];
+
+/* A process of the children's uid that waits to be signalled. */
+static pid_t
+victim_start(void)
+{
+	pid_t	 pid;
+
+	fflush(stdout);
+	if ((pid = fork()) == -1)
+		bail_out("fork: %s", strerror(errno));
+	if (pid == 0) {
+		if (setresgid(65534, 65534, 65534) == -1 ||
+		    setresuid(65534, 65534, 65534) == -1)
+			_exit(2);
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+/* How the test confines its children: as the daemon's defaults. */
+static void
+test_conf(struct kn_config *conf)
+{
+	memset(conf, 0, sizeof(*conf));
+	conf->uid = conf->gid = 65534;
+	conf->seccomp = SECCOMP_MODE_KILL;
+	conf->max_nodes = 5000;
+	snprintf(conf->chroot, sizeof(conf->chroot), "%s", jail);
+}
+
+/* The wait status of a child confined as role that returned fn(arg). */
+static int
+confined_run(enum role role, int (*fn)(void *), void *arg)
+{
+	struct kn_config	 conf;
+	struct stat		 st;
+	pid_t			 pid;
+	int			 status;
+
+	test_conf(&conf);
+	fflush(stdout);
+	if ((pid = fork()) == -1)
+		bail_out("fork: %s", strerror(errno));
+	if (pid == 0) {
+		sandbox_child(role, &conf, &st);
+		_exit(fn(arg));
+	}
+	if (waitpid(pid, &status, 0) == -1)
+		bail_out("waitpid: %s", strerror(errno));
+	return status;
+}
+
+struct probe_arg {
+	const struct probe	*pr;
+	struct probe_fds	 f;
+};
+
+static int
+probe_call(void *arg)
+{
+	struct probe_arg	*pa = arg;
+
+	return pa->pr->fn(&pa->f) ? 1 : 0;
+}
+
+/* The wait status of a child confined as role that ran the probe. */
+static int
+probe_run(enum role role, const struct probe *pr, pid_t victim)
+{
+	struct probe_arg	 pa;
+	int			 status;
+
+	pa.pr = pr;
+	pa.f.victim = victim;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+	    pa.f.pair) == -1 ||
+	    (pa.f.tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		bail_out("socket: %s", strerror(errno));
+	status = confined_run(role, probe_call, &pa);
+	close(pa.f.pair[0]);
+	close(pa.f.pair[1]);
+	close(pa.f.tcp);
+	return status;
+}
+
+static const char *
+status_text(int status)
+{
+	static char	 buf[64];
+
+	if (WIFSIGNALED(status))
+		snprintf(buf, sizeof(buf), "killed by signal %d",
+		    WTERMSIG(status));
+	else
+		snprintf(buf, sizeof(buf), "exit status %d",
+		    WEXITSTATUS(status));
+	return buf;
+}
+
+static void
+test_filters(void)
+{
+	static const enum role	 roles[] = {
+		ROLE_WATCHER, ROLE_METRICS, ROLE_EXECUTOR, ROLE_ARP,
+	};
+	const struct probe	*pr;
+	size_t			 i, r;
+	pid_t			 victim;
+	int			 status, vstatus;
+
+	make_dir("jail", 0755);
+	snprintf(jail, sizeof(jail), "%s", at("jail"));
+	for (r = 0; r < sizeof(roles) / sizeof(roles[0]); r++) {
+		for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+			pr = &probes[i];
+			if (!((pr->killed | pr->passes) & ROLE_BIT(roles[r])))
+				continue;
+			victim = victim_start();
+			status = probe_run(roles[r], pr, victim);
+			/* A SIGKILL the probe queued wins over this SIGTERM. */
+			kill(victim, SIGTERM);
+			if (waitpid(victim, &vstatus, 0) == -1)
+				bail_out("waitpid: %s", strerror(errno));
+			if (pr->killed & ROLE_BIT(roles[r]))
+				ok(WIFSIGNALED(status) &&
+				    WTERMSIG(status) == SIGSYS,
+				    "seccomp: %s: %s dies of SIGSYS (%s)",
+				    role_name(roles[r]), pr->name,
+				    status_text(status));
+			else
+				ok(WIFEXITED(status) &&
+				    WEXITSTATUS(status) == 0,
+				    "seccomp: %s: %s allowed (%s)",
+				    role_name(roles[r]), pr->name,
+				    status_text(status));
+			ok(WIFSIGNALED(vstatus) &&
+			    WTERMSIG(vstatus) == SIGTERM,
+			    "seccomp: %s: after %s, a uid 65534 process is "
+			    "alive (%s)", role_name(roles[r]), pr->name,
+			    status_text(vstatus));
+		}
+	}
+}
+
+/*
+ * 4 MiB blocks allocated and written before malloc failed; each block
+ * links to the one before, and the count is read from the chain, so
+ * the compiler cannot drop the allocations.
+ */
+static int
+l_memory(void *arg)
+{
+	uint64_t	 limit = *(uint64_t *)arg;
+	char		**p, **last = NULL;
+	size_t		 mib;
+	int		 n;
+
+	/* Up to 64 MiB past the limit: without one, stop there. */
+	for (mib = 0; mib < (limit >> 20) + 64; mib += 4) {
+		if ((p = malloc(4 << 20)) == NULL)
+			break;
+		memset(p, 1, 4 << 20);
+		*p = (char *)last;
+		last = p;
+	}
+	if (mib < (limit >> 20) + 64)
+		for (n = 0; last != NULL; n++)
+			last = (char **)*last;
+	else
+		n = 255;
+	return n;
+}
+
+/*
+ * The memory limit holds in a confined child (descriptors and
+ * processes: tests/test_confinement.py reads /proc/PID/limits).
+ */
+static void
+test_limits(void)
+{
+	static const enum role	 roles[] = {
+		ROLE_WATCHER, ROLE_METRICS, ROLE_EXECUTOR, ROLE_ARP,
+	};
+	struct kn_config	 conf;
+	uint64_t		 limit;
+	size_t			 r;
+	int			 status, got;
+
+	test_conf(&conf);
+	for (r = 0; r < sizeof(roles) / sizeof(roles[0]); r++) {
+		limit = sandbox_memory_limit(roles[r], &conf);
+		if (SANDBOX_SANITIZED) {
+			ok(limit == 0, "limits: %s: no memory limit under the "
+			    "sanitizers", role_name(roles[r]));
+			continue;
+		}
+		ok(limit >= 128 << 20 && limit <= 1024 << 20,
+		    "limits: %s: a memory limit of %llu MiB for 5,000 nodes",
+		    role_name(roles[r]), (unsigned long long)(limit >> 20));
+		status = confined_run(roles[r], l_memory, &limit);
+		got = WIFEXITED(status) ? WEXITSTATUS(status) * 4 : -1;
+		ok(got > 0 && (uint64_t)got < limit >> 20,
+		    "limits: %s: malloc fails after %d MiB, under the limit",
+		    role_name(roles[r]), got);
+	}
+}
+
 static int
 rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
 {
@@ -440,6 +859,8 @@ main(void)
 	test_root_good();
 	test_root_bad();
 	test_root_parents();
+	test_filters();
+	test_limits();
 
 	if (nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == -1)
 		diag("cleaning %s: %s", base, strerror(errno));
