@@ -483,8 +483,10 @@ class ApiServer:
 
     def control(self, method, path, body=None):
         import http.client
+        # Generous: making 5,000 nodes of 20 KB took over 60 s on a
+        # busy machine.
         c = http.client.HTTPConnection("127.0.0.1", self.control_port,
-                                       timeout=60)
+                                       timeout=300)
         data = None if body is None else self.json.dumps(body)
         c.request(method, path, body=data,
                   headers={"Content-Type": "application/json"})
