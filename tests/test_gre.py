@@ -28,7 +28,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmlib  # noqa: E402
 
-vmlib.reexec(__file__, timeout=900)
+vmlib.reexec(__file__, timeout=1800)
 
 import knlib  # noqa: E402
 
@@ -183,8 +183,13 @@ def start(c, args, what, owns):
     """Starts every node's daemon: each commits and owns exactly its
     peers' objects: two tests."""
     c.start_all(args)
-    tap.ok(c.wait_all(COMMITTED, timeout=60), what + "every watcher "
-           "reports its first generation committed")
+    # Generous: three confined daemons and their TLS under emulation on
+    # a busy machine took over 60 s.
+    tap.ok(c.wait_all(COMMITTED, timeout=180), what + "every watcher "
+           "reports its first generation committed",
+           "\n".join(n.daemon.log() for n in c.nodes
+                     if not re.search(COMMITTED, n.daemon.log(),
+                                      re.MULTILINE)))
     tap.ok(wait_until(lambda: converged(c.nodes), 30), what + owns,
            why(c.nodes))
 
