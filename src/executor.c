@@ -105,7 +105,11 @@ struct executor {
 	int			 newtun;	/* a tunnel got an index or up */
 	int			 nogre[2];	/* by family: no GRE 1, and in
 						   this batch 2 */
-	int64_t			 gre_retry;	/* ms until the next try */
+	int			 gre_made[2];	/* by family: a tunnel made in
+						   this batch */
+	int64_t			 gre_retry;	/* the back-off: ms from a try
+						   to the next */
+	int64_t			 gre_due;	/* the next try, monotonic ms */
 	int64_t			 next_sync;
 	uint32_t		 failed;	/* in the current generation */
 	uint32_t		 requests;	/* sent for it */
@@ -186,9 +190,7 @@ request_done(void *arg, unsigned idx, int error, const char *why)
 			e->resync = 1;
 		if (p->o.k.type == KOBJ_TUNNEL) {
 			e->tunchanged = 1;
-			e->nogre[v6] = 0;
-			if (!e->nogre[0] && !e->nogre[1])
-				e->gre_retry = 0;
+			e->gre_made[v6] = 1;
 		}
 		ktab_del(&e->reported, &p->o.k);
 		return;
@@ -206,7 +208,8 @@ request_done(void *arg, unsigned idx, int error, const char *why)
 	 * One line per family, not one per peer and re-sync.  The
 	 * module may also be loading for another namespace right now (the
 	 * kernel's modprobe returns before ip_gre is ready): a full
-	 * re-sync tries again soon, then less and less often.
+	 * re-sync tries again soon, then less and less often (see
+	 * gre_batch_done).
 	 */
 	if (p->o.k.type == KOBJ_TUNNEL && error == EOPNOTSUPP) {
 		if (!e->nogre[v6])
@@ -387,22 +390,48 @@ static void	monitor_take(struct executor *, struct nl *, nl_msg_cb);
 static int	monitor_cb(const struct nlmsghdr *, void *);
 
 /*
- * A batch found no GRE for a family: a full re-sync soon, then less
- * and less often.
+ * After each batch.  A family has GRE again once a batch made a tunnel
+ * of it and was refused none.  A batch refused one for want of GRE
+ * asks for a full re-sync: GRE_RETRY_MS later, then twice as long
+ * after each try that is refused again, up to --sync-period; a refusal
+ * between two tries (a new peer's tunnel) waits for the next one and
+ * neither brings it nearer nor pushes it back.  A batch that was both
+ * refused and made a tunnel of one family saw the module arrive
+ * halfway: that family still misses tunnels, so the back-off starts
+ * again from its first step rather than forgetting them.
  */
 static void
-gre_later(struct executor *e)
+gre_batch_done(struct executor *e)
 {
-	int	 f;
+	int64_t	 now;
+	int	 f, refused = 0;
 
-	for (f = 0; f < 2; f++)
-		if (e->nogre[f] == 2)
+	for (f = 0; f < 2; f++) {
+		if (e->nogre[f] == 2) {
+			refused = 1;
 			e->nogre[f] = 1;
-	e->gre_retry = e->gre_retry == 0 ? GRE_RETRY_MS : 2 * e->gre_retry;
-	if (e->gre_retry > e->c->conf.sync_period_ms)
-		e->gre_retry = e->c->conf.sync_period_ms;
-	if (e->next_sync > mono_ms() + e->gre_retry)
-		e->next_sync = mono_ms() + e->gre_retry;
+			if (e->gre_made[f])
+				e->gre_retry = e->gre_due = 0;
+		} else if (e->gre_made[f])
+			e->nogre[f] = 0;
+		e->gre_made[f] = 0;
+	}
+	if (!e->nogre[0] && !e->nogre[1])
+		e->gre_retry = e->gre_due = 0;
+	if (!refused)
+		return;
+	now = mono_ms();
+	if (e->gre_due <= now) {
+		e->gre_retry = e->gre_retry == 0 ? GRE_RETRY_MS :
+		    2 * e->gre_retry;
+		if (e->gre_retry > e->c->conf.sync_period_ms)
+			e->gre_retry = e->c->conf.sync_period_ms;
+		e->gre_due = now + e->gre_retry;
+		log_debug("gre mode: trying the tunnels again in %lld ms",
+		    (long long)e->gre_retry);
+	}
+	if (e->next_sync > e->gre_due)
+		e->next_sync = e->gre_due;
 }
 
 /*
@@ -423,8 +452,7 @@ flush(struct executor *e)
 			e->resync = 1;
 			return;
 		}
-		if (e->nogre[0] == 2 || e->nogre[1] == 2)
-			gre_later(e);
+		gre_batch_done(e);
 		if (!e->tunchanged || e->deferred.t.count == 0)
 			return;
 		e->tunchanged = 0;

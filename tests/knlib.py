@@ -443,10 +443,16 @@ class ApiServer:
             (["--client-ca", self.pki.ca] if client_ca else []),
             stdin=subprocess.DEVNULL, stdout=self.log,
             stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
+        # Generous: Python and its TLS start slowly in a VM under TCG
+        # on a busy machine (over 30 s seen).
+        deadline = time.monotonic() + 180
         while not os.path.exists(ready) or os.path.getsize(ready) == 0:
             if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError("the test API server did not start")
+                raise RuntimeError(
+                    "the test API server did not start (%s)" % (
+                        "exit status %d" % self.proc.returncode
+                        if self.proc.returncode is not None else
+                        "not ready after 180 s"))
             time.sleep(0.05)
         time.sleep(0.05)
         with open(ready) as f:

@@ -154,9 +154,11 @@ class Node:
             return conf
         return wait_until(read, timeout, 0.1)
 
-    def attach(self, timeout=30):
+    def attach(self, timeout=180):
         """Waits for the daemon's CNI file and attaches npods pod
-        namespaces with it through the real plugins; the pods."""
+        namespaces with it through the real plugins; the pods.  The
+        wait is generous: a daemon's first generation in a VM under
+        TCG on a busy machine took over 30 s."""
         conf = self.cni_conf(timeout=timeout)
         if conf is None:
             raise RuntimeError("%s: no CNI configuration in %s after %d s"

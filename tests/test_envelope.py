@@ -564,6 +564,51 @@ def gre_without_kernel(family):
         ns.close()
 
 
+def gre_backoff():
+    """The gre mode on a kernel without GRE: the retries back off by
+    the tries, not by the refused batches in between.  Eight snapshots
+    refused within about a second (a cluster's nodes coming one by one)
+    leave the tries 1 s, then 2 s, then 4 s apart, not 256 s (the
+    back-off's bound, --sync-period, is an hour here)."""
+    c = Config("gre", 4)
+    ns = knlib.Netns()
+    ex = None
+    try:
+        try:
+            ns.run("ip", "link", "add", "probe", "type", "gre", "remote",
+                   "192.0.2.1")
+            tap.skip("gre: IPv4: refused batches between two tries leave "
+                     "the back-off alone", "this kernel has ip_gre")
+            return
+        except subprocess.CalledProcessError:
+            pass
+        underlay(ns, c)
+        ex = Executor(ns, c.args() + ["--sync-period", "1h"])
+        ex.wait_for(r"^ready$")
+        ex.do("local %s %s" % (c.local, c.addr), "begin 1",
+              "add " + pairs(c.peers), "end 1 2")
+        for gen in range(2, 9):
+            ex.do("begin %d" % gen, "add " + pairs(c.peers),
+                  "end %d 2" % gen)
+        tries, deadline = 0, time.monotonic() + 60
+        while tries < 3 and time.monotonic() < deadline:
+            # The driver relays the executor's lines while it waits
+            # (10 s, for no generation).
+            ex.wait_for(DONE, start=ex.send("wait"), timeout=30)
+            tries = len(re.findall(r"(?m)^executor: full re-sync$",
+                                   ex.log()))
+        said = re.findall(r"(?m)^executor: gre mode: the kernel has no GRE "
+                          r"support \(ip_gre\)", ex.log())
+        tap.ok(tries >= 3 and len(said) == 1, "gre: IPv4: eight refused "
+               "snapshots leave the back-off alone: three tries come within "
+               "a minute (1, 3 and 7 s after the first), with one line",
+               ex.log())
+    finally:
+        if ex is not None:
+            ex.stop()
+        ns.close()
+
+
 def ipsec_without_kernel():
     """The ipsec mode on a kernel without ESP (this host's; the VM's has
     it, see tests/test_ipsec.py): one line that names what is missing,
@@ -818,6 +863,7 @@ for config in CONFIGS:
     run(config)
 gre_without_kernel(4)
 gre_without_kernel(6)
+gre_backoff()
 ipsec_without_kernel()
 for own in OWN_PODS:
     own.run()
