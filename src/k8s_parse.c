@@ -241,18 +241,29 @@ struct k8s_parser {
 	char			 err[KP_ERR_MAX];
 };
 
+/*
+ * yajl does not check what its allocator returns, and the watcher's
+ * address space is bounded (RLIMIT_AS): out of memory is a clear line
+ * and a restart by the parent, not a crash inside the parser.
+ */
 static void *
 std_alloc(void *ctx, size_t n)
 {
+	void	*p;
+
 	(void)ctx;
-	return malloc(n);
+	if ((p = malloc(n)) == NULL)
+		fatal("JSON parser: %zu bytes", n);
+	return p;
 }
 
 static void *
 std_resize(void *ctx, void *p, size_t n)
 {
 	(void)ctx;
-	return realloc(p, n);
+	if ((p = realloc(p, n)) == NULL)
+		fatal("JSON parser: %zu bytes", n);
+	return p;
 }
 
 static void
