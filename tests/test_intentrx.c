@@ -11,44 +11,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "intent.h"
 #include "tap.h"
 #include "../src/config.h"
 #include "../src/envelope.h"
 #include "../src/intentrx.h"
 #include "../src/log.h"
 
-static struct msg_intent
-intent(const char *cidr, const char *node)
-{
-	struct msg_intent	 in;
-	struct kn_prefix	 p;
-	char			 err[128];
-
-	memset(&in, 0, sizeof(in));
-	if (prefix_parse(cidr, &p, err, sizeof(err)) == -1)
-		bail_out("%s: %s", cidr, err);
-	in.family = p.family;
-	in.plen = p.len;
-	memcpy(in.prefix, p.addr, sizeof(in.prefix));
-	if (inet_pton(in.family, node, in.node) != 1)
-		bail_out("%s: not an address", node);
-	return in;
-}
-
 static struct msg_local
 local(const char *cidr, const char *addr)
 {
 	struct msg_local	 l;
-	struct kn_prefix	 p;
-	char			 err[128];
+	struct msg_intent	 in;
 
 	memset(&l, 0, sizeof(l));
 	if (cidr != NULL) {
-		if (prefix_parse(cidr, &p, err, sizeof(err)) == -1)
-			bail_out("%s: %s", cidr, err);
-		l.family[0] = p.family;
-		l.plen[0] = p.len;
-		memcpy(l.cidr[0], p.addr, sizeof(l.cidr[0]));
+		in = test_intent(cidr, "0.0.0.0");
+		l.family[0] = in.family;
+		l.plen[0] = in.plen;
+		memcpy(l.cidr[0], in.prefix, sizeof(l.cidr[0]));
 	}
 	if (inet_pton(AF_INET, addr, l.addr4) == 1)
 		l.has4 = 1;
@@ -90,31 +71,31 @@ static void
 test_itab_overlap(void)
 {
 	struct itab		*t = itab_new(8);
-	struct msg_intent	 a = intent("100.96.1.0/24", "10.0.0.1");
-	struct msg_intent	 b = intent("100.96.2.0/24", "10.0.0.2");
+	struct msg_intent	 a = test_intent("100.96.1.0/24", "10.0.0.1");
+	struct msg_intent	 b = test_intent("100.96.2.0/24", "10.0.0.2");
 	struct msg_intent	 in;
 	const struct msg_intent	*o;
 
 	is_int(itab_put(t, &a), 0, "overlap: a /24");
 	is_int(itab_put(t, &b), 0, "overlap: its neighbour /24");
-	in = intent("100.96.1.128/25", "10.0.0.3");
+	in = test_intent("100.96.1.128/25", "10.0.0.3");
 	is_int(itab_put(t, &in), -2, "overlap: a /25 inside it is refused");
 	o = itab_overlap(t, in.family, in.plen, in.prefix);
 	ok(o != NULL && memcmp(o->node, a.node, 16) == 0,
 	    "overlap: and the /24 is named");
-	in = intent("100.96.0.0/22", "10.0.0.3");
+	in = test_intent("100.96.0.0/22", "10.0.0.3");
 	is_int(itab_put(t, &in), -2, "overlap: a /22 around both is refused");
-	in = intent("100.96.2.255/32", "10.0.0.3");
+	in = test_intent("100.96.2.255/32", "10.0.0.3");
 	is_int(itab_put(t, &in), -2, "overlap: a /32 at the end is refused");
-	in = intent("100.96.3.0/24", "10.0.0.3");
+	in = test_intent("100.96.3.0/24", "10.0.0.3");
 	is_int(itab_put(t, &in), 0, "overlap: the next /24 is not");
-	in = intent("fd00:100:0:1::/64", "fd00::1");
+	in = test_intent("fd00:100:0:1::/64", "fd00::1");
 	is_int(itab_put(t, &in), 0, "overlap: nor the other family's");
 	ok(itab_overlap(t, a.family, a.plen, a.prefix) != NULL,
 	    "overlap: the same prefix counts for the local CIDR check");
 	is_int(itab_put(t, &a), 2, "overlap: the same intent is unchanged");
 	is_int(itab_del(t, &a), 0, "overlap: the /24 removed");
-	in = intent("100.96.1.128/25", "10.0.0.3");
+	in = test_intent("100.96.1.128/25", "10.0.0.3");
 	is_int(itab_put(t, &in), 0, "overlap: then the /25 is accepted");
 	itab_free(t);
 }
@@ -208,8 +189,8 @@ test_own_pods(void)
 	rx.applied = applied;
 
 	/* Before this node is known, a peer in what will be its CIDR. */
-	in[0] = intent("100.96.0.0/25", "172.20.0.66");
-	in[1] = intent("100.96.1.0/24", "172.20.0.11");
+	in[0] = test_intent("100.96.0.0/25", "172.20.0.66");
+	in[1] = test_intent("100.96.1.0/24", "172.20.0.11");
 	ok(deliver(&rx, MSG_INTENT_ADD, in, 2 * sizeof(in[0]), &res) ==
 	    INTENTRX_BATCH && res.applied == 2 && nseen == 2,
 	    "own pods: before the local node, both accepted");
@@ -219,10 +200,10 @@ test_own_pods(void)
 	    itab_get(rx.active, &in[0]) == NULL, "own pods: and withdraws the "
 	    "/25 inside its CIDR, through applied");
 
-	in[0] = intent("100.96.0.5/32", "172.20.0.66");
-	in[1] = intent("100.96.0.0/24", "172.20.0.66");
-	in[2] = intent("100.96.0.0/16", "172.20.0.66");
-	in[3] = intent("100.96.1.128/25", "172.20.0.66");
+	in[0] = test_intent("100.96.0.5/32", "172.20.0.66");
+	in[1] = test_intent("100.96.0.0/24", "172.20.0.66");
+	in[2] = test_intent("100.96.0.0/16", "172.20.0.66");
+	in[3] = test_intent("100.96.1.128/25", "172.20.0.66");
 	ok(deliver(&rx, MSG_INTENT_ADD, in, 4 * sizeof(in[0]), &res) ==
 	    INTENTRX_BATCH && res.applied == 0 && res.refused == 4 &&
 	    nseen == 0 && itab_count(rx.active) == 1, "own pods: inside, equal "
@@ -237,9 +218,9 @@ test_own_pods(void)
 
 	/* In a snapshot: the first of two overlapping ones stays. */
 	deliver(&rx, MSG_SNAP_BEGIN, &g, sizeof(g), &res);
-	in[0] = intent("100.96.2.0/24", "172.20.0.12");
-	in[1] = intent("100.96.2.0/23", "172.20.0.13");
-	in[2] = intent("100.96.0.5/32", "172.20.0.66");
+	in[0] = test_intent("100.96.2.0/24", "172.20.0.12");
+	in[1] = test_intent("100.96.2.0/23", "172.20.0.13");
+	in[2] = test_intent("100.96.0.5/32", "172.20.0.66");
 	deliver(&rx, MSG_INTENT_ADD, in, 3 * sizeof(in[0]), &res);
 	/* This node moves onto the /24 in the middle of the snapshot. */
 	l = local("100.96.2.0/24", "172.20.0.10");
@@ -253,9 +234,9 @@ test_own_pods(void)
 	/* The IPv6 family the same way. */
 	l = local("fd00:100::/64", "fd00:200::10");
 	deliver(&rx, MSG_LOCAL, &l, sizeof(l), &res);
-	in[0] = intent("fd00:100::5/128", "fd00:200::66");
-	in[1] = intent("fd00:100::/56", "fd00:200::66");
-	in[2] = intent("fd00:100:0:1::/64", "fd00:200::11");
+	in[0] = test_intent("fd00:100::5/128", "fd00:200::66");
+	in[1] = test_intent("fd00:100::/56", "fd00:200::66");
+	in[2] = test_intent("fd00:100:0:1::/64", "fd00:200::11");
 	ok(deliver(&rx, MSG_INTENT_ADD, in, 3 * sizeof(in[0]), &res) ==
 	    INTENTRX_BATCH && res.applied == 1 && res.refused == 2,
 	    "own pods: IPv6: inside or around this node's CIDR refused");

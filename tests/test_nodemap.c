@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "intent.h"
 #include "tap.h"
 #include "../src/envelope.h"
 #include "../src/log.h"
@@ -195,31 +196,6 @@ test_dual_stack_and_ids(void)
 	nodemap_free(m);
 }
 
-static struct msg_intent
-intent(const char *prefix, const char *node)
-{
-	struct msg_intent	 in;
-	struct kn_prefix	 p;
-	char			 err[128];
-
-	memset(&in, 0, sizeof(in));
-	if (prefix_parse(prefix, &p, err, sizeof(err)) == -1) {
-		/* Host bits are what some tests are about: take them raw. */
-		char	 a[64];
-
-		snprintf(a, sizeof(a), "%s", prefix);
-		*strchr(a, '/') = '\0';
-		p.family = strchr(a, ':') ? AF_INET6 : AF_INET;
-		inet_pton(p.family, a, p.addr);
-		p.len = atoi(strchr(prefix, '/') + 1);
-	}
-	in.family = p.family;
-	in.plen = p.len;
-	memcpy(in.prefix, p.addr, 16);
-	inet_pton(strchr(node, ':') ? AF_INET6 : AF_INET, node, in.node);
-	return in;
-}
-
 static void
 test_envelope(void)
 {
@@ -247,7 +223,7 @@ test_envelope(void)
 
 	cluster_parse("100.96.0.0/12", cluster, err, sizeof(err));
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		in = intent(t[i].prefix, t[i].node);
+		in = test_intent(t[i].prefix, t[i].node);
 		why = intent_refusal(cluster, &in);
 		if (t[i].why == NULL)
 			ok(why == NULL, "envelope: %s via %s accepted (%s)",
@@ -257,33 +233,33 @@ test_envelope(void)
 			    "envelope: %s via %s refused: %s", t[i].prefix,
 			    t[i].node, why ? why : "(accepted)");
 	}
-	in = intent("100.96.1.0/24", "10.0.0.1");
+	in = test_intent("100.96.1.0/24", "10.0.0.1");
 	in.flags = 1;
 	ok(intent_refusal(cluster, &in) != NULL, "envelope: flags refused");
-	in = intent("100.96.1.0/24", "10.0.0.1");
+	in = test_intent("100.96.1.0/24", "10.0.0.1");
 	in.family = 99;
 	ok(intent_refusal(cluster, &in) != NULL, "envelope: bad family");
 
 	cluster_parse("fd00:100::/48", cluster, err, sizeof(err));
-	in = intent("fd00:100:0:1::/64", "fd00::1");
+	in = test_intent("fd00:100:0:1::/64", "fd00::1");
 	ok(intent_refusal(cluster, &in) == NULL, "envelope: IPv6 accepted");
-	in = intent("100.96.1.0/24", "10.0.0.1");
+	in = test_intent("100.96.1.0/24", "10.0.0.1");
 	ok(intent_refusal(cluster, &in) != NULL,
 	    "envelope: IPv4 refused when the range is IPv6 only");
 	cluster_parse("100.96.0.0/12,fd00:100::/48", cluster, err, sizeof(err));
 	ok(intent_refusal(cluster, &in) == NULL,
 	    "envelope: dual-stack range: IPv4 accepted");
-	in = intent("fd00:100:0:1::/64", "fd00::1");
+	in = test_intent("fd00:100:0:1::/64", "fd00::1");
 	ok(intent_refusal(cluster, &in) == NULL,
 	    "envelope: dual-stack range: IPv6 accepted");
-	in = intent("fd00:100:0:1::/64", "fd00:100::1");
+	in = test_intent("fd00:100:0:1::/64", "fd00:100::1");
 	ok(intent_refusal(cluster, &in) != NULL,
 	    "envelope: dual-stack range: IPv6 node inside the range refused");
-	in = intent("fd00:100:0:1::/64", "fe80::1");
+	in = test_intent("fd00:100:0:1::/64", "fe80::1");
 	ok(intent_refusal(cluster, &in) != NULL, "envelope: IPv6 link-local");
-	in = intent("fd00:100:0:1::/64", "::ffff:10.0.0.1");
+	in = test_intent("fd00:100:0:1::/64", "::ffff:10.0.0.1");
 	ok(intent_refusal(cluster, &in) != NULL, "envelope: IPv4-mapped");
-	in = intent("fd00:100:0:1::/64", "ff02::1");
+	in = test_intent("fd00:100:0:1::/64", "ff02::1");
 	ok(intent_refusal(cluster, &in) != NULL, "envelope: IPv6 multicast");
 }
 
@@ -318,10 +294,10 @@ static void
 test_itab(void)
 {
 	struct itab		*t = itab_new(2);
-	struct msg_intent	 a = intent("100.96.1.0/24", "10.0.0.1");
-	struct msg_intent	 b = intent("100.96.1.0/24", "10.0.0.2");
-	struct msg_intent	 c = intent("100.96.2.0/24", "10.0.0.3");
-	struct msg_intent	 d = intent("100.96.3.0/24", "10.0.0.4");
+	struct msg_intent	 a = test_intent("100.96.1.0/24", "10.0.0.1");
+	struct msg_intent	 b = test_intent("100.96.1.0/24", "10.0.0.2");
+	struct msg_intent	 c = test_intent("100.96.2.0/24", "10.0.0.3");
+	struct msg_intent	 d = test_intent("100.96.3.0/24", "10.0.0.4");
 
 	is_int(itab_put(t, &a), 0, "itab: added");
 	is_int(itab_put(t, &a), 2, "itab: the same again is unchanged");
