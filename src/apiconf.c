@@ -224,6 +224,23 @@ kube_blob(yaml_document_t *doc, yaml_node_t *map, const char *datakey,
 	return 0;
 }
 
+/*
+ * A bearer token goes into an HTTP header as it is: only RFC 6750's
+ * token characters, so that no CR, LF or space in it can add a header.
+ * -1 and the offset of the first other byte, else 0.
+ */
+static int
+token_check(const char *t, size_t len, size_t *at)
+{
+	static const char	 extra[] = "-._~+/=";
+
+	for (*at = 0; *at < len; (*at)++)
+		if (!isalnum((unsigned char)t[*at]) &&
+		    (t[*at] == '\0' || strchr(extra, t[*at]) == NULL))
+			return -1;
+	return 0;
+}
+
 int
 apiconf_parse_kubeconfig(struct api_conf *a, const char *text, size_t len,
     const char *path, char *err, size_t errlen)
@@ -233,6 +250,7 @@ apiconf_parse_kubeconfig(struct api_conf *a, const char *text, size_t len,
 	yaml_node_t	*root, *ctx, *cluster, *user;
 	const char	*cur, *server, *v;
 	char		 file[PATH_MAX];
+	size_t		 at;
 	int		 rv = -1, r;
 
 	if (!yaml_parser_initialize(&parser))
@@ -302,6 +320,14 @@ apiconf_parse_kubeconfig(struct api_conf *a, const char *text, size_t len,
 				    "larger than %d bytes", path,
 				    scalar(map_get(&doc, ctx, "user")),
 				    API_TOKEN_MAX);
+				goto out;
+			}
+			if (token_check(v, strlen(v), &at) == -1) {
+				errset(err, errlen, "%s: user \"%s\": token: "
+				    "byte 0x%02x at offset %zu is not allowed "
+				    "in a bearer token", path,
+				    scalar(map_get(&doc, ctx, "user")),
+				    (unsigned char)v[at], at);
 				goto out;
 			}
 			blob_free(&a->token);
@@ -491,6 +517,8 @@ node_identity(const struct kn_config *c, struct msg_api_server *srv,
 static int
 load_token(struct api_conf *a, char *err, size_t errlen)
 {
+	size_t	 at;
+
 	if (read_file_st(a->token_file, API_TOKEN_MAX, &a->token,
 	    &a->token_st, err, errlen) == -1)
 		return -1;
@@ -498,6 +526,10 @@ load_token(struct api_conf *a, char *err, size_t errlen)
 	while (a->token.len > 0 && (a->token.data[a->token.len - 1] == '\n'
 	    || a->token.data[a->token.len - 1] == '\r'))
 		a->token.data[--a->token.len] = '\0';
+	if (token_check(a->token.data, a->token.len, &at) == -1)
+		return errset(err, errlen, "%s: byte 0x%02x at offset %zu is "
+		    "not allowed in a bearer token", a->token_file,
+		    (unsigned char)a->token.data[at], at);
 	return 0;
 }
 

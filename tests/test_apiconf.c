@@ -621,6 +621,49 @@ test_load(void)
 	apiconf_free(&a);
 }
 
+/*
+ * A bearer token goes into an HTTP header as it is: a CR, LF or space
+ * in it would add a header or end the request line's meaning, so only
+ * RFC 6750's token characters are taken, inline and from a file.
+ */
+static void
+test_token_charset(void)
+{
+	struct kn_config	 c;
+	struct api_conf		 a;
+	char			 err[512];
+
+	memset(&a, 0, sizeof(a));
+	why(is_int(parse(&a, single(PROD_CLUSTER,
+	    "    token: eyJhbGc.eyJzdWIi.c2ln-_~+/==\n"), err, sizeof(err)),
+	    0, "token charset: a JWT's characters accepted inline"), err);
+	is_int(parse(&a, single(PROD_CLUSTER,
+	    "    token: \"abc\\r\\nX-Injected: 1\"\n"), err, sizeof(err)),
+	    -1, "token charset: an inline token with CR LF refused");
+	like(err, "not allowed in a bearer token",
+	    "token charset: the message says why");
+	like(err, "\"u\"", "token charset: and names the user");
+	is_int(parse(&a, single(PROD_CLUSTER, "    token: \"ab cd\"\n"), err,
+	    sizeof(err)), -1, "token charset: an inline token with a space "
+	    "refused");
+
+	put("ca.pem", PROD_PEM);
+	put("token", "abc\r\nX-Injected: 1\n");
+	flags(&c, "https://127.0.0.1:6443");
+	is_int(load(&c, &a, err, sizeof(err)), -1,
+	    "token charset: a token file with a header in it refused");
+	like(err, at("token"), "token charset: the message names the file");
+	put("token", "good\n");
+	why(is_int(load(&c, &a, err, sizeof(err)), 0,
+	    "token charset: a clean token file accepted"), err);
+	replace("token", "bad token\n");
+	is_int(apiconf_token_changed(&a, err, sizeof(err)), -1,
+	    "token charset: a rotated file with a space refused");
+	ok(blob_is(&a.token, "good"), "token charset: the old token kept");
+	put("token", "tok123\n");
+	apiconf_free(&a);
+}
+
 static void
 test_token_changed(void)
 {
@@ -812,6 +855,7 @@ main(void)
 	test_read_file();
 	test_kubeconfig();
 	test_inline_token_bound();
+	test_token_charset();
 	test_load();
 	test_token_changed();
 	test_node_identity();
