@@ -279,10 +279,12 @@ def uid_base():
     """A --uid-base of its own for each daemon a test starts: many run
     side by side (a cluster's nodes, other tests), and a daemon refuses
     ids another process uses.  Four ids per daemon from 1900000000,
-    by the test's pid and a count, below 2^31 as the daemon wants."""
+    by the test's pid and a count, below the default 2000000000: 380
+    daemons a test before a base comes round again (a test that keeps
+    one daemon while it starts others must not meet its ids)."""
     uid_base.count = getattr(uid_base, "count", -1) + 1
-    return 1900000000 + ((os.getpid() % (1 << 20)) * 16 +
-                         uid_base.count % 16) * 4
+    return 1900000000 + ((os.getpid() % 65536) * 380 +
+                         uid_base.count % 380) * 4
 
 
 class Daemon(Lines):
