@@ -100,7 +100,17 @@ def start(c, args):
         if n.addr6:
             n.run("ip", "-6", "route", "add", "default", "dev", "eth0")
     c.start_all(args)
-    return c.wait_all(COMMITTED)
+    # Generous: the first ESP states load the kernel's modules, and three
+    # confined daemons and their TLS run under emulation; on a busy
+    # machine that took over 30 s.
+    return c.wait_all(COMMITTED, timeout=180)
+
+
+def uncommitted(c):
+    """The logs of the daemons that have not committed a generation."""
+    return "\n".join(n.daemon.log() for n in c.nodes
+                     if n.daemon is not None and
+                     not re.search(COMMITTED, n.daemon.log(), re.MULTILINE))
 
 
 def carried(c, args, tag, encap):
@@ -110,7 +120,7 @@ def carried(c, args, tag, encap):
     carrier, other = (("udp4500", "esp") if encap == "udp"
                       else ("esp", "udp4500"))
     tap.ok(start(c, args), "%s: every watcher commits its first "
-           "generation" % tag)
+           "generation" % tag, uncommitted(c))
     res, cnt = captured(c, lambda: c.converge_pings(timeout=60))
     tap.ok(res and not failed(res), "%s: every pod pings every pod on the "
            "other nodes (%d pairs)" % (tag, len(res)), failed(res))
@@ -205,7 +215,7 @@ def run_udp_aes():
         time.sleep(0.5)
         n0.stop()
         n0.start(args)
-        ok = n0.daemon.wait_for(COMMITTED, timeout=30)[1] is not None
+        ok = n0.daemon.wait_for(COMMITTED, timeout=120)[1] is not None
         time.sleep(2)
         mon.terminate()
         events, _ = mon.communicate(timeout=10)
@@ -275,7 +285,7 @@ def run_udp_aes():
         c.api.control("POST", "/nodes", obj)
         t0 = time.monotonic()
         n1.start(args)
-        started = n1.daemon.wait_for(COMMITTED, timeout=30)[1] is not None
+        started = n1.daemon.wait_for(COMMITTED, timeout=120)[1] is not None
         res = c.converge_pings(timeout=30)
         took = time.monotonic() - t0
         tap.ok(flooded and started and res and not failed(res),
@@ -380,7 +390,7 @@ def run_dual():
     try:
         n0, n1 = c.nodes
         tap.ok(start(c, args), "dual-stack: every watcher commits its "
-               "first generation")
+               "first generation", uncommitted(c))
         for fam in (4, 6):
             res, cnt = captured(c, lambda: c.converge_pings(family=fam,
                                                             timeout=60))
