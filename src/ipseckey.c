@@ -1,6 +1,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
+#include <linux/netlink.h>
 #include <linux/udp.h>
 #include <linux/xfrm.h>
 #include <netinet/in.h>
@@ -263,7 +264,8 @@ ipsec_encap_socket(uint8_t family, char *err, size_t errlen)
 	struct xfrm_userpolicy_info	 pol;
 	const char			*fam = family == AF_INET6 ? "IPv6" :
 					    "IPv4";
-	int				 fd, on = 1, encap = UDP_ENCAP_ESPINUDP;
+	int				 fd, nl, on = 1;
+	int				 encap = UDP_ENCAP_ESPINUDP;
 	int				 level = family == AF_INET6 ?
 					    IPPROTO_IPV6 : IPPROTO_IP;
 	int				 opt = family == AF_INET6 ?
@@ -300,6 +302,15 @@ ipsec_encap_socket(uint8_t family, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
+	/*
+	 * A per-socket policy is compiled by a key manager, xfrm_user,
+	 * which the kernel loads for the first NETLINK_XFRM socket: on a
+	 * host where nothing has opened one yet, the option would fail
+	 * with EINVAL.
+	 */
+	if ((nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC,
+	    NETLINK_XFRM)) != -1)
+		close(nl);
 	memset(&pol, 0, sizeof(pol));
 	pol.action = XFRM_POLICY_ALLOW;
 	pol.sel.family = family;

@@ -423,6 +423,26 @@ def run_dual():
         c.close()
 
 
+def run_fresh_kernel():
+    """First, on the VM's fresh kernel: no xfrm key manager (xfrm_user)
+    is loaded yet, and the parent's ESP-in-UDP socket needs one for its
+    per-socket policy; the daemons still start and commit."""
+    fresh = not os.path.exists("/sys/module/xfrm_user")
+    c = netcluster.Cluster(nodes=2, pods=0)
+    key = os.path.join(knlib.private_dir(), "key")
+    write_key(key, 1, SECRET1)
+    try:
+        tap.ok(fresh, "fresh kernel: no xfrm_user loaded before the "
+               "daemons start")
+        tap.ok(start(c, ["-v", "--provider", "ipsec", "--sync-period", "1h",
+                         "--ipsec-key-file", key]),
+               "fresh kernel: every watcher commits its first generation",
+               uncommitted(c))
+    finally:
+        c.close()
+
+
+run_fresh_kernel()
 run_udp_aes()
 run_none("udp")
 run_none("esp")
