@@ -646,7 +646,9 @@ test_conf(struct kn_config *conf)
 	conf->uid = conf->gid = 65534;
 	conf->seccomp = SECCOMP_MODE_KILL;
 	conf->max_nodes = 5000;
-	snprintf(conf->chroot, sizeof(conf->chroot), "%s", jail);
+	if ((size_t)snprintf(conf->chroot, sizeof(conf->chroot), "%s", jail) >=
+	    sizeof(conf->chroot))
+		bail_out("%s: too long for --chroot", jail);
 }
 
 /* The wait status of a child confined as role that returned fn(arg). */
