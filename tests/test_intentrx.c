@@ -38,6 +38,21 @@ local(const char *cidr, const char *addr)
 	return l;
 }
 
+/* A receiver of at most 4 intents in both families' cluster ranges. */
+static void
+rx_start(struct intent_rx *rx, struct kn_config *conf)
+{
+	char	 err[128];
+
+	memset(conf, 0, sizeof(*conf));
+	conf->max_nodes = 4;
+	if (cluster_parse("100.96.0.0/12,fd00:100::/48", conf->cluster, err,
+	    sizeof(err)) == -1)
+		bail_out("cluster_parse: %s", err);
+	if (intentrx_init(rx, conf) == -1)
+		bail_out("intentrx_init");
+}
+
 /* What applied() saw: the prefixes it was called for, in order. */
 static struct msg_intent	 seen[16];
 static int			 nseen;
@@ -178,14 +193,8 @@ test_own_pods(void)
 	struct msg_local	 l = local("100.96.0.0/24", "172.20.0.10");
 	struct msg_gen		 g = { 5, 0, 0 };
 	struct msg_intent	 in[4];
-	char			 err[128];
 
-	memset(&conf, 0, sizeof(conf));
-	conf.max_nodes = 4;
-	cluster_parse("100.96.0.0/12,fd00:100::/48", conf.cluster, err,
-	    sizeof(err));
-	if (intentrx_init(&rx, &conf) == -1)
-		bail_out("intentrx_init");
+	rx_start(&rx, &conf);
 	rx.applied = applied;
 
 	/* Before this node is known, a peer in what will be its CIDR. */
@@ -272,16 +281,10 @@ test_local_fields(void)
 	struct intent_rx	 rx;
 	struct msg_gen_result	 res;
 	struct msg_local	 l, before;
-	char			 err[128];
 	size_t			 i;
 	int			 rv;
 
-	memset(&conf, 0, sizeof(conf));
-	conf.max_nodes = 4;
-	cluster_parse("100.96.0.0/12,fd00:100::/48", conf.cluster, err,
-	    sizeof(err));
-	if (intentrx_init(&rx, &conf) == -1)
-		bail_out("intentrx_init");
+	rx_start(&rx, &conf);
 	l = local("100.96.9.0/24", "172.20.0.9");
 	deliver(&rx, MSG_LOCAL, &l, sizeof(l), &res);
 	before = rx.local;
