@@ -5,8 +5,9 @@ the daemon with status 1; SIGTERM and SIGINT stop it in order; SIGHUP
 reloads the configuration file.  Each child runs as a uid of its own
 (--uid-base), so no other process of the host, nor another child, can
 signal it; ids in use refuse the start; a stopped child is found by
-the liveness check, killed and restarted.  The daemon runs in its own network
-namespace, whose kernel state must not change."""
+the liveness check, killed and restarted; a watcher that eats memory
+stops at its limit and is restarted.  The daemon runs in its own
+network namespace, whose kernel state must not change."""
 
 import os
 import re
@@ -118,6 +119,46 @@ try:
            "giving up stops the other children too")
 finally:
     d.stop()
+
+# A watcher with a bug that eats memory (tests/greedy_watcher.c) is
+# stopped by its role's RLIMIT_AS before the node feels it: malloc
+# fails, the watcher ends with a clear line, the parent restarts it,
+# and gives up on the crash loop as for any other.
+MEMORY = "memory: a watcher that eats memory"
+if os.environ.get("KN_SANITIZERS") == "yes":
+    tap.skip(MEMORY + " stops at its limit", "a build with sanitizers "
+             "sets no memory limit; make distcheck runs the plain build")
+else:
+    daemon = knlib.DAEMON
+    knlib.DAEMON = os.path.join(knlib.BUILDDIR, "tests", "greedy_watcherd")
+    d = knlib.Daemon(["-v"], netns=ns)
+    knlib.DAEMON = daemon
+    try:
+        i, m = d.wait_for(r"^watcher: memory limit (\d+) MiB$",
+                          timeout=120)
+        limit = int(m.group(1)) if m else 0
+        # 128 MiB and 2 KiB per --max-nodes (5,000 by default).
+        tap.ok(limit == 128 + 2 * 5000 // 1024,
+               MEMORY + ": its limit is 128 MiB and 2 KiB per node", d.log())
+        i, m = d.wait_for(r"^watcher: greedy watcher: malloc failed after "
+                          r"(\d+) MiB$")
+        got = int(m.group(1)) if m else 0
+        # Its image and libraries take the rest of the address space.
+        tap.ok(limit - 64 < got < limit,
+               MEMORY + ": it got most of its limit, never more", (got, limit))
+        i, m = d.wait_for(r"^parent: watcher \(pid \d+\) exited with "
+                          r"status 1$")
+        tap.ok(m is not None, MEMORY + ": the parent logs its exit", d.log())
+        i, m = d.wait_for(r"^parent: restarting the watcher in 100 ms$")
+        tap.ok(m is not None, MEMORY + ": the parent restarts it", d.log())
+        tap.eq(d.wait(60), 1, MEMORY + ": the crash loop ends the daemon "
+               "with status 1")
+        i, m = d.wait_for(r"^parent: the watcher was restarted 5 times in "
+                          r"60 s and died again; giving up$", timeout=1)
+        tap.ok(m is not None, MEMORY + ": the log says why it gave up",
+               d.log())
+    finally:
+        d.stop()
 
 # SIGHUP re-reads the configuration file.
 tmp = knlib.private_dir()
