@@ -91,7 +91,7 @@ def host_args(args, dirs, subst=()):
 def check_config(tap, what, argv, want):
     """kopeio-networkd -nv accepts argv and prints each line of want in
     the configuration it read."""
-    r = subprocess.run([DAEMON, "-nv"] + argv, capture_output=True,
+    r = subprocess.run([DAEMON, "-nv"] + own_ids(argv), capture_output=True,
                        text=True, timeout=60, stdin=subprocess.DEVNULL)
     lines = r.stdout.splitlines()
     return tap.ok(r.returncode == 0 and "configuration OK" in lines and
@@ -287,6 +287,16 @@ def uid_base():
                          uid_base.count % 380) * 4
 
 
+def own_ids(args):
+    """args with a --uid-base of its own (uid_base()) in front, unless
+    they choose the ids themselves (-u, --user, --uid-base): -n and
+    --self-test refuse ids that a daemon running beside them uses."""
+    if "-u" in args or "--user" in args or any(
+            a.startswith("--uid-base") for a in args):
+        return list(args)
+    return ["--uid-base", str(uid_base())] + list(args)
+
+
 class Daemon(Lines):
     """kopeio-networkd under test, its standard error collected."""
 
@@ -313,11 +323,9 @@ class Daemon(Lines):
                    "--node-name", "node-a"]
         # Its own control socket: many daemons run side by side.
         self.socket = os.path.join(self.tmp, "ctl.sock")
-        self.uid_base = None
-        if "-u" not in args and "--user" not in args and not any(
-                a.startswith("--uid-base") for a in args):
-            self.uid_base = uid_base()
-            args = ["--uid-base", str(self.uid_base)] + list(args)
+        own = own_ids(args)
+        self.uid_base = int(own[1]) if len(own) > len(args) else None
+        args = own
         argv = [DAEMON, "-d", "--chroot", self.chroot, "-s",
                 self.socket] + list(api) + list(args)
         argv = ["ip", "netns", "exec", netns.name] + list(wrap) + argv

@@ -567,6 +567,23 @@ def test_slow_and_huge(tap, srv):
     tap.ok("example.com/huge" not in stored["metadata"].get(
         "annotations", {}), "huge_value: only on the wire, not stored")
 
+    # With a name, another node's event goes out as it is.
+    other = names[1]
+    cur = state(srv)["resourceVersion"]
+    resp = srv.open("GET", NODES + "?watch=1&timeoutSeconds=10"
+                    "&resourceVersion=" + cur, timeout=30)
+    srv.fault(match="watch", action="huge_value", bytes=3000, name=other)
+    srv.ctl("POST", "/heartbeat/" + name)
+    srv.ctl("POST", "/heartbeat/" + other)
+    events = read_events(resp, limit=2)
+    resp.close()
+    huge = [len(e["object"]["metadata"].get("annotations", {}).get(
+        "example.com/huge", "")) for e in events]
+    tap.ok([e["object"]["metadata"]["name"] for e in events] ==
+           [name, other] and huge == [0, 3000],
+           "huge_value with a name: only that node's event carries it",
+           huge)
+
 
 # ---------------------------------------------------------------------
 # a 5,000-node cluster

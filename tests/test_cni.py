@@ -470,7 +470,8 @@ def check_n():
             [knlib.DAEMON, "-n", "--apiserver", "https://127.0.0.1:6443",
              "--token-file", token, "--ca-file", token, "--node-name",
              "node-0", "--chroot", os.path.join(tmp, "empty"),
-             "--cni-config", path], capture_output=True, text=True,
+             "--cni-config", path] + knlib.own_ids([]),
+            capture_output=True, text=True,
             timeout=60, stdin=subprocess.DEVNULL)
         return r.returncode, r.stdout, r.stderr
     try:

@@ -230,6 +230,8 @@ finally:
 try:
     tap.ok(wait_until(lambda: d.ctl("show", "status")[0] == 0, 20),
            "hostile watcher: the daemon answers", d.log())
+    # The control socket answers before the watcher is up.
+    d.wait_ready(["watcher"], timeout=120)
     mark = d.mark()
     rc, out, err = d.ctl("show", "nodes")
     tap.ok(rc == 0 and err == "", "hostile watcher: show nodes succeeds",
@@ -331,7 +333,7 @@ try:
             [knlib.DAEMON, "-n", "--apiserver", "https://127.0.0.1:6443",
              "--token-file", token, "--ca-file", token, "--node-name",
              "node-0", "--chroot", os.path.join(fdir, "empty")] +
-            list(args), capture_output=True, text=True, timeout=60,
+            knlib.own_ids(args), capture_output=True, text=True, timeout=60,
             stdin=subprocess.DEVNULL)
         return r.returncode, r.stderr
     fifo = os.path.join(fdir, "key.fifo")

@@ -62,7 +62,8 @@ class Executor(knlib.Lines):
         self.tmp = knlib.private_dir()
         super().__init__(["ip", "netns", "exec", ns.name, DRIVER,
                           knlib.DAEMON, "--chroot",
-                          os.path.join(self.tmp, "empty")] + args,
+                          os.path.join(self.tmp, "empty")] +
+                         knlib.own_ids(args),
                          stdin=subprocess.PIPE)
 
     def send(self, *commands):

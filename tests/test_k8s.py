@@ -259,7 +259,8 @@ def self_test(caps, ns, tmp):
     shutil.rmtree(chroot, ignore_errors=True)
     os.mkdir(chroot, 0o755)
     return run(["ip", "netns", "exec", ns.name] + setpriv(caps) +
-               [knlib.DAEMON, "--self-test", "--chroot", chroot])
+               [knlib.DAEMON, "--self-test", "--chroot", chroot] +
+               knlib.own_ids([]))
 
 
 def setpriv(caps):

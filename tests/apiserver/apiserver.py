@@ -1135,21 +1135,23 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
 
     def write_huge(self, frames, f):
         """The huge_value fault: the first event of frames that is not
-        a BOOKMARK goes out with the value at "path" in its object
+        a BOOKMARK (and is about the node "name", if the fault names
+        one) goes out with the value at "path" in its object
         (HUGE_PATH: an annotation) replaced by a string of "bytes"
         (200,000,000) bytes of "x", streamed in 1 MiB chunks and never
         held whole.  Returns the frames still to send, or None when
-        all were bookmarks, sent as they are (the fault waits for the
-        next event)."""
+        none was such an event, sent as they are (the fault waits for
+        the next event)."""
         for i, frame in enumerate(frames):
-            if b'"type":"BOOKMARK"' not in frame:
+            if b'"type":"BOOKMARK"' in frame:
+                continue
+            ev = json.loads(frame[frame.index(b"\r\n") + 2:-2])
+            if f.get("name") in (None, ev["object"]["metadata"]["name"]):
                 break
         else:
             self.write_frames(frames)
             return None
         self.write_frames(frames[:i])
-        line = frame[frame.index(b"\r\n") + 2:-2]
-        ev = json.loads(line)
         obj = ev["object"]
         path = f.get("path", HUGE_PATH)
         for key in path[:-1]:
@@ -1479,9 +1481,10 @@ def check_fault(f):
             f["match"] not in ("watch", "any") or
             not isinstance(f.get("bytes", 0), int) or
             not isinstance(f.get("path", HUGE_PATH), list) or
-            not f.get("path", HUGE_PATH)):
+            not f.get("path", HUGE_PATH) or
+            not isinstance(f.get("name", ""), str)):
         raise ValueError("huge_value acts on watches, with an integer "
-                         "bytes and a non-empty path")
+                         "bytes, a non-empty path and a string name")
     if action == "trickle" and not all(
             isinstance(f.get(k, 1), (int, float))
             for k in ("seconds", "interval")):
