@@ -25,6 +25,7 @@
 #include "apiconf.h"
 #include "apiconn.h"
 #include "child.h"
+#include "clock.h"
 #include "cni.h"
 #include "config.h"
 #include "control.h"
@@ -497,16 +498,7 @@ proc_liveness(struct proc *p, int64_t now)
 static void
 proc_input(struct proc *p)
 {
-	for (;;) {
-		switch (msgchan_recv(&p->ctl, &parent_msg)) {
-		case MSGCHAN_CLOSED:
-		case MSGCHAN_NONE:
-			return;
-		case MSGCHAN_SKIP:
-			continue;
-		case MSGCHAN_MSG:
-			break;
-		}
+	while (msgchan_next(&p->ctl, &parent_msg) == MSGCHAN_MSG)
 		switch (parent_msg.hdr.type) {
 		case MSG_LOG:
 			spawn_log(&parent_msg, p->role);
@@ -552,7 +544,6 @@ proc_input(struct proc *p)
 			    parent_msg.hdr.type, role_name(p->role));
 			break;
 		}
-	}
 }
 
 /*
