@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 
 #include "apiconn.h"
+#include "clock.h"
 #include "log.h"
 
 struct pending {

@@ -1,3 +1,8 @@
+/*
+ * The part every child shares: the start-up handshake with the
+ * parent, the confinement, the channels to its peers and the event
+ * loop that reads them and calls the role's hooks (child.h).
+ */
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -13,6 +18,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "clock.h"
 #include "log.h"
 #include "sandbox.h"
 
@@ -66,6 +72,7 @@ child_init(struct child *c, enum role role)
 	sigset_t		 block;
 	struct pollfd		 pfd;
 	socklen_t		 sl;
+	enum msgchan_rv		 rv;
 	int			 type, n;
 
 	memset(c, 0, sizeof(*c));
@@ -110,15 +117,10 @@ child_init(struct child *c, enum role role)
 			fatal("poll");
 		if (n == 0)
 			fatalx("no configuration from the parent in 10 s");
-		switch (msgchan_recv(&c->ctl, &child_msg)) {
-		case MSGCHAN_CLOSED:
+		if ((rv = msgchan_next(&c->ctl, &child_msg)) == MSGCHAN_CLOSED)
 			fatalx("the parent closed the control channel");
-		case MSGCHAN_NONE:
-		case MSGCHAN_SKIP:
+		if (rv == MSGCHAN_NONE)
 			continue;
-		case MSGCHAN_MSG:
-			break;
-		}
 		if (child_msg.hdr.type == MSG_CONFIG)
 			break;
 		log_warnx("unexpected %u message before the configuration",
@@ -196,20 +198,9 @@ child_reconfigure(struct child *c, struct msg *m)
 static void
 child_control(struct child *c)
 {
-	for (;;) {
-		switch (msgchan_recv(&c->ctl, &child_msg)) {
-		case MSGCHAN_CLOSED:
-			log_setsink(NULL);
-			log_setexit(NULL);
-			log_warnx("the parent went away; exiting");
-			exit(1);
-		case MSGCHAN_NONE:
-			return;
-		case MSGCHAN_SKIP:
-			continue;
-		case MSGCHAN_MSG:
-			break;
-		}
+	enum msgchan_rv	 rv;
+
+	while ((rv = msgchan_next(&c->ctl, &child_msg)) == MSGCHAN_MSG)
 		switch (child_msg.hdr.type) {
 		case MSG_CONFIG:
 			child_reconfigure(c, &child_msg);
@@ -232,38 +223,40 @@ child_control(struct child *c)
 				    "parent", child_msg.hdr.type);
 			break;
 		}
+	if (rv == MSGCHAN_CLOSED) {
+		log_setsink(NULL);
+		log_setexit(NULL);
+		log_warnx("the parent went away; exiting");
+		exit(1);
 	}
 }
 
 static void
 child_peer_input(struct child *c, enum role peer)
 {
-	int	 was_up = msgchan_up(&c->peer[peer]);
+	struct msgchan	*ch = &c->peer[peer];
+	int		 was_up = msgchan_up(ch);
+	enum msgchan_rv	 rv;
 
 	for (;;) {
-		switch (msgchan_recv(&c->peer[peer], &child_msg)) {
-		case MSGCHAN_CLOSED:
-			log_debug("%s channel closed; waiting for a new one",
-			    role_name(peer));
-			return;
-		case MSGCHAN_NONE:
-			return;
-		case MSGCHAN_SKIP:
-			if (!was_up && msgchan_up(&c->peer[peer])) {
-				was_up = 1;
-				if (c->ops != NULL && c->ops->peer_up != NULL)
-					c->ops->peer_up(c, peer);
-			}
-			continue;
-		case MSGCHAN_MSG:
-			if (c->ops != NULL && c->ops->peer != NULL)
-				c->ops->peer(c, peer, &child_msg);
-			else
-				log_warnx("unexpected message %u from the %s",
-				    child_msg.hdr.type, role_name(peer));
-			break;
+		rv = msgchan_next(ch, &child_msg);
+		/* Its HELLO came: the role greets it before its messages. */
+		if (!was_up && msgchan_up(ch)) {
+			was_up = 1;
+			if (c->ops != NULL && c->ops->peer_up != NULL)
+				c->ops->peer_up(c, peer);
 		}
+		if (rv != MSGCHAN_MSG)
+			break;
+		if (c->ops != NULL && c->ops->peer != NULL)
+			c->ops->peer(c, peer, &child_msg);
+		else
+			log_warnx("unexpected message %u from the %s",
+			    child_msg.hdr.type, role_name(peer));
 	}
+	if (rv == MSGCHAN_CLOSED)
+		log_debug("%s channel closed; waiting for a new one",
+		    role_name(peer));
 }
 
 /* Tell the parent once every channel of this role has shaken hands. */

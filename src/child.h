@@ -1,7 +1,8 @@
 /*
- * What the three children share: the start-up handshake with the
- * parent, the confinement, the channels to their peers, the event
- * loop.  Each role's file supplies its peers and its message handler.
+ * What the four children (watcher, executor, ARP helper, metrics)
+ * share: the start-up handshake with the parent, the confinement, the
+ * channels to their peers, the event loop.  Each role's file supplies
+ * its peers and its message handler.
  */
 #ifndef KN_CHILD_H
 #define KN_CHILD_H

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cni.h"
 #include "log.h"
 #include "msg.h"

@@ -306,16 +306,9 @@ control_io(const struct pollfd *pfd, int n)
 		}
 		if (!(pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
-		for (;;) {
-			enum msgchan_rv	 rv = msgchan_recv(&cl->ch, &ctl_msg);
-
-			if (rv == MSGCHAN_MSG)
-				control_request(cl, i, &ctl_msg);
-			else if (rv != MSGCHAN_SKIP)
-				break;
-			if (!msgchan_open(&cl->ch))
-				break;
-		}
+		/* A request that closes the client ends this: CLOSED. */
+		while (msgchan_next(&cl->ch, &ctl_msg) == MSGCHAN_MSG)
+			control_request(cl, i, &ctl_msg);
 	}
 	if (pfd[0].revents & POLLIN)
 		control_accept();

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "clock.h"
 #include "intentrx.h"
 #include "ipseckey.h"
 #include "kobj.h"

@@ -1,3 +1,8 @@
+/*
+ * The ipsec mode's keys: the key file parsed and checked, the keys
+ * and SPIs of each node pair derived from it, the ESP-in-UDP socket,
+ * and the parent's side: the file read, re-read and sent on.
+ */
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
@@ -18,6 +23,7 @@
 
 #include "ipseckey.h"
 #include "log.h"
+#include "msg.h"
 
 /*
  * "ID HEX", optionally followed by a newline.  Errors say what is wrong
@@ -326,4 +332,102 @@ fail:
 	    "%s", fam, IPSEC_NATT_PORT, strerror(errno));
 	close(fd);
 	return -1;
+}
+
+/* --- the parent's: the key file read, re-read, sent ---------------- */
+
+/*
+ * At start, before any child: the key, and for ESP-in-UDP a socket on
+ * port 4500 per family of --pod-cidr, which the receiving end of every
+ * state needs.  -1 with err set.
+ */
+int
+ipsec_start(struct ipsec_parent *ip, const struct kn_config *conf,
+    char *err, size_t errlen)
+{
+	int	 i;
+
+	if (conf->mode != MODE_IPSEC)
+		return 0;
+	if (conf->ipsec_encryption == IPSEC_ENC_NONE)
+		log_warnx("ipsec: --ipsec-encryption none: ESP without "
+		    "encryption, pod traffic is readable on the wire");
+	if (conf->ipsec_key_file[0] != '\0') {
+		if (ipsec_key_load(conf->ipsec_key_file, &ip->key, err,
+		    errlen) == -1)
+			return -1;
+		ip->have_key = 1;
+	}
+	if (conf->ipsec_encapsulation != IPSEC_ENCAP_UDP)
+		return 0;
+	for (i = 0; i < 2; i++)
+		if (conf->cluster[i].family != 0 && (ip->encap_fd[i] =
+		    ipsec_encap_socket(conf->cluster[i].family, err,
+		    errlen)) == -1)
+			return -1;
+	return 0;
+}
+
+/* The key and the ESP-in-UDP sockets, to a newly started executor. */
+void
+ipsec_send(const struct ipsec_parent *ip, struct msgchan *exe)
+{
+	uint32_t	 family;
+	int		 i, fd;
+
+	for (i = 0; i < 2; i++) {
+		if (ip->encap_fd[i] == -1)
+			continue;
+		family = i ? AF_INET6 : AF_INET;
+		/* Our copy stays: the port is bound across restarts. */
+		if ((fd = fcntl(ip->encap_fd[i], F_DUPFD_CLOEXEC, 0)) == -1 ||
+		    msgchan_compose(exe, MSG_IPSEC_SOCKET, 0, fd, &family,
+		    sizeof(family)) == -1)
+			log_warn("ipsec: handing the ESP-in-UDP socket to the "
+			    "executor");
+	}
+	if (ip->have_key && msgchan_compose(exe, MSG_IPSEC_KEY, 0, -1,
+	    &ip->key, sizeof(ip->key)) == -1)
+		log_warn("ipsec: sending the key to the executor");
+}
+
+/*
+ * The key file again (with the API token, every 10 s, and on reload):
+ * a new key goes to the executor (exe, NULL while it is not running),
+ * which rotates to it; a file that does not parse, or a new secret
+ * under the key id in use, is refused and the running key kept.
+ */
+void
+ipsec_reread(struct ipsec_parent *ip, const struct kn_config *conf,
+    struct msgchan *exe)
+{
+	struct ipsec_key	 k;
+	char			 err[512];
+
+	if (conf->mode != MODE_IPSEC || conf->ipsec_key_file[0] == '\0')
+		return;
+	if (ipsec_key_load(conf->ipsec_key_file, &k, err, sizeof(err)) == -1) {
+		if (ip->have_key)
+			log_warnx("ipsec: keeping key %u: %s", ip->key.id,
+			    err);
+		goto out;
+	}
+	if (ip->have_key && memcmp(&k, &ip->key, sizeof(k)) == 0)
+		goto out;
+	if (ip->have_key && k.id == ip->key.id) {
+		log_warnx("ipsec: keeping key %u: --ipsec-key-file %s has a "
+		    "new secret under the same key id; a new key needs a new "
+		    "id", ip->key.id, conf->ipsec_key_file);
+		goto out;
+	}
+	if (ip->have_key)
+		log_info("ipsec: --ipsec-key-file %s has key %u now; rotating "
+		    "to it", conf->ipsec_key_file, k.id);
+	ip->key = k;
+	ip->have_key = 1;
+	if (exe != NULL && msgchan_compose(exe, MSG_IPSEC_KEY, 0, -1,
+	    &ip->key, sizeof(ip->key)) == -1)
+		log_warn("ipsec: sending the key to the executor");
+out:
+	explicit_bzero(&k, sizeof(k));
 }

@@ -92,19 +92,12 @@ static void
 next(struct msgchan *ch)
 {
 	struct pollfd	 pfd = { ch->fd, POLLIN, 0 };
+	enum msgchan_rv	 rv;
 	int		 n;
 
-	for (;;) {
-		switch (msgchan_recv(ch, &m)) {
-		case MSGCHAN_MSG:
-			return;
-		case MSGCHAN_SKIP:
-			continue;
-		case MSGCHAN_CLOSED:
+	while ((rv = msgchan_next(ch, &m)) != MSGCHAN_MSG) {
+		if (rv == MSGCHAN_CLOSED)
 			die("the daemon closed the connection");
-		case MSGCHAN_NONE:
-			break;
-		}
 		if ((n = poll(&pfd, 1, REPLY_TIMEOUT_MS)) == -1 &&
 		    errno != EINTR)
 			die("poll: %s", strerror(errno));

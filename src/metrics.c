@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "child.h"
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "out.h"

@@ -1,3 +1,8 @@
+/*
+ * The channels between the daemon's processes: checking a record
+ * against the rule table (msg_check), queued nonblocking sends with
+ * descriptor passing, and receiving.
+ */
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -6,9 +11,9 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "msg.h"
 
@@ -232,35 +237,6 @@ msgchan_flush(struct msgchan *c)
 	return (int)(c->queued > (size_t)INT32_MAX ? INT32_MAX : c->queued);
 }
 
-/* Milliseconds of the monotonic clock: every timer of the daemon. */
-int64_t
-mono_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t
-mono_us(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* Milliseconds since the epoch: only for showing when something was. */
-int64_t
-wall_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Used on the way out: push what is queued, waiting at most timeout_ms. */
 int
 msgchan_flush_wait(struct msgchan *c, int timeout_ms)
@@ -372,4 +348,20 @@ msgchan_recv(struct msgchan *c, struct msg *m)
 		return MSGCHAN_SKIP;
 	}
 	return MSGCHAN_MSG;
+}
+
+/*
+ * The next checked message on c, the handshake and refused records
+ * consumed on the way: MSGCHAN_MSG with *m, MSGCHAN_NONE when nothing
+ * more waits, MSGCHAN_CLOSED when the channel is closed.  Each reader
+ * of a channel drains it through here.
+ */
+enum msgchan_rv
+msgchan_next(struct msgchan *c, struct msg *m)
+{
+	enum msgchan_rv	 rv;
+
+	while ((rv = msgchan_recv(c, m)) == MSGCHAN_SKIP)
+		;
+	return rv;
 }

@@ -87,8 +87,6 @@ int	 msgchan_compose(struct msgchan *, uint32_t type, uint32_t id, int fd,
 int	 msgchan_flush(struct msgchan *);
 int	 msgchan_flush_wait(struct msgchan *, int timeout_ms);
 enum msgchan_rv	 msgchan_recv(struct msgchan *, struct msg *);
-int64_t	 mono_ms(void);
-int64_t	 mono_us(void);
-int64_t	 wall_ms(void);
+enum msgchan_rv	 msgchan_next(struct msgchan *, struct msg *);
 
 #endif

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "clock.h"
 #include "k8s_parse.h"
 #include "log.h"
 #include "nodemap.h"

@@ -43,6 +43,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../src/clock.h"
 #include "../src/cni.h"
 #include "../src/config.h"
 #include "../src/log.h"

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../src/apiconn.h"
+#include "../src/clock.h"
 #include "../src/log.h"
 #include "../src/msg.h"
 #include "tap.h"

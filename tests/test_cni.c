@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <yajl/yajl_tree.h>
 
+#include "../src/clock.h"
 #include "../src/cni.h"
 #include "../src/log.h"
 #include "../src/msg.h"
