@@ -149,37 +149,23 @@ flush_intents(struct watcher *w)
 	w->nadds = w->ndels = 0;
 }
 
+/* Into the batch that goes out when this piece of the watch is read. */
 static void
-sink_add(void *arg, const struct msg_intent *in)
+queue_intents(struct watcher *w, struct msg_intent *q, unsigned *nq,
+    const struct msg_intent *in, int n)
 {
-	struct watcher	*w = arg;
+	int	 i;
 
-	if (!w->snap_sent)
-		return;		/* the snapshot will carry it */
-	if (w->nadds == MSG_INTENTS_MAX)
-		flush_intents(w);
-	w->adds[w->nadds++] = *in;
+	for (i = 0; i < n; i++) {
+		if (*nq == MSG_INTENTS_MAX)
+			flush_intents(w);
+		q[(*nq)++] = in[i];
+	}
 }
 
 static void
-sink_del(void *arg, const struct msg_intent *in)
+snap_intent(struct watcher *w, const struct msg_intent *in)
 {
-	struct watcher	*w = arg;
-
-	if (!w->snap_sent)
-		return;
-	if (w->ndels == MSG_INTENTS_MAX)
-		flush_intents(w);
-	w->dels[w->ndels++] = *in;
-}
-
-static const struct intent_sink watcher_sink = { sink_add, sink_del, &W };
-
-static void
-snap_intent(void *arg, const struct msg_intent *in)
-{
-	struct watcher	*w = arg;
-
 	if (w->nadds == MSG_INTENTS_MAX) {
 		peers_send(w, MSG_INTENT_ADD, (uint32_t)w->gen, w->adds,
 		    sizeof(w->adds));
@@ -195,8 +181,11 @@ snap_intent(void *arg, const struct msg_intent *in)
 static void
 send_snapshot(struct watcher *w)
 {
-	const struct nm_node	*local;
+	const struct nm_node	*local, *n = NULL;
+	struct msg_intent	 in[2];
 	struct msg_gen		 g;
+	unsigned		 b = 0;
+	int			 j, k;
 
 	if (w->map == NULL || (local = nodemap_local(w->map)) == NULL ||
 	    local->ncidr == 0) {
@@ -216,7 +205,12 @@ send_snapshot(struct watcher *w)
 	peers_send(w, MSG_LOCAL, (uint32_t)g.gen, &w->local_sent,
 	    sizeof(w->local_sent));
 	peers_send(w, MSG_SNAP_BEGIN, (uint32_t)g.gen, &g, sizeof(g));
-	g.count = nodemap_intents(w->map, snap_intent, w);
+	while ((n = nodemap_next(w->map, &b, n)) != NULL) {
+		k = node_intents(n, in);
+		for (j = 0; j < k; j++)
+			snap_intent(w, &in[j]);
+		g.count += k;
+	}
 	if (w->nadds > 0)
 		peers_send(w, MSG_INTENT_ADD, (uint32_t)g.gen, w->adds,
 		    w->nadds * sizeof(w->adds[0]));
@@ -251,16 +245,6 @@ check_local(struct watcher *w)
 
 /* --- parser callbacks --- */
 
-static void
-sink_none(void *arg, const struct msg_intent *in)
-{
-	(void)arg;
-	(void)in;
-}
-
-/* A list builds a map of its own: intents go out as one snapshot. */
-static const struct intent_sink list_sink = { sink_none, sink_none, NULL };
-
 /* The parser skipped what it would not buffer; the node is used. */
 static void
 log_oversized(const struct k8s_node *n)
@@ -271,13 +255,15 @@ log_oversized(const struct k8s_node *n)
 		    n->oversized > 1 ? "s" : "", K8S_TOKEN_MAX);
 }
 
+/* A list builds a map of its own: intents go out as one snapshot. */
 static void
 on_list_node(void *arg, enum k8s_event ev, const struct k8s_node *n)
 {
 	struct watcher	*w = arg;
+	struct nm_change ch;
 
 	log_oversized(n);
-	if (nodemap_apply(w->building, ev, n, &list_sink) == -1)
+	if (nodemap_apply(w->building, ev, n, &ch) == -1)
 		log_warnx("node %s ignored: more than %u nodes (--max-nodes)",
 		    n->name, w->srv.max_nodes);
 }
@@ -296,6 +282,7 @@ static void
 on_watch_node(void *arg, enum k8s_event ev, const struct k8s_node *n)
 {
 	struct watcher	*w = arg;
+	struct nm_change ch;
 
 	log_oversized(n);
 	if (*n->rv != '\0')
@@ -306,9 +293,14 @@ on_watch_node(void *arg, enum k8s_event ev, const struct k8s_node *n)
 	}
 	if (ev == K8S_BOOKMARK)
 		return;
-	if (nodemap_apply(w->map, ev, n, &watcher_sink) == -1)
+	if (nodemap_apply(w->map, ev, n, &ch) == -1)
 		log_warnx("node %s ignored: more than %u nodes (--max-nodes)",
 		    n->name, w->srv.max_nodes);
+	/* Until the snapshot is sent, it will carry the change. */
+	if (w->snap_sent) {
+		queue_intents(w, w->adds, &w->nadds, ch.add, ch.nadd);
+		queue_intents(w, w->dels, &w->ndels, ch.del, ch.ndel);
+	}
 	check_local(w);
 }
 

@@ -16,31 +16,7 @@
 #include "../src/log.h"
 #include "../src/nodemap.h"
 
-struct record {
-	struct msg_intent	 add[16], del[16];
-	int			 nadd, ndel;
-};
-
-static void
-rec_add(void *arg, const struct msg_intent *in)
-{
-	struct record	*r = arg;
-
-	if (r->nadd < 16)
-		r->add[r->nadd++] = *in;
-}
-
-static void
-rec_del(void *arg, const struct msg_intent *in)
-{
-	struct record	*r = arg;
-
-	if (r->ndel < 16)
-		r->del[r->ndel++] = *in;
-}
-
-static struct record	 rec;
-static const struct intent_sink sink = { rec_add, rec_del, &rec };
+static struct nm_change	 rec;
 
 static void
 node(struct k8s_node *k, const char *name, const char *cidr,
@@ -64,7 +40,7 @@ static int
 apply(struct nodemap *m, enum k8s_event ev, const struct k8s_node *k)
 {
 	memset(&rec, 0, sizeof(rec));
-	return nodemap_apply(m, ev, k, &sink);
+	return nodemap_apply(m, ev, k, &rec);
 }
 
 static const char *
@@ -79,11 +55,18 @@ show(const struct msg_intent *in)
 	return buf;
 }
 
-static void
-count_intent(void *arg, const struct msg_intent *in)
+/* The snapshot's intents, as the watcher gathers them. */
+static int
+count_intents(const struct nodemap *m)
 {
-	(void)in;
-	(*(int *)arg)++;
+	const struct nm_node	*nd = NULL;
+	struct msg_intent	 in[2];
+	unsigned		 b = 0;
+	int			 n = 0;
+
+	while ((nd = nodemap_next(m, &b, nd)) != NULL)
+		n += node_intents(nd, in);
+	return n;
 }
 
 static void
@@ -92,7 +75,7 @@ test_map(void)
 	struct nodemap	*m = nodemap_new(3, NODE_BY_NAME, "self");
 	struct k8s_node	 k;
 	struct msg_local l;
-	int		 n = 0;
+	int		 n;
 
 	node(&k, "peer1", "100.96.1.0/24", "10.0.0.1");
 	is_int(apply(m, K8S_ADDED, &k), 0, "a peer is added");
@@ -154,7 +137,7 @@ test_map(void)
 	is_int(apply(m, K8S_ADDED, &k), -1, "--max-nodes bounds the map");
 	is_int(nodemap_count(m), 3, "the map holds three nodes");
 
-	nodemap_intents(m, count_intent, &n);
+	n = count_intents(m);
 	is_int(n, 1, "the snapshot holds one intent");
 
 	node(&k, "peer1", NULL, NULL);
