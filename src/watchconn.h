@@ -31,7 +31,6 @@ struct wconn {
 void	 wconn_init(struct wconn *, struct msgchan *ctl, CURLM *);
 int	 wconn_pollfds(const struct wconn *, struct pollfd *, int max);
 void	 wconn_io(struct wconn *, CURLM *, const struct pollfd *, int n);
-
 void	 wconn_prune(struct wconn *);
 int	 wconn_at_hand(struct wconn *, int transfers);
 void	 wconn_arrived(struct wconn *, int fd);

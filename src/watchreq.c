@@ -57,8 +57,7 @@ req_on_status(void *arg, const struct k8s_status *st)
 	r->have_status = 1;
 }
 
-static const struct k8s_parse_cb status_cb = { NULL, NULL,
-    req_on_status };
+static const struct k8s_parse_cb status_cb = { NULL, NULL, req_on_status };
 
 static size_t
 on_header(char *p, size_t size, size_t n, void *arg)
