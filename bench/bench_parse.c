@@ -113,21 +113,14 @@ static struct nodemap	*map;
 static unsigned long	 nodes_seen, intents;
 
 static void
-count(void *arg, const struct msg_intent *in)
-{
-	(void)arg;
-	(void)in;
-	intents++;
-}
-
-static const struct intent_sink counter = { count, count, NULL };
-
-static void
 on_node(void *arg, enum k8s_event ev, const struct k8s_node *n)
 {
+	struct nm_change	 ch;
+
 	(void)arg;
 	nodes_seen++;
-	nodemap_apply(map, ev, n, &counter);
+	nodemap_apply(map, ev, n, &ch);
+	intents += ch.nadd + ch.ndel;
 }
 
 static const struct k8s_parse_cb cb = { on_node, NULL, NULL };

@@ -1,3 +1,7 @@
+/*
+ * The node map: each Node the watcher keeps, which one is this node,
+ * and what an event changes in the route intents the map implies.
+ */
 #include <sys/socket.h>
 
 #include <stdio.h>
@@ -143,7 +147,7 @@ same_prefix(const struct msg_intent *a, const struct msg_intent *b)
  */
 static void
 delta(const struct msg_intent *old, int nold, const struct msg_intent *new,
-    int nnew, const struct intent_sink *sink)
+    int nnew, struct nm_change *ch)
 {
 	int	 i, j;
 
@@ -153,14 +157,14 @@ delta(const struct msg_intent *old, int nold, const struct msg_intent *new,
 				break;
 		if (j == nold || memcmp(new[i].node, old[j].node, 16) != 0 ||
 		    memcmp(new[i].boot, old[j].boot, 16) != 0)
-			sink->add(sink->arg, &new[i]);
+			ch->add[ch->nadd++] = new[i];
 	}
 	for (j = 0; j < nold; j++) {
 		for (i = 0; i < nnew; i++)
 			if (same_prefix(&new[i], &old[j]))
 				break;
 		if (i == nnew)
-			sink->del(sink->arg, &old[j]);
+			ch->del[ch->ndel++] = old[j];
 	}
 }
 
@@ -217,12 +221,13 @@ node_fill(struct nm_node *n, const struct k8s_node *k)
 }
 
 /*
- * Apply one event.  Returns -1 when a new node does not fit under the
- * --max-nodes bound (the node is ignored); the sink sees the delta.
+ * Apply one event and say in *ch what it changed.  Returns -1 when a
+ * new node does not fit under the --max-nodes bound (the node is
+ * ignored, nothing changed).
  */
 int
 nodemap_apply(struct nodemap *m, enum k8s_event ev, const struct k8s_node *k,
-    const struct intent_sink *sink)
+    struct nm_change *ch)
 {
 	struct msg_intent	 old[2], new[2];
 	struct hnode		**pp;
@@ -231,6 +236,7 @@ nodemap_apply(struct nodemap *m, enum k8s_event ev, const struct k8s_node *k,
 	size_t			 len;
 	int			 nold, nnew;
 
+	ch->nadd = ch->ndel = 0;
 	if (ev == K8S_BOOKMARK)
 		return 0;
 	h = name_hash(k->name);
@@ -240,7 +246,7 @@ nodemap_apply(struct nodemap *m, enum k8s_event ev, const struct k8s_node *k,
 		if (n == NULL)
 			return 0;
 		nold = node_intents(n, old);
-		delta(old, nold, NULL, 0, sink);
+		delta(old, nold, NULL, 0, ch);
 		htab_unlink(&m->t, pp);
 		if (m->local == n)
 			m->local = NULL;
@@ -265,27 +271,8 @@ nodemap_apply(struct nodemap *m, enum k8s_event ev, const struct k8s_node *k,
 	}
 	node_fill(n, k);
 	nnew = node_intents(n, new);
-	delta(old, nold, new, nnew, sink);
+	delta(old, nold, new, nnew, ch);
 	return 0;
-}
-
-/* Every intent of the map, for a full snapshot; returns how many. */
-unsigned
-nodemap_intents(const struct nodemap *m,
-    void (*fn)(void *, const struct msg_intent *), void *arg)
-{
-	struct msg_intent	 in[2];
-	const struct hnode	*n = NULL;
-	unsigned		 b = 0, total = 0;
-	int			 j, k;
-
-	while ((n = htab_next(&m->t, &b, n)) != NULL) {
-		k = node_intents((const struct nm_node *)n, in);
-		for (j = 0; j < k; j++)
-			fn(arg, &in[j]);
-		total += k;
-	}
-	return total;
 }
 
 /* Every node in turn: start with *bucket 0 and prev NULL. */

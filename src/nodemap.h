@@ -24,10 +24,14 @@ struct nm_node {
 	char			 name[];	/* at most K8S_NAME_MAX */
 };
 
-struct intent_sink {
-	void	(*add)(void *, const struct msg_intent *);
-	void	(*del)(void *, const struct msg_intent *);
-	void	*arg;
+/*
+ * What one event changed: the intents to add (a new prefix, a moved
+ * address or a new boot ID: the executor replaces in place), then
+ * those to remove; a node holds two at the most.
+ */
+struct nm_change {
+	struct msg_intent	 add[2], del[2];
+	int			 nadd, ndel;
 };
 
 struct nodemap;
@@ -36,10 +40,8 @@ struct nodemap	*nodemap_new(unsigned max_nodes, enum node_id_kind,
 		    const char *id);
 void		 nodemap_free(struct nodemap *);
 int		 nodemap_apply(struct nodemap *, enum k8s_event,
-		    const struct k8s_node *, const struct intent_sink *);
+		    const struct k8s_node *, struct nm_change *);
 unsigned	 nodemap_count(const struct nodemap *);
-unsigned	 nodemap_intents(const struct nodemap *,
-		    void (*)(void *, const struct msg_intent *), void *);
 const struct nm_node *nodemap_get(const struct nodemap *, const char *name);
 const struct nm_node *nodemap_local(const struct nodemap *);
 const struct nm_node *nodemap_next(const struct nodemap *, unsigned *bucket,
