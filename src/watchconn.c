@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "watchconn.h"
 
