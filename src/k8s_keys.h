@@ -11,8 +11,8 @@
 
 /*
  * What a value is, from where it sits.  The containers are also the
- * kinds of frame.  V_SKIP is zero so that any key not in the table
- * below is skipped.
+ * kinds of frame.  V_SKIP is zero so that any key not in kp_keymap
+ * is skipped.
  */
 enum kp_value {
 	V_SKIP,
