@@ -7,9 +7,11 @@
 #ifndef KN_CONFIG_H
 #define KN_CONFIG_H
 
-#include <sys/socket.h>
 #include <net/if.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "addr.h"
 
 #define KN_PATH_MAX	256
 #define KN_NAME_MAX	254	/* a Kubernetes object name, 253 bytes + NUL */
@@ -54,12 +56,6 @@ enum kn_seccomp {
 enum kn_ipsec_encryption { IPSEC_ENC_AES, IPSEC_ENC_NONE };
 enum kn_ipsec_authentication { IPSEC_AUTH_SHA1, IPSEC_AUTH_NONE };
 enum kn_ipsec_encapsulation { IPSEC_ENCAP_UDP, IPSEC_ENCAP_ESP };
-
-struct kn_prefix {
-	uint8_t		family;		/* AF_INET or AF_INET6 */
-	uint8_t		len;
-	uint8_t		addr[16];
-};
 
 struct kn_config {
 	uint32_t	mode;
@@ -132,16 +128,6 @@ int	 config_check_ids(const struct kn_config *, const char *proc,
 void	 config_print(const struct kn_config *, int fd);
 void	 config_usage(int fd);
 const char *mode_name(uint32_t);
-int	 prefix_parse(const char *, struct kn_prefix *, char *err, size_t);
-void	 prefix_format(const struct kn_prefix *, char *buf, size_t);
-int	 cluster_parse(const char *, struct kn_prefix cluster[2], char *err,
-	    size_t);
-void	 cluster_format(const struct kn_prefix cluster[2], char *buf, size_t);
-int	 hexval(int);
-const struct kn_prefix *cluster_of(const struct kn_prefix cluster[2],
-	    uint8_t family);
 int	 duration_parse(const char *, uint32_t *ms);
-int	 metrics_addr_parse(const char *, struct sockaddr_storage *,
-	    socklen_t *, char *err, size_t errlen);
 
 #endif

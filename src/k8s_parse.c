@@ -1,6 +1,6 @@
 /*
- * Streaming parser for NodeList pages, Node watch streams and Status
- * bodies, on yajl's callback API.
+ * The streaming parser's callbacks: what yajl reports of NodeList
+ * pages, Node watch streams and Status bodies, kept or skipped.
  *
  * A Node is 10-30 KB of which the agent uses a few hundred bytes, and
  * a list holds up to 5,000 of them.  So nothing is built: a small
@@ -11,14 +11,9 @@
  * nesting depth, without a copy.  The fields kept land in one struct
  * k8s_node that is handed to the caller when its object closes.
  *
- * Memory is the parser struct plus yajl's handle.  yajl itself keeps
- * a copy of a single token that spans two chunks, and decodes a string
- * with escapes into a buffer before the callback sees it; both would
- * grow with one token, so a small lexer in front of yajl bounds every
- * token: a string longer than the bound reaches yajl cut short (the
- * rest is checked and dropped as it arrives), and a longer number is
- * refused.  A cut string is counted in its Node when it was to be
- * skipped anyway, and refused anywhere else.
+ * A string the lexer in front of yajl (k8s_feed.c) cut short is
+ * counted in its Node when it was to be skipped anyway, and refused
+ * anywhere else.
  *
  * Every value kept is checked before it is stored: the watcher passes
  * names to API paths and prefixes to the executor, and the API server
@@ -36,138 +31,13 @@
 
 #include <yajl/yajl_parse.h>
 
-#include "config.h"
-#include "k8s_parse.h"
+#include "addr.h"
+#include "k8s_keys.h"
+#include "k8s_parser.h"
 #include "log.h"
 
 #define KP_DEPTH_MAX	64	/* JSON nesting allowed */
-#define KP_FRAMES	8	/* kept containers nest at most 6 deep */
-#define KP_ADDR_MAX	INET6_ADDRSTRLEN	/* text of an address + NUL */
-#define KP_CIDR_MAX	(INET6_ADDRSTRLEN + 4)	/* ... and "/128" */
-#define KP_ERR_MAX	512
-
-/*
- * What a value is, from where it sits.  The containers are also the
- * kinds of frame.  V_SKIP is zero so that any key not in the table
- * below is skipped.
- */
-enum kp_value {
-	V_SKIP,
-	/* Containers. */
-	V_LIST,		/* a NodeList document, or a Status in its place */
-	V_STATUSDOC,	/* a Status document */
-	V_EVENT,	/* one watch event */
-	V_OBJECT,	/* a watch event's object: a Node or a Status */
-	V_ITEMS,
-	V_ITEM,		/* a Node in a list */
-	V_LISTMETA,
-	V_META,
-	V_SPEC,
-	V_PODCIDRS,
-	V_NSTATUS,	/* a Node's status */
-	V_ADDRS,
-	V_ADDR,
-	V_CONDS,
-	V_COND,
-	V_NODEINFO,
-	/* Scalars. */
-	V_KIND,
-	V_CODE,
-	V_REASON,
-	V_MESSAGE,
-	V_TYPE,		/* the watch event's type */
-	V_LISTRV,
-	V_CONT,
-	V_NAME,
-	V_RV,
-	V_PODCIDR,
-	V_PODCIDRS_ELT,
-	V_ADDRTYPE,
-	V_ADDRESS,
-	V_CONDTYPE,
-	V_CONDSTATUS,
-	V_MACHINEID,
-	V_SYSTEMUUID,
-	V_BOOTID,
-	V_COUNT
-};
-
-enum kp_json { T_NONE, T_MAP, T_ARRAY, T_STRING, T_NUMBER };
-
-static const unsigned char vtype[V_COUNT] = {
-	[V_LIST] = T_MAP, [V_STATUSDOC] = T_MAP, [V_EVENT] = T_MAP,
-	[V_OBJECT] = T_MAP, [V_ITEMS] = T_ARRAY, [V_ITEM] = T_MAP,
-	[V_LISTMETA] = T_MAP, [V_META] = T_MAP, [V_SPEC] = T_MAP,
-	[V_PODCIDRS] = T_ARRAY, [V_NSTATUS] = T_MAP, [V_ADDRS] = T_ARRAY,
-	[V_ADDR] = T_MAP, [V_CONDS] = T_ARRAY, [V_COND] = T_MAP,
-	[V_NODEINFO] = T_MAP,
-	[V_KIND] = T_STRING, [V_CODE] = T_NUMBER, [V_REASON] = T_STRING,
-	[V_MESSAGE] = T_STRING, [V_TYPE] = T_STRING, [V_LISTRV] = T_STRING,
-	[V_CONT] = T_STRING, [V_NAME] = T_STRING, [V_RV] = T_STRING,
-	[V_PODCIDR] = T_STRING, [V_PODCIDRS_ELT] = T_STRING,
-	[V_ADDRTYPE] = T_STRING, [V_ADDRESS] = T_STRING,
-	[V_CONDTYPE] = T_STRING, [V_CONDSTATUS] = T_STRING,
-	[V_MACHINEID] = T_STRING, [V_SYSTEMUUID] = T_STRING,
-	[V_BOOTID] = T_STRING,
-};
-
-static const char *const tname[] = {
-	[T_MAP] = "an object", [T_ARRAY] = "an array",
-	[T_STRING] = "a string", [T_NUMBER] = "a number",
-};
-
-/* What each kept array holds. */
-static const unsigned char elem[V_COUNT] = {
-	[V_ITEMS] = V_ITEM, [V_PODCIDRS] = V_PODCIDRS_ELT,
-	[V_ADDRS] = V_ADDR, [V_CONDS] = V_COND,
-};
-
-/* The keys that matter anywhere; K_OTHER is everything else. */
-enum kp_key {
-	K_OTHER,
-	K_KIND, K_NAME, K_SPEC, K_CODE, K_TYPE, K_ITEMS, K_STATUS, K_REASON,
-	K_OBJECT, K_BOOTID, K_MESSAGE, K_PODCIDR, K_ADDRESS, K_METADATA,
-	K_CONTINUE, K_PODCIDRS, K_NODEINFO, K_ADDRESSES, K_MACHINEID,
-	K_CONDITIONS, K_SYSTEMUUID, K_RV,
-	K_COUNT
-};
-
-static const char *const kname[K_COUNT] = {
-	[K_KIND] = "kind", [K_NAME] = "name", [K_SPEC] = "spec",
-	[K_CODE] = "code", [K_TYPE] = "type", [K_ITEMS] = "items",
-	[K_STATUS] = "status", [K_REASON] = "reason", [K_OBJECT] = "object",
-	[K_BOOTID] = "bootID", [K_MESSAGE] = "message",
-	[K_PODCIDR] = "podCIDR", [K_ADDRESS] = "address",
-	[K_METADATA] = "metadata", [K_CONTINUE] = "continue",
-	[K_PODCIDRS] = "podCIDRs", [K_NODEINFO] = "nodeInfo",
-	[K_ADDRESSES] = "addresses", [K_MACHINEID] = "machineID",
-	[K_CONDITIONS] = "conditions", [K_SYSTEMUUID] = "systemUUID",
-	[K_RV] = "resourceVersion",
-};
-
-/* In each kept object, what the value of each key is. */
-static const unsigned char keymap[V_COUNT][K_COUNT] = {
-	[V_LIST] = { [K_KIND] = V_KIND, [K_METADATA] = V_LISTMETA,
-	    [K_ITEMS] = V_ITEMS, [K_CODE] = V_CODE, [K_REASON] = V_REASON,
-	    [K_MESSAGE] = V_MESSAGE },
-	[V_STATUSDOC] = { [K_CODE] = V_CODE, [K_REASON] = V_REASON,
-	    [K_MESSAGE] = V_MESSAGE },
-	[V_EVENT] = { [K_TYPE] = V_TYPE, [K_OBJECT] = V_OBJECT },
-	[V_OBJECT] = { [K_METADATA] = V_META, [K_SPEC] = V_SPEC,
-	    [K_STATUS] = V_NSTATUS, [K_CODE] = V_CODE, [K_REASON] = V_REASON,
-	    [K_MESSAGE] = V_MESSAGE },
-	[V_ITEM] = { [K_METADATA] = V_META, [K_SPEC] = V_SPEC,
-	    [K_STATUS] = V_NSTATUS },
-	[V_LISTMETA] = { [K_RV] = V_LISTRV, [K_CONTINUE] = V_CONT },
-	[V_META] = { [K_NAME] = V_NAME, [K_RV] = V_RV },
-	[V_SPEC] = { [K_PODCIDR] = V_PODCIDR, [K_PODCIDRS] = V_PODCIDRS },
-	[V_NSTATUS] = { [K_ADDRESSES] = V_ADDRS, [K_CONDITIONS] = V_CONDS,
-	    [K_NODEINFO] = V_NODEINFO },
-	[V_ADDR] = { [K_TYPE] = V_ADDRTYPE, [K_ADDRESS] = V_ADDRESS },
-	[V_COND] = { [K_TYPE] = V_CONDTYPE, [K_STATUS] = V_CONDSTATUS },
-	[V_NODEINFO] = { [K_MACHINEID] = V_MACHINEID,
-	    [K_SYSTEMUUID] = V_SYSTEMUUID, [K_BOOTID] = V_BOOTID },
-};
+#define KP_CIDR_MAX	(INET6_ADDRSTRLEN + 4)	/* an address, "/128" */
 
 static const char *const evname[] = {
 	[K8S_LISTED] = "LISTED", [K8S_ADDED] = "ADDED",
@@ -176,108 +46,7 @@ static const char *const evname[] = {
 };
 #define EV_ERROR	(K8S_BOOKMARK + 1)	/* an event, not a node */
 
-/* One open container whose contents are kept. */
-struct kp_frame {
-	unsigned char	 kind;		/* enum kp_value */
-	unsigned char	 key;		/* enum kp_key under its parent, or */
-	int		 idx;		/* its index in the parent array, or -1 */
-	int		 n;		/* an array: elements so far */
-};
-
 enum kp_addrkind { A_NONE, A_WANTED, A_OTHER };
-
-/* Where the lexer in front of yajl is. */
-enum kp_lex { L_OUT, L_STR, L_ESC, L_HEX, L_NUM };
-
-struct k8s_parser {
-	yajl_handle		 h;
-	struct k8s_parse_cb	 cb;
-	void			*arg;
-	struct k8s_alloc	 al;
-	enum k8s_doc		 doc;
-	enum k8s_addr_type	 addr_type;
-
-	int			 dead;
-	int			 finished;
-	int			 infeed;
-	int			 docs;		/* top-level values completed */
-	int			 nonblank;	/* more than whitespace was fed */
-	unsigned long long	 base;		/* bytes before yajl's current call */
-
-	/* The lexer: every token yajl buffers is bounded by token_max. */
-	unsigned char		 lex;		/* enum kp_lex */
-	unsigned char		 hex;		/* digits left in a \u escape */
-	unsigned char		 utf8;		/* continuation bytes to come */
-	int			 dropping;	/* the rest of a string */
-	int			 cut;		/* yajl's next string was cut */
-	size_t			 tok;		/* bytes of the token so far */
-	size_t			 token_max;
-
-	struct kp_frame		 fr[KP_FRAMES];
-	int			 nfr;
-	int			 skip;		/* open containers being skipped */
-	unsigned char		 want;		/* the value after the last key */
-	unsigned char		 wantkey;
-	unsigned char		 vkey;		/* where the current value is */
-	int			 vidx;
-
-	/* What a document or event says. */
-	int			 is_status;	/* kind: Status */
-	int			 evtype;
-	int			 has_object;
-	unsigned		 events;
-	char			 list_rv[K8S_RV_MAX];
-	char			 cont[K8S_CONT_MAX];
-	struct k8s_status	 st;
-	struct k8s_node		 node;
-
-	/* The open address or condition entry; keys come in any order. */
-	int			 a_kind;	/* enum kp_addrkind */
-	int			 a_have;	/* address seen; -1 too long */
-	char			 a_text[KP_ADDR_MAX];
-	int			 c_is_nu;
-	int			 c_status;	/* -1 absent, 0..2, 3 invalid */
-
-	char			 err[KP_ERR_MAX];
-};
-
-/*
- * yajl does not check what its allocator returns, and the watcher's
- * address space is bounded (RLIMIT_AS): out of memory is a clear line
- * and a restart by the parent, not a crash inside the parser.
- */
-static void *
-std_alloc(void *ctx, size_t n)
-{
-	void	*p;
-
-	(void)ctx;
-	if ((p = malloc(n)) == NULL)
-		fatal("JSON parser: %zu bytes", n);
-	return p;
-}
-
-static void *
-std_resize(void *ctx, void *p, size_t n)
-{
-	(void)ctx;
-	if ((p = realloc(p, n)) == NULL)
-		fatal("JSON parser: %zu bytes", n);
-	return p;
-}
-
-static void
-std_release(void *ctx, void *p)
-{
-	(void)ctx;
-	free(p);
-}
-
-static unsigned long long
-offset_now(const struct k8s_parser *p)
-{
-	return p->base + (p->infeed ? yajl_get_bytes_consumed(p->h) : 0);
-}
 
 /*
  * Untrusted text for a message: bounded, printable ASCII only, so an
@@ -298,8 +67,8 @@ quote(char *dst, size_t dstlen, const unsigned char *s, size_t len)
 }
 
 /* The JSON path of the open kept containers, and of the current value. */
-static void
-path(const struct k8s_parser *p, int withval, const char *leaf, char *buf,
+void
+kp_path(const struct k8s_parser *p, int withval, const char *leaf, char *buf,
     size_t len)
 {
 	size_t	 o = 0;
@@ -325,75 +94,26 @@ path(const struct k8s_parser *p, int withval, const char *leaf, char *buf,
 			snprintf(buf + o, len - o, "[%d]", idx);
 		else if (key != K_OTHER)
 			snprintf(buf + o, len - o, "%s%s", o > 0 ? "." : "",
-			    kname[key]);
+			    kp_kname[key]);
 		o += strlen(buf + o);
 	}
 }
 
-static int __attribute__((__format__(printf, 4, 5)))
-fail(struct k8s_parser *p, int withval, const char *leaf, const char *fmt,
+int
+kp_fail(struct k8s_parser *p, int withval, const char *leaf, const char *fmt,
     ...)
 {
 	va_list	 ap;
 	char	 where[160], what[256];
 
-	path(p, withval, leaf, where, sizeof(where));
+	kp_path(p, withval, leaf, where, sizeof(where));
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	snprintf(p->err, sizeof(p->err), "%s%s%s (at byte %llu)", where,
-	    *where != '\0' ? ": " : "", what, offset_now(p));
+	    *where != '\0' ? ": " : "", what, kp_offset(p));
 	p->dead = 1;
 	return 0;	/* stops yajl */
-}
-
-/* A key name as yajl passes it; a switch on length, then memcmp. */
-static int
-key_id(const unsigned char *k, size_t len)
-{
-#define IS(s, id)	if (memcmp(k, s, len) == 0) return id
-	switch (len) {
-	case 4:
-		IS("name", K_NAME);
-		IS("type", K_TYPE);
-		IS("kind", K_KIND);
-		IS("spec", K_SPEC);
-		IS("code", K_CODE);
-		break;
-	case 5:
-		IS("items", K_ITEMS);
-		break;
-	case 6:
-		IS("status", K_STATUS);
-		IS("object", K_OBJECT);
-		IS("reason", K_REASON);
-		IS("bootID", K_BOOTID);
-		break;
-	case 7:
-		IS("address", K_ADDRESS);
-		IS("podCIDR", K_PODCIDR);
-		IS("message", K_MESSAGE);
-		break;
-	case 8:
-		IS("metadata", K_METADATA);
-		IS("podCIDRs", K_PODCIDRS);
-		IS("nodeInfo", K_NODEINFO);
-		IS("continue", K_CONTINUE);
-		break;
-	case 9:
-		IS("addresses", K_ADDRESSES);
-		IS("machineID", K_MACHINEID);
-		break;
-	case 10:
-		IS("conditions", K_CONDITIONS);
-		IS("systemUUID", K_SYSTEMUUID);
-		break;
-	case 15:
-		IS("resourceVersion", K_RV);
-		break;
-	}
-#undef IS
-	return K_OTHER;
 }
 
 /*
@@ -437,11 +157,11 @@ set_token(struct k8s_parser *p, char *dst, size_t dstlen, const char *what,
 	size_t	 i;
 
 	if (len >= dstlen)
-		return fail(p, 1, NULL, "%s longer than %zu bytes", what,
+		return kp_fail(p, 1, NULL, "%s longer than %zu bytes", what,
 		    dstlen - 1);
 	for (i = 0; i < len; i++)
 		if (s[i] < 0x20 || s[i] == 0x7f)
-			return fail(p, 1, NULL, "%s has a control character",
+			return kp_fail(p, 1, NULL, "%s has a control character",
 			    what);
 	memcpy(dst, s, len);
 	dst[len] = '\0';
@@ -469,13 +189,13 @@ set_cidr(struct k8s_parser *p, struct kn_prefix *pfx, const unsigned char *s,
 
 	if (len >= sizeof(text) || memchr(s, '\0', len) != NULL) {
 		quote(q, sizeof(q), s, len);
-		return fail(p, 1, NULL, "not a CIDR: \"%s\"", q);
+		return kp_fail(p, 1, NULL, "not a CIDR: \"%s\"", q);
 	}
 	memcpy(text, s, len);
 	text[len] = '\0';
 	if (prefix_parse(text, pfx, why, sizeof(why)) == -1) {
 		log_sanitize(why, sizeof(why));
-		return fail(p, 1, NULL, "not a CIDR: %s", why);
+		return kp_fail(p, 1, NULL, "not a CIDR: %s", why);
 	}
 	return 1;
 }
@@ -494,8 +214,8 @@ clear_ids(struct k8s_node *n)
 	n->machine_id[0] = n->system_uuid[0] = n->boot_id[0] = '\0';
 }
 
-static void
-clear_node(struct k8s_node *n)
+void
+kp_clear_node(struct k8s_node *n)
 {
 	memset(n, 0, sizeof(*n));
 	n->net_unavailable = -1;
@@ -528,13 +248,13 @@ value_clear(struct k8s_parser *p, int v)
 	case V_EVENT:
 		p->evtype = 0;
 		p->has_object = 0;
-		clear_node(n);
+		kp_clear_node(n);
 		clear_status(&p->st);
 		break;
 	case V_OBJECT:
 	case V_ITEM:
 		p->has_object = 0;
-		clear_node(n);
+		kp_clear_node(n);
 		clear_status(&p->st);
 		break;
 	case V_LISTMETA:
@@ -648,10 +368,10 @@ take_value(struct k8s_parser *p)
 		}
 	}
 	f = &p->fr[p->nfr - 1];
-	if (vtype[f->kind] == T_ARRAY) {
+	if (kp_vtype[f->kind] == T_ARRAY) {
 		p->vkey = K_OTHER;
 		p->vidx = f->n < INT_MAX ? f->n++ : INT_MAX;
-		return elem[f->kind];
+		return kp_elem[f->kind];
 	}
 	p->vkey = p->wantkey;
 	p->vidx = -1;
@@ -661,14 +381,15 @@ take_value(struct k8s_parser *p)
 static int
 wrong_type(struct k8s_parser *p, int v, const char *got)
 {
-	return fail(p, 1, NULL, "expected %s, got %s", tname[vtype[v]], got);
+	return kp_fail(p, 1, NULL, "expected %s, got %s",
+	    kp_tname[kp_vtype[v]], got);
 }
 
 static int
 depth_ok(struct k8s_parser *p)
 {
 	if (p->nfr + p->skip >= KP_DEPTH_MAX)
-		return fail(p, 0, NULL, "nested deeper than %d levels",
+		return kp_fail(p, 0, NULL, "nested deeper than %d levels",
 		    KP_DEPTH_MAX);
 	return 1;
 }
@@ -692,11 +413,11 @@ open_container(struct k8s_parser *p, int json)
 		p->skip = 1;
 		return 1;
 	}
-	if (vtype[v] != json)
-		return wrong_type(p, v, tname[json]);
+	if (kp_vtype[v] != json)
+		return wrong_type(p, v, kp_tname[json]);
 	/* The kept structure is fixed and shallower than the stack. */
 	if (p->nfr == KP_FRAMES)
-		return fail(p, 1, NULL, "internal error: frame stack full");
+		return kp_fail(p, 1, NULL, "internal error: frame stack full");
 	if (v == V_EVENT)
 		p->events++;
 	value_clear(p, v);
@@ -739,7 +460,7 @@ cut_value(struct k8s_parser *p, int v)
 				p->node.oversized++;
 			return 1;
 		}
-	return fail(p, v != V_SKIP, NULL, "a string longer than %zu bytes",
+	return kp_fail(p, v != V_SKIP, NULL, "a string longer than %zu bytes",
 	    p->token_max);
 }
 
@@ -754,8 +475,8 @@ cb_map_key(void *ctx, const unsigned char *k, size_t len)
 		return 0;
 	if (p->skip > 0)
 		return 1;
-	id = key_id(k, len);
-	p->want = keymap[p->fr[p->nfr - 1].kind][id];
+	id = kp_key_id(k, len);
+	p->want = kp_keymap[p->fr[p->nfr - 1].kind][id];
 	p->wantkey = id;
 	return 1;
 }
@@ -779,9 +500,9 @@ addr_done(struct k8s_parser *p)
 		return 1;
 	type = p->addr_type == K8S_ADDR_EXTERNAL ? "ExternalIP" : "InternalIP";
 	if (p->a_have == 0)
-		return fail(p, 0, NULL, "%s without an address", type);
+		return kp_fail(p, 0, NULL, "%s without an address", type);
 	if (p->a_have < 0)
-		return fail(p, 0, "address", "%s is not an IP address: too "
+		return kp_fail(p, 0, "address", "%s is not an IP address: too "
 		    "long", type);
 	if (inet_pton(AF_INET, p->a_text, a) == 1) {
 		if (n->naddr4 == 0 || memcmp(a, n->addr4, 4) < 0)
@@ -799,8 +520,8 @@ addr_done(struct k8s_parser *p)
 
 		quote(q, sizeof(q), (const unsigned char *)p->a_text,
 		    strlen(p->a_text));
-		return fail(p, 0, "address", "%s \"%s\" is not an IPv4 or IPv6 "
-		    "address", type, q);
+		return kp_fail(p, 0, "address", "%s \"%s\" is not an IPv4 or "
+		    "IPv6 address", type, q);
 	}
 	return 1;
 }
@@ -812,7 +533,7 @@ cond_done(struct k8s_parser *p)
 		return 1;
 	switch (p->c_status) {
 	case 3:
-		return fail(p, 0, "status", "NetworkUnavailable condition "
+		return kp_fail(p, 0, "status", "NetworkUnavailable condition "
 		    "status is not True, False or Unknown");
 	case -1:
 		/* Without a status, nothing is known. */
@@ -852,25 +573,25 @@ event_done(struct k8s_parser *p)
 	char	 q[192];
 
 	if (p->evtype == 0)
-		return fail(p, 0, NULL, "event without a type");
+		return kp_fail(p, 0, NULL, "event without a type");
 	if (!p->has_object)
-		return fail(p, 0, NULL, "%s event without an object",
+		return kp_fail(p, 0, NULL, "%s event without an object",
 		    p->evtype == EV_ERROR ? "ERROR" : evname[p->evtype]);
 	switch (p->evtype) {
 	case EV_ERROR:
 		if (p->cb.status == NULL) {
 			status_text(p, q, sizeof(q));
-			return fail(p, 0, NULL, "ERROR event: %s", q);
+			return kp_fail(p, 0, NULL, "ERROR event: %s", q);
 		}
 		return status_done(p);
 	case K8S_BOOKMARK:
 		if (p->node.rv[0] == '\0')
-			return fail(p, 0, "object", "BOOKMARK without "
+			return kp_fail(p, 0, "object", "BOOKMARK without "
 			    "metadata.resourceVersion");
 		break;
 	default:
 		if (p->node.name[0] == '\0')
-			return fail(p, 0, "object", "node without "
+			return kp_fail(p, 0, "object", "node without "
 			    "metadata.name");
 		break;
 	}
@@ -886,7 +607,7 @@ list_done(struct k8s_parser *p)
 	if (p->is_status) {
 		status_done(p);
 		status_text(p, q, sizeof(q));
-		return fail(p, 0, NULL, "a Status instead of a NodeList: %s",
+		return kp_fail(p, 0, NULL, "a Status instead of a NodeList: %s",
 		    q);
 	}
 	if (p->cb.list_meta != NULL)
@@ -906,7 +627,8 @@ close_container(struct k8s_parser *p)
 	switch (p->fr[p->nfr - 1].kind) {
 	case V_ITEM:
 		if (p->node.name[0] == '\0')
-			return fail(p, 0, NULL, "node without metadata.name");
+			return kp_fail(p, 0, NULL, "node without "
+			    "metadata.name");
 		node_done(p, K8S_LISTED);
 		break;
 	case V_ADDR:
@@ -956,7 +678,7 @@ event_type(struct k8s_parser *p, const unsigned char *s, size_t len)
 			return 1;
 		}
 	quote(q, sizeof(q), s, len);
-	return fail(p, 1, NULL, "unknown event type \"%s\"", q);
+	return kp_fail(p, 1, NULL, "unknown event type \"%s\"", q);
 }
 
 static int
@@ -966,11 +688,11 @@ pod_cidrs_elt(struct k8s_parser *p, const unsigned char *s, size_t len)
 	struct kn_prefix	 pfx;
 
 	if (n->npod_cidrs == 2)
-		return fail(p, 1, NULL, "more than 2 podCIDRs");
+		return kp_fail(p, 1, NULL, "more than 2 podCIDRs");
 	if (!set_cidr(p, &pfx, s, len))
 		return 0;
 	if (n->npod_cidrs == 1 && n->pod_cidrs[0].family == pfx.family)
-		return fail(p, 1, NULL, "two podCIDRs of the same family");
+		return kp_fail(p, 1, NULL, "two podCIDRs of the same family");
 	n->pod_cidrs[n->npod_cidrs++] = pfx;
 	return 1;
 }
@@ -991,7 +713,7 @@ cb_string(void *ctx, const unsigned char *s, size_t len)
 		return cut_value(p, v);
 	if (v == V_SKIP)
 		return 1;
-	if (vtype[v] != T_STRING) {
+	if (kp_vtype[v] != T_STRING) {
 		/* A Status has a "status" too: "Failure". */
 		if (v == V_NSTATUS && p->fr[p->nfr - 1].kind == V_OBJECT)
 			return 1;
@@ -1017,11 +739,11 @@ cb_string(void *ctx, const unsigned char *s, size_t len)
 		    s, len);
 	case V_NAME:
 		if (len > K8S_NAME_MAX - 1)
-			return fail(p, 1, NULL, "name longer than %d bytes",
+			return kp_fail(p, 1, NULL, "name longer than %d bytes",
 			    K8S_NAME_MAX - 1);
 		if (!k8s_name_ok(s, len)) {
 			quote(q, sizeof(q), s, len);
-			return fail(p, 1, NULL, "\"%s\" is not a DNS-1123 "
+			return kp_fail(p, 1, NULL, "\"%s\" is not a DNS-1123 "
 			    "subdomain", q);
 		}
 		memcpy(n->name, s, len);
@@ -1100,7 +822,7 @@ cb_number(void *ctx, const char *s, size_t len)
 		return wrong_type(p, v, "a number");
 	for (i = s[0] == '-' ? 1 : 0; i < len; i++) {
 		if (s[i] < '0' || s[i] > '9' || code > 99999)
-			return fail(p, 1, NULL, "not an HTTP status code");
+			return kp_fail(p, 1, NULL, "not an HTTP status code");
 		code = code * 10 + (s[i] - '0');
 	}
 	p->st.code = s[0] == '-' ? (int)-code : (int)code;
@@ -1149,7 +871,7 @@ cb_null(void *ctx)
 	}
 }
 
-static const yajl_callbacks callbacks = {
+const yajl_callbacks kp_callbacks = {
 	.yajl_null = cb_null,
 	.yajl_boolean = cb_boolean,
 	.yajl_number = cb_number,
@@ -1161,293 +883,3 @@ static const yajl_callbacks callbacks = {
 	.yajl_end_array = cb_end,
 };
 
-struct k8s_parser *
-k8s_parser_new_alloc(enum k8s_doc doc, enum k8s_addr_type at,
-    const struct k8s_parse_cb *cb, void *arg, const struct k8s_alloc *al)
-{
-	static const struct k8s_alloc	 std = { std_alloc, std_resize,
-	    std_release, NULL };
-	struct k8s_parser		*p;
-	yajl_alloc_funcs		 yaf;
-
-	if (al == NULL)
-		al = &std;
-	if ((p = al->alloc(al->ctx, sizeof(*p))) == NULL)
-		return NULL;
-	memset(p, 0, sizeof(*p));
-	p->al = *al;
-	p->doc = doc;
-	p->addr_type = at;
-	if (cb != NULL)
-		p->cb = *cb;
-	p->arg = arg;
-	clear_node(&p->node);
-	p->token_max = K8S_TOKEN_MAX;
-	yaf.malloc = al->alloc;
-	yaf.realloc = al->resize;
-	yaf.free = al->release;
-	yaf.ctx = al->ctx;
-	if ((p->h = yajl_alloc(&callbacks, &yaf, p)) == NULL) {
-		al->release(al->ctx, p);
-		return NULL;
-	}
-	/* A watch is one JSON object per event, newline-separated. */
-	if (doc == K8S_DOC_WATCH)
-		yajl_config(p->h, yajl_allow_multiple_values, 1);
-	return p;
-}
-
-struct k8s_parser *
-k8s_parser_new(enum k8s_doc doc, enum k8s_addr_type at,
-    const struct k8s_parse_cb *cb, void *arg)
-{
-	return k8s_parser_new_alloc(doc, at, cb, arg, NULL);
-}
-
-/* yajl's own complaint, without its trailing newline. */
-static void
-json_error(struct k8s_parser *p, const unsigned char *buf, size_t len,
-    unsigned long long at)
-{
-	unsigned char	*msg;
-	size_t		 n;
-
-	msg = yajl_get_error(p->h, 0, buf, len);
-	if (msg != NULL) {
-		n = strcspn((char *)msg, "\n");
-		snprintf(p->err, sizeof(p->err), "invalid JSON at byte %llu: "
-		    "%.*s", at, (int)n, (char *)msg);
-		yajl_free_error(p->h, msg);
-	} else
-		snprintf(p->err, sizeof(p->err), "invalid JSON at byte %llu",
-		    at);
-	p->dead = 1;
-}
-
-/* Passes bytes on to yajl; 0, or -1 and the parser is dead. */
-static int
-forward(struct k8s_parser *p, const unsigned char *buf, size_t len)
-{
-	yajl_status	 s;
-
-	if (len == 0)
-		return 0;
-	p->infeed = 1;
-	s = yajl_parse(p->h, buf, len);
-	p->infeed = 0;
-	if (s != yajl_status_ok) {
-		if (!p->dead)
-			json_error(p, buf, len,
-			    p->base + yajl_get_bytes_consumed(p->h));
-		p->base += yajl_get_bytes_consumed(p->h);
-		return -1;
-	}
-	p->base += len;
-	return 0;
-}
-
-/* What yajl would have said of a byte it is not shown. */
-static int
-lex_error(struct k8s_parser *p, const char *what)
-{
-	snprintf(p->err, sizeof(p->err), "invalid JSON at byte %llu: %s",
-	    p->base, what);
-	p->dead = 1;
-	return -1;
-}
-
-/*
- * A byte of a string being dropped, checked as yajl checks what it
- * sees (UTF-8 by lead and continuation bytes, without a check for
- * overlong forms): NULL, or what is wrong.
- */
-static const char *
-dropped_byte(struct k8s_parser *p, int c)
-{
-	if (p->utf8 > 0) {
-		if ((c & 0xc0) != 0x80)
-			return "invalid UTF-8 in a string";
-		p->utf8--;
-	} else if (c >= 0x80) {
-		if (c < 0xc0 || c >= 0xf8)
-			return "invalid UTF-8 in a string";
-		p->utf8 = c < 0xe0 ? 1 : c < 0xf0 ? 2 : 3;
-	} else if (c < 0x20)
-		return "a control character in a string";
-	return NULL;
-}
-
-static int
-number_byte(int c)
-{
-	return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' ||
-	    c == '+' || c == '-';
-}
-
-int
-k8s_parser_feed(struct k8s_parser *p, const unsigned char *buf, size_t len)
-{
-	const char	*why;
-	size_t		 i, seg = 0;
-	int		 c;
-
-	if (p->dead)
-		return -1;
-	if (p->finished) {
-		snprintf(p->err, sizeof(p->err), "input after the end "
-		    "(at byte %llu)", p->base);
-		p->dead = 1;
-		return -1;
-	}
-	/* Scans only the leading whitespace of a stream, once. */
-	for (i = 0; !p->nonblank && i < len; i++)
-		if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\r' &&
-		    buf[i] != '\n')
-			p->nonblank = 1;
-	/*
-	 * Follows strings and numbers so that yajl never buffers more
-	 * than token_max bytes of one: the bytes of a longer string are
-	 * checked here and not passed on (seg is where the bytes still
-	 * to pass on start), and a longer number is refused.  yajl
-	 * checks everything it does see.
-	 */
-	for (i = 0; i < len; i++) {
-		c = buf[i];
-		if (p->lex == L_NUM) {
-			if (number_byte(c)) {
-				if (++p->tok <= p->token_max)
-					continue;
-				if (forward(p, buf + seg, i - seg) == -1)
-					return -1;
-				fail(p, 0, NULL, "a number longer than %zu "
-				    "bytes", p->token_max);
-				return -1;
-			}
-			p->lex = L_OUT;
-		}
-		switch (p->lex) {
-		case L_OUT:
-			if (c == '"') {
-				p->lex = L_STR;
-				p->tok = 0;
-			} else if (c == '-' || (c >= '0' && c <= '9')) {
-				p->lex = L_NUM;
-				p->tok = 1;
-			}
-			continue;
-		case L_STR:
-			if (c == '"' && p->utf8 == 0) {
-				p->lex = L_OUT;
-				if (p->dropping) {
-					/* yajl gets the closing quote. */
-					p->dropping = 0;
-					seg = i;
-				}
-				break;
-			}
-			/* Cut between characters, never inside one. */
-			if (!p->dropping && p->tok >= p->token_max &&
-			    (c & 0xc0) != 0x80) {
-				if (forward(p, buf + seg, i - seg) == -1)
-					return -1;
-				p->dropping = p->cut = 1;
-			}
-			if (p->dropping && (why = dropped_byte(p, c)) != NULL)
-				return lex_error(p, why);
-			if (c == '\\')
-				p->lex = L_ESC;
-			break;
-		case L_ESC:
-			if (c == 'u') {
-				p->lex = L_HEX;
-				p->hex = 4;
-				break;
-			}
-			if (p->dropping && memchr("\"\\/bfnrt", c, 8) == NULL)
-				return lex_error(p, "an invalid escape in a "
-				    "string");
-			p->lex = L_STR;
-			break;
-		case L_HEX:
-			if (p->dropping && hexval(c) == -1)
-				return lex_error(p, "an invalid \\u escape in "
-				    "a string");
-			if (--p->hex == 0)
-				p->lex = L_STR;
-			break;
-		}
-		if (p->dropping)
-			p->base++;
-		else
-			p->tok++;
-	}
-	return p->dropping ? 0 : forward(p, buf + seg, len - seg);
-}
-
-void
-k8s_parser_token_max(struct k8s_parser *p, size_t max)
-{
-	p->token_max = max > 0 ? max : K8S_TOKEN_MAX;
-}
-
-int
-k8s_parser_finish(struct k8s_parser *p)
-{
-	char		 where[160];
-	yajl_status	 s;
-
-	if (p->dead)
-		return -1;
-	if (p->finished)
-		return 0;
-	if (p->nfr > 0 || p->skip > 0 ||
-	    (p->docs == 0 && p->doc != K8S_DOC_WATCH)) {
-		path(p, 0, NULL, where, sizeof(where));
-		snprintf(p->err, sizeof(p->err), "%s%struncated document "
-		    "(at byte %llu)", where, *where != '\0' ? ": " : "",
-		    p->base);
-		p->dead = 1;
-		return -1;
-	}
-	/*
-	 * A watch that ended with nothing to say is complete; yajl would
-	 * call it a premature end.
-	 */
-	if (!p->nonblank) {
-		p->finished = 1;
-		return 0;
-	}
-	/*
-	 * A top-level number, or a partial literal, is only now complete;
-	 * whatever it is, it ends where the input did.
-	 */
-	s = yajl_complete_parse(p->h);
-	if (s != yajl_status_ok) {
-		if (!p->dead)
-			json_error(p, (const unsigned char *)"", 0, p->base);
-		return -1;
-	}
-	p->finished = 1;
-	return 0;
-}
-
-const char *
-k8s_parser_error(const struct k8s_parser *p)
-{
-	return p->err;
-}
-
-unsigned long long
-k8s_parser_offset(const struct k8s_parser *p)
-{
-	return offset_now(p);
-}
-
-void
-k8s_parser_free(struct k8s_parser *p)
-{
-	if (p == NULL)
-		return;
-	yajl_free(p->h);
-	p->al.release(p->al.ctx, p);
-}

@@ -213,10 +213,9 @@ def main():
     conf = read(tap, CONFPAGE)
     lint(tap, CONFPAGE)
     rendered(tap, CONFPAGE)
-    src = source("config.c")
-    keys = set(re.findall(r'strcmp\(key, "(\w+)"\)', src))
-    keys |= set(re.findall(r'^\t\{ "(\w+)", (?:OPT_\w+|\'.\'), [01] \}',
-                           src, re.M))
+    src = source("config_file.c")
+    keys = set(re.findall(r'^\t\{ "\w*", "(\w+)", (?:OPT_\w+|0), VALUE_\w+ \}',
+                          src, re.M))
     # An item each; the ipsec mapping's keys are named in its item.
     documented = set(re.findall(r"^\.It Ic (\w+)", conf, re.M))
     named = set(re.findall(r"^\.(?:It )?Ic (\w+)", conf, re.M))
