@@ -847,17 +847,15 @@ executor_sync_all(struct executor *e)
  * gets here, so it cannot touch keys it shares with an accepted one.
  */
 static void
-executor_applied(const struct msg_intent *in, void *arg)
+executor_applied(struct executor *e, const struct intentrx_change *ch)
 {
-	struct executor		*e = arg;
-	struct kobj		 o[KOBJ_PER_INTENT];
-	const struct msg_intent	*now;
-	int			 j, k = kobj_wanted(&e->ctx, in, o);
+	struct kobj	 o[KOBJ_PER_INTENT];
+	int		 j, k = kobj_wanted(&e->ctx, &ch->in, o);
 
 	for (j = 0; j < k; j++)
 		ktab_del(&e->want, &o[j].k);
-	if ((now = itab_get(e->rx.active, in)) != NULL)
-		want_add(now, e);
+	if (ch->has_now)
+		want_add(&ch->now, e);
 	for (j = 0; j < k; j++)
 		reconcile_key(e, &o[j].k);
 }
@@ -889,12 +887,17 @@ executor_peer(struct child *c, enum role from, struct msg *m)
 {
 	struct executor		*e = c->state;
 	struct msg_gen_result	 res;
+	enum intentrx_rv	 rv;
 	int64_t			 t0 = mono_us();
+	size_t			 i;
 
 	(void)from;
 	memset(&res, 0, sizeof(res));
 	e->failed = e->requests = 0;
-	switch (intentrx_msg(&e->rx, m, &res)) {
+	rv = intentrx_msg(&e->rx, m, &res);
+	for (i = 0; i < e->rx.nchanges; i++)
+		executor_applied(e, &e->rx.changes[i]);
+	switch (rv) {
 	case INTENTRX_NONE:
 		return;
 	case INTENTRX_LOCAL:
@@ -1102,8 +1105,6 @@ executor_main(void)
 	child_peer(e->c, ROLE_WATCHER, CHILD_FD_PEER);
 	if (intentrx_init(&e->rx, &e->c->conf) == -1)
 		fatal("intent table");
-	e->rx.applied = executor_applied;
-	e->rx.arg = e;
 	/* Sockets before the drop: the filter allows no socket(2). */
 	if (nl_open(&e->cmd, NETLINK_ROUTE, 0, err, sizeof(err)) == -1 ||
 	    nl_open(&e->mon, NETLINK_ROUTE, RTMGRP_LINK | RTMGRP_NEIGH |
