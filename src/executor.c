@@ -28,21 +28,15 @@
 #include <unistd.h>
 
 #include "child.h"
-#include "intentrx.h"
+#include "executor.h"
 #include "ipseckey.h"
-#include "kobj.h"
-#include "ktab.h"
-#include "kxfrm.h"
 #include "link.h"
 #include "log.h"
-#include "nl.h"
-#include "vdev.h"
 
 #define GRE_OVERHEAD4		24	/* outer IPv4, GRE without options */
 #define GRE_OVERHEAD6		44	/* outer IPv6, GRE; encaplimit none */
 #define DUMP_TRIES		5
 #define FLUSH_ROUNDS		3
-#define GRE_RETRY_MS		1000	/* first retry without GRE, doubling */
 /*
  * ESP-in-UDP with AES-GCM at its largest: outer IP (20, or 40), UDP 8,
  * ESP header 8, IV 8, padding up to 3, trailer 2, ICV 16: 65 (85), and
@@ -50,57 +44,6 @@
  */
 #define IPSEC_OVERHEAD4		73
 #define IPSEC_OVERHEAD6		93
-
-/* What a batched request was for, by its index in the batch. */
-struct pending {
-	enum kobj_op	 op;
-	struct kobj	 o;
-};
-
-struct executor {
-	struct child		*c;
-	struct intent_rx	 rx;
-	struct nl		 cmd;
-	struct nl		 mon;
-	struct nl		 xcmd;		/* ipsec: NETLINK_XFRM */
-	struct nl		 xmon;
-	struct kobj_ctx		 ctx;
-	struct ktab		 have;
-	struct ktab		 want;
-	struct ktab		 dirty;		/* keys a monitor event touched */
-	struct ktab		 reported;	/* failures logged once */
-	struct ktab		 deferred;	/* routes waiting for a tunnel */
-	struct ktab		 gone;		/* ipsec: states removed, with
-						   their sequence numbers */
-	struct vdev		 dev[2];	/* by family: 0 IPv4, 1 IPv6 */
-	int			 synced;	/* a snapshot was reconciled */
-	int			 resync;	/* dump everything again */
-	int			 devcheck;	/* a device may have drifted */
-	int			 tunchanged;	/* tunnels made or set up */
-	int			 newtun;	/* a tunnel got an index or up */
-	int			 nogre[2];	/* by family: no GRE 1, and in
-						   this batch 2 */
-	int			 gre_made[2];	/* by family: a tunnel made in
-						   this batch */
-	int64_t			 gre_retry;	/* the back-off: ms from a try
-						   to the next */
-	int64_t			 gre_due;	/* the next try, monotonic ms */
-	int64_t			 next_sync;
-	uint32_t		 failed;	/* in the current generation */
-	uint32_t		 requests;	/* sent for it */
-	unsigned		 max;
-	struct pending		 pend[NL_BATCH_MAX];
-	struct nl_batch		 batch;
-	struct msg_node_net	 node_net;	/* last sent to the parent */
-	struct msg_exec_stats	 st;
-	struct msg_route_info	*info;		/* show routes */
-	unsigned		 ninfo;
-	/* ipsec */
-	struct kxfrm_keys	 keys;
-	int			 snapped;	/* a snapshot came */
-	int			 xfrm_unsupported;	/* said once */
-	int			 encap_fd[2];	/* held, never read */
-};
 
 static struct executor	 ex;
 
@@ -116,119 +59,14 @@ ipsec_ready(const struct executor *e)
 }
 
 /*
- * The kernel drops the IPv4 routes through a device that goes away
- * without a word: forget ours and look at their keys again.
+ * A snapshot was reconciled: what the kernel holds of ours and no
+ * intent asks for is extra, and goes.  Until then nothing is removed,
+ * so a restart causes no flap.
  */
-static void
-tunnel_gone(struct executor *e, uint32_t ifindex)
+int
+executor_synced(const struct executor *e)
 {
-	struct kobj	*o;
-	struct kobj_key	 k;
-	unsigned	 b;
-
-	for (;;) {
-		b = 0;
-		o = NULL;
-		while ((o = ktab_next(&e->have, &b, o)) != NULL)
-			if (o->k.type == KOBJ_ROUTE && o->v.oif == ifindex)
-				break;
-		if (o == NULL)
-			return;
-		if (ktab_put(&e->dirty, o) == -1)
-			e->resync = 1;
-		k = o->k;
-		ktab_del(&e->have, &k);
-	}
-}
-
-/* Outcome of one batched request. */
-static void
-request_done(void *arg, unsigned idx, int error, const char *why)
-{
-	struct executor	*e = arg;
-	struct pending	*p = &e->pend[idx];
-	char		 name[KOBJ_NAME_MAX];
-	int		 v6 = p->o.v.gwfamily == AF_INET6;	/* tunnels */
-
-	if (error == 0) {
-		if (p->op == KOBJ_DELETE) {
-			ktab_del(&e->have, &p->o.k);
-			if (p->o.k.type == KOBJ_TUNNEL)
-				tunnel_gone(e, p->o.v.ifindex);
-		} else if (ktab_put(&e->have, &p->o) == -1)
-			e->resync = 1;
-		if (p->o.k.type == KOBJ_TUNNEL) {
-			e->tunchanged = 1;
-			e->gre_made[v6] = 1;
-		}
-		ktab_del(&e->reported, &p->o.k);
-		return;
-	}
-	/* Someone removed it first: what we wanted. */
-	if (p->op == KOBJ_DELETE && (error == ESRCH || error == ENOENT ||
-	    error == ENODEV)) {
-		ktab_del(&e->have, &p->o.k);
-		return;
-	}
-	e->failed++;
-	e->st.request_errors++;
-	kobj_name(&p->o, name, sizeof(name));
-	/*
-	 * One line per family, not one per peer and re-sync.  The
-	 * module may also be loading for another namespace right now (the
-	 * kernel's modprobe returns before ip_gre is ready): a full
-	 * re-sync tries again soon, then less and less often (see
-	 * gre_batch_done).
-	 */
-	if (p->o.k.type == KOBJ_TUNNEL && error == EOPNOTSUPP) {
-		if (!e->nogre[v6])
-			log_warnx("gre mode: the kernel has no GRE support "
-			    "(%s): no tunnel can be made (%s%s%s)",
-			    v6 ? "ip6_gre" : "ip_gre",
-			    strerror(error), *why ? ": " : "", why);
-		e->nogre[v6] = 2;
-		return;
-	}
-	/* A peer that stays unreachable is reported once, not each sync. */
-	if (ktab_get(&e->reported, &p->o.k) != NULL) {
-		log_debug("%s %s: %s%s%s", p->op == KOBJ_DELETE ? "removing" :
-		    "installing", name, strerror(error), *why ? ": " : "", why);
-		return;
-	}
-	(void)ktab_put(&e->reported, &p->o);
-	if (p->o.k.type == KOBJ_XSTATE && p->op != KOBJ_DELETE &&
-	    (error == EPROTONOSUPPORT || error == ENOSYS ||
-	    error == ENOPROTOOPT || error == EOPNOTSUPP)) {
-		/* One line, not one per peer. */
-		if (!e->xfrm_unsupported++)
-			log_warnx("ipsec: the kernel cannot make ESP states "
-			    "(%s%s%s): it lacks ESP (esp4, esp6), the %s "
-			    "algorithm or ESP-in-UDP; no pod traffic is "
-			    "carried", strerror(error), *why ? ": " : "", why,
-			    e->ctx.ipsec.aes ? "rfc4106(gcm(aes))" :
-			    "ecb(cipher_null)");
-		return;
-	}
-	if (p->o.k.type == KOBJ_XPOLICY && error == EEXIST)
-		log_warnx("installing %s: the kernel has a policy with this "
-		    "selector that is not ours (not reqid 0x%08x); left alone",
-		    name, KXFRM_REQID);
-	else if (p->o.k.type == KOBJ_ROUTE && error == EEXIST)
-		log_warnx("installing %s: the kernel has a route for it that "
-		    "is not ours (not protocol %u); left alone", name,
-		    e->ctx.protocol);
-	else if (p->o.k.type == KOBJ_TUNNEL && error == EEXIST)
-		log_warnx("installing %s: a device of that name that is not "
-		    "a GRE tunnel, or a GRE tunnel between the same addresses "
-		    "under another name, is not ours; left alone", name);
-	else if (p->o.k.type == KOBJ_ROUTE && (error == ENETUNREACH ||
-	    error == EHOSTUNREACH || error == EINVAL) && !p->o.v.onlink)
-		log_warnx("installing %s: the node address is not on a "
-		    "directly connected network; peer skipped (%s%s%s)", name,
-		    strerror(error), *why ? ": " : "", why);
-	else
-		log_warnx("%s %s: %s%s%s", p->op == KOBJ_DELETE ? "removing" :
-		    "installing", name, strerror(error), *why ? ": " : "", why);
+	return e->snapped && ipsec_ready(e);
 }
 
 static void
@@ -299,8 +137,8 @@ resume_state(struct executor *e, const struct kobj *w, struct kobj *out)
 }
 
 /* Bring one key of the kernel in line; queued in the batch. */
-static void
-reconcile_key(struct executor *e, const struct kobj_key *k)
+void
+executor_reconcile_key(struct executor *e, const struct kobj_key *k)
 {
 	const struct kobj	*w = ktab_get(&e->want, k);
 	const struct kobj	*h = ktab_get(&e->have, k);
@@ -335,13 +173,13 @@ reconcile_key(struct executor *e, const struct kobj_key *k)
 		request(e, h == NULL && (w->k.type == KOBJ_ROUTE ||
 		    w->k.type == KOBJ_TUNNEL || w->k.type == KOBJ_XSTATE ||
 		    w->k.type == KOBJ_XPOLICY) ? KOBJ_CREATE : KOBJ_REPLACE, w);
-	else if (h != NULL && e->synced)
+	else if (h != NULL && executor_synced(e))
 		request(e, KOBJ_DELETE, h);
 }
 
 /* The routes that waited for their tunnels, tried again. */
-static void
-deferred_retry(struct executor *e)
+void
+executor_deferred_retry(struct executor *e)
 {
 	struct ktab		 t = e->deferred;
 	const struct kobj	*o = NULL;
@@ -351,56 +189,8 @@ deferred_retry(struct executor *e)
 	if (ktab_init(&e->deferred, e->max) == -1)
 		fatal("table of routes waiting for tunnels");
 	while ((o = ktab_next(&t, &b, o)) != NULL)
-		reconcile_key(e, &o->k);
+		executor_reconcile_key(e, &o->k);
 	ktab_free(&t);
-}
-
-static void	monitor_take(struct executor *, struct nl *, nl_msg_cb);
-static int	monitor_cb(const struct nlmsghdr *, void *);
-
-/*
- * After each batch.  A family has GRE again once a batch made a tunnel
- * of it and was refused none.  A batch refused one for want of GRE
- * asks for a full re-sync: GRE_RETRY_MS later, then twice as long
- * after each try that is refused again, up to --sync-period; a refusal
- * between two tries (a new peer's tunnel) waits for the next one and
- * neither brings it nearer nor pushes it back.  A batch that was both
- * refused and made a tunnel of one family saw the module arrive
- * halfway: that family still misses tunnels, so the back-off starts
- * again from its first step rather than forgetting them.
- */
-static void
-gre_batch_done(struct executor *e)
-{
-	int64_t	 now;
-	int	 f, refused = 0;
-
-	for (f = 0; f < 2; f++) {
-		if (e->nogre[f] == 2) {
-			refused = 1;
-			e->nogre[f] = 1;
-			if (e->gre_made[f])
-				e->gre_retry = e->gre_due = 0;
-		} else if (e->gre_made[f])
-			e->nogre[f] = 0;
-		e->gre_made[f] = 0;
-	}
-	if (!e->nogre[0] && !e->nogre[1])
-		e->gre_retry = e->gre_due = 0;
-	if (!refused)
-		return;
-	now = mono_ms();
-	if (e->gre_due <= now) {
-		e->gre_retry = e->gre_retry == 0 ? GRE_RETRY_MS :
-		    2 * e->gre_retry;
-		if (e->gre_retry > e->c->conf.sync_period_ms)
-			e->gre_retry = e->c->conf.sync_period_ms;
-		e->gre_due = now + e->gre_retry;
-		log_debug("gre mode: trying the tunnels again in %lld ms",
-		    (long long)e->gre_retry);
-	}
-	if (e->next_sync > e->gre_due)
-		e->next_sync = e->gre_due;
 }
 
 /*
@@ -421,12 +211,12 @@ flush(struct executor *e)
 			e->resync = 1;
 			return;
 		}
-		gre_batch_done(e);
+		outcome_gre_batch(e);
 		if (!e->tunchanged || ktab_count(&e->deferred) == 0)
 			return;
 		e->tunchanged = 0;
 		monitor_take(e, &e->mon, monitor_cb);
-		deferred_retry(e);
+		executor_deferred_retry(e);
 	}
 }
 
@@ -473,7 +263,6 @@ static void
 ipsec_keys_apply(struct executor *e)
 {
 	kxfrm_keys_use(&e->keys, &e->ctx.ipsec);
-	e->synced = e->snapped && ipsec_ready(e);
 	want_rebuild(e);
 	e->resync = 1;
 }
@@ -504,8 +293,8 @@ reconcile_all(struct executor *e)
 	unsigned		 b = 0;
 
 	while ((o = ktab_next(&e->want, &b, o)) != NULL)
-		reconcile_key(e, &o->k);
-	if (e->synced) {
+		executor_reconcile_key(e, &o->k);
+	if (executor_synced(e)) {
 		b = 0;
 		o = NULL;
 		while ((o = ktab_next(&e->have, &b, o)) != NULL)
@@ -625,140 +414,6 @@ node_net_report(struct executor *e)
 		log_warn("control channel: sending this node's pod network");
 }
 
-/* --- the monitor -------------------------------------------------- */
-
-/* An owned object the kernel reports: known now, looked at after. */
-static void
-monitor_obj(struct executor *e, const struct kobj *o, int deleted)
-{
-	const struct kobj	*h = ktab_get(&e->have, &o->k);
-	int			 gone;
-
-	if (o->k.type == KOBJ_TUNNEL && !deleted && o->v.up && (h == NULL ||
-	    h->v.ifindex != o->v.ifindex || !h->v.up))
-		e->newtun = 1;
-	/* A tunnel going down loses its routes as silently as one removed. */
-	gone = o->k.type == KOBJ_TUNNEL && (deleted || (h != NULL &&
-	    h->v.ifindex == o->v.ifindex && h->v.up && !o->v.up));
-	if (deleted)
-		ktab_del(&e->have, &o->k);
-	else if (ktab_put(&e->have, o) == -1)
-		e->resync = 1;
-	/* Full, it forgets: the state is then made from 1. */
-	if (deleted && o->k.type == KOBJ_XSTATE && (o->v.oseq != 0 ||
-	    o->v.rseq != 0))
-		(void)ktab_put(&e->gone, o);
-	if (gone)
-		tunnel_gone(e, o->v.ifindex);
-	if (ktab_put(&e->dirty, o) == -1)
-		e->resync = 1;
-}
-
-static int
-monitor_cb(const struct nlmsghdr *nlh, void *arg)
-{
-	struct executor			*e = arg;
-	const struct ifinfomsg		*ifi;
-	struct vdev			*d;
-	struct kobj			 o;
-	int				 deleted, i;
-
-	if (nlh->nlmsg_type == RTM_NEWLINK || nlh->nlmsg_type == RTM_DELLINK) {
-		ifi = mnl_nlmsg_get_payload(nlh);
-		if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifi))
-			return 0;
-		for (i = 0; i < 2; i++) {
-			d = &e->dev[i];
-			if (d->ifindex == 0 ||
-			    (uint32_t)ifi->ifi_index != d->ifindex)
-				continue;
-			if (nlh->nlmsg_type == RTM_DELLINK) {
-				log_warnx("%s was removed; creating it again",
-				    d->name);
-				d->ifindex = 0;
-				e->ctx.vxlan[i] = 0;
-				e->resync = 1;
-			} else if (!vdev_matches(d, nlh))
-				e->devcheck = 1;
-		}
-	}
-	if (kobj_parse(nlh, &e->ctx, &o, &deleted) == 1)
-		monitor_obj(e, &o, deleted);
-	return 0;
-}
-
-/*
- * The xfrm monitor: states and policies added or removed by anyone,
- * ourselves included; a flush means the table must be read again.
- */
-static int
-xmonitor_cb(const struct nlmsghdr *nlh, void *arg)
-{
-	struct executor	*e = arg;
-	struct kobj	 o;
-	int		 deleted;
-
-	if (nlh->nlmsg_type == XFRM_MSG_FLUSHSA ||
-	    nlh->nlmsg_type == XFRM_MSG_FLUSHPOLICY) {
-		log_warnx("ipsec: someone flushed the xfrm %s; putting ours "
-		    "back", nlh->nlmsg_type == XFRM_MSG_FLUSHSA ? "states" :
-		    "policies");
-		e->resync = 1;
-		return 0;
-	}
-	if (kxfrm_parse(nlh, &o, &deleted) == 1)
-		monitor_obj(e, &o, deleted);
-	return 0;
-}
-
-/*
- * Reads what the monitor has and queues the repairs, and the routes
- * whose tunnels now have an index; the caller flushes.
- */
-static void
-monitor_take(struct executor *e, struct nl *mon, nl_msg_cb cb)
-{
-	const struct kobj	*o = NULL;
-	struct kobj_key		 k;
-	unsigned		 b = 0, before = e->batch.n;
-
-	if (nl_read(mon, cb, e) == -1) {
-		if (errno == ENOBUFS) {
-			log_warnx("netlink monitor overrun: events lost, "
-			    "reading the whole state again");
-			nl_drain(mon);
-			e->st.overruns++;
-		} else
-			log_warn("netlink monitor");
-		e->resync = 1;
-	}
-	if (!e->resync) {
-		while ((o = ktab_next(&e->dirty, &b, o)) != NULL) {
-			k = o->k;
-			if (ktab_get(&e->want, &k) == NULL && !e->synced)
-				continue;
-			reconcile_key(e, &k);
-		}
-		if (e->batch.n > before) {
-			log_info("repairing %u objects changed by someone else",
-			    e->batch.n - before);
-			e->st.repairs += e->batch.n - before;
-		}
-		if (e->newtun)
-			deferred_retry(e);
-	}
-	ktab_free(&e->dirty);
-	if (ktab_init(&e->dirty, e->max) == -1)
-		fatal("table of changed objects");
-}
-
-static void
-monitor_read(struct executor *e, struct nl *mon, nl_msg_cb cb)
-{
-	monitor_take(e, mon, cb);
-	flush(e);
-}
-
 /* --- generations and the loop --------------------------------------- */
 
 /*
@@ -857,7 +512,7 @@ executor_applied(struct executor *e, const struct intentrx_change *ch)
 	if (ch->has_now)
 		want_add(&ch->now, e);
 	for (j = 0; j < k; j++)
-		reconcile_key(e, &o[j].k);
+		executor_reconcile_key(e, &o[j].k);
 }
 
 /* What kopeio-networkctl and /metrics see; after every change. */
@@ -878,7 +533,7 @@ executor_count(struct executor *e, const struct msg_gen_result *res,
 	}
 	e->st.intents = itab_count(e->rx.active);
 	e->st.objects = ktab_count(&e->have);
-	e->st.synced = e->synced;
+	e->st.synced = executor_synced(e);
 	child_stats_changed(e->c, res != NULL);
 }
 
@@ -906,7 +561,6 @@ executor_peer(struct child *c, enum role from, struct msg *m)
 		if (e->ctx.mode == MODE_IPSEC) {
 			/* Every policy and state names this node. */
 			e->ctx.ipsec.local = &e->rx.local;
-			e->synced = e->snapped && ipsec_ready(e);
 			want_rebuild(e);
 			executor_sync_all(e);
 			node_net_report(e);
@@ -919,7 +573,6 @@ executor_peer(struct child *c, enum role from, struct msg *m)
 	case INTENTRX_SNAPSHOT:
 		want_rebuild(e);
 		e->snapped = 1;
-		e->synced = ipsec_ready(e);
 		executor_sync_all(e);
 		break;
 	case INTENTRX_BATCH:
@@ -973,10 +626,14 @@ executor_io(struct child *c, struct pollfd *pfd, int n)
 	int64_t		 t0 = mono_us();
 	uint64_t	 before = e->st.repairs + e->st.resyncs;
 
-	if (n > 0 && (pfd[0].revents & (POLLIN | POLLERR)))
-		monitor_read(e, &e->mon, monitor_cb);
-	if (n > 1 && (pfd[1].revents & (POLLIN | POLLERR)))
-		monitor_read(e, &e->xmon, xmonitor_cb);
+	if (n > 0 && (pfd[0].revents & (POLLIN | POLLERR))) {
+		monitor_take(e, &e->mon, monitor_cb);
+		flush(e);
+	}
+	if (n > 1 && (pfd[1].revents & (POLLIN | POLLERR))) {
+		monitor_take(e, &e->xmon, monitor_xfrm_cb);
+		flush(e);
+	}
 	if (e->keys.rot != KXFRM_ROT_NONE && mono_ms() >= e->keys.rot_next) {
 		kxfrm_rotation_step(&e->keys, c->conf.ipsec_rotation_ms);
 		ipsec_keys_apply(e);
@@ -984,7 +641,7 @@ executor_io(struct child *c, struct pollfd *pfd, int n)
 	if (e->devcheck)
 		devices_ensure(e);
 	if (e->resync || mono_ms() >= e->next_sync) {
-		if (e->synced || e->resync)
+		if (executor_synced(e) || e->resync)
 			log_debug("full re-sync");
 		e->failed = 0;
 		/* Before: the sync may want the next one sooner. */
@@ -995,7 +652,7 @@ executor_io(struct child *c, struct pollfd *pfd, int n)
 		executor_count(e, NULL, mono_us() - t0);
 }
 
-/* --- ipsec keys ------------------------------------------------- */
+/* --- the parent's messages ----------------------------------- */
 
 /*
  * The ESP-in-UDP socket of one family.  The executor holds it for as
@@ -1133,7 +790,7 @@ executor_main(void)
 		}
 	}
 	nl_batch_init(&e->batch, e->ctx.mode == MODE_IPSEC ? &e->xcmd :
-	    &e->cmd, request_done, e);
+	    &e->cmd, outcome_done, e);
 	e->ctx.protocol = (uint8_t)e->c->conf.route_protocol;
 	/* In vxlan-legacy the ARP helper owns the neighbours. */
 	e->ctx.neigh = e->ctx.mode == MODE_VXLAN;

@@ -286,8 +286,8 @@ vdev_plan(struct nl *nl, struct vdev *d, const struct kn_config *conf,
 	d->underlay = vdev_underlay(nl, d->family, d->local);
 	d->mtu = conf->mtu;
 	if (d->mtu == 0)
-		d->mtu = vdev_mtu_of(nl, d->underlay) - (d->family == AF_INET6 ?
-		    VXLAN_OVERHEAD6 : VXLAN_OVERHEAD4);
+		d->mtu = vdev_mtu_of(nl, d->underlay) -
+		    (d->family == AF_INET6 ? VXLAN_OVERHEAD6 : VXLAN_OVERHEAD4);
 }
 
 /*

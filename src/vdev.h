@@ -30,7 +30,8 @@ struct vdev {
 void		 vdev_ensure(struct nl *, struct vdev *,
 		    const struct kn_config *, const struct msg_local *);
 int		 vdev_matches(const struct vdev *, const struct nlmsghdr *);
-uint32_t	 vdev_underlay(struct nl *, uint8_t family, const uint8_t *addr);
+uint32_t	 vdev_underlay(struct nl *, uint8_t family,
+		    const uint8_t *addr);
 uint32_t	 vdev_mtu_of(struct nl *, uint32_t ifindex);
 
 #endif
