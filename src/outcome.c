@@ -20,43 +20,48 @@ enum done_act {
 	DONE_FAILED,	/* counted, and said the first time only */
 };
 
-typedef void	done_say(struct executor *, const struct pending *,
-		    const char *name, int error, const char *why);
-
-static done_say	say_nogre, say_noesp, say_policy_taken, say_route_taken,
-		say_tunnel_taken, say_unreachable, say_failed;
+enum done_say {
+	SAY_NOTHING,
+	SAY_NOGRE,		/* once per family */
+	SAY_NOESP,		/* once */
+	SAY_POLICY_TAKEN,	/* someone else's, left alone */
+	SAY_ROUTE_TAKEN,
+	SAY_TUNNEL_TAKEN,
+	SAY_UNREACHABLE,	/* the peer's address is not on a link */
+	SAY_FAILED,
+};
 
 #define OPS_ALL		0x7
 #define OPS_MAKE	(1 << KOBJ_CREATE | 1 << KOBJ_REPLACE)
 #define OPS_DEL		(1 << KOBJ_DELETE)
 
-/* The first that matches; none: DONE_FAILED, say_failed. */
+/* The first that matches; none: DONE_FAILED, SAY_FAILED. */
 static const struct done_rule {
 	uint8_t		 type;		/* enum kobj_type; 0: any */
 	uint8_t		 ops;		/* 1 << enum kobj_op, or'ed */
 	uint8_t		 offlink;	/* a route without onlink only */
 	int		 error;
 	enum done_act	 act;
-	done_say	*say;
+	enum done_say	 say;
 } done_rules[] = {
-	{ 0, OPS_DEL, 0, ESRCH, DONE_GONE, NULL },
-	{ 0, OPS_DEL, 0, ENOENT, DONE_GONE, NULL },
-	{ 0, OPS_DEL, 0, ENODEV, DONE_GONE, NULL },
-	{ KOBJ_TUNNEL, OPS_ALL, 0, EOPNOTSUPP, DONE_NOGRE, say_nogre },
-	{ KOBJ_XSTATE, OPS_MAKE, 0, EPROTONOSUPPORT, DONE_FAILED, say_noesp },
-	{ KOBJ_XSTATE, OPS_MAKE, 0, ENOSYS, DONE_FAILED, say_noesp },
-	{ KOBJ_XSTATE, OPS_MAKE, 0, ENOPROTOOPT, DONE_FAILED, say_noesp },
-	{ KOBJ_XSTATE, OPS_MAKE, 0, EOPNOTSUPP, DONE_FAILED, say_noesp },
-	{ KOBJ_XPOLICY, OPS_ALL, 0, EEXIST, DONE_FAILED, say_policy_taken },
-	{ KOBJ_ROUTE, OPS_ALL, 0, EEXIST, DONE_FAILED, say_route_taken },
-	{ KOBJ_TUNNEL, OPS_ALL, 0, EEXIST, DONE_FAILED, say_tunnel_taken },
-	{ KOBJ_ROUTE, OPS_ALL, 1, ENETUNREACH, DONE_FAILED, say_unreachable },
-	{ KOBJ_ROUTE, OPS_ALL, 1, EHOSTUNREACH, DONE_FAILED, say_unreachable },
-	{ KOBJ_ROUTE, OPS_ALL, 1, EINVAL, DONE_FAILED, say_unreachable },
+	{ 0, OPS_DEL, 0, ESRCH, DONE_GONE, SAY_NOTHING },
+	{ 0, OPS_DEL, 0, ENOENT, DONE_GONE, SAY_NOTHING },
+	{ 0, OPS_DEL, 0, ENODEV, DONE_GONE, SAY_NOTHING },
+	{ KOBJ_TUNNEL, OPS_ALL, 0, EOPNOTSUPP, DONE_NOGRE, SAY_NOGRE },
+	{ KOBJ_XSTATE, OPS_MAKE, 0, EPROTONOSUPPORT, DONE_FAILED, SAY_NOESP },
+	{ KOBJ_XSTATE, OPS_MAKE, 0, ENOSYS, DONE_FAILED, SAY_NOESP },
+	{ KOBJ_XSTATE, OPS_MAKE, 0, ENOPROTOOPT, DONE_FAILED, SAY_NOESP },
+	{ KOBJ_XSTATE, OPS_MAKE, 0, EOPNOTSUPP, DONE_FAILED, SAY_NOESP },
+	{ KOBJ_XPOLICY, OPS_ALL, 0, EEXIST, DONE_FAILED, SAY_POLICY_TAKEN },
+	{ KOBJ_ROUTE, OPS_ALL, 0, EEXIST, DONE_FAILED, SAY_ROUTE_TAKEN },
+	{ KOBJ_TUNNEL, OPS_ALL, 0, EEXIST, DONE_FAILED, SAY_TUNNEL_TAKEN },
+	{ KOBJ_ROUTE, OPS_ALL, 1, ENETUNREACH, DONE_FAILED, SAY_UNREACHABLE },
+	{ KOBJ_ROUTE, OPS_ALL, 1, EHOSTUNREACH, DONE_FAILED, SAY_UNREACHABLE },
+	{ KOBJ_ROUTE, OPS_ALL, 1, EINVAL, DONE_FAILED, SAY_UNREACHABLE },
 };
 
 static const struct done_rule	 done_default = { 0, OPS_ALL, 0, 0,
-				    DONE_FAILED, say_failed };
+				    DONE_FAILED, SAY_FAILED };
 
 static const struct done_rule *
 done_rule(const struct pending *p, int error)
@@ -74,98 +79,64 @@ done_rule(const struct pending *p, int error)
 	return &done_default;
 }
 
-/*
- * One line per family, not one per peer and re-sync.  The module may
- * also be loading for another namespace right now (the kernel's
- * modprobe returns before ip_gre is ready): a full re-sync tries again
- * soon, then less and less often (see outcome_gre_batch).
- */
 static void
-say_nogre(struct executor *e, const struct pending *p, const char *name,
-    int error, const char *why)
+say(struct executor *e, const struct pending *p, enum done_say what,
+    const char *name, int error, const char *why)
 {
-	int	 v6 = p->o.v.gwfamily == AF_INET6;
+	int	 v6 = p->o.v.gwfamily == AF_INET6;	/* tunnels */
 
-	(void)name;
-	if (e->gre[v6] == GRE_PRESENT)
-		log_warnx("gre mode: the kernel has no GRE support "
-		    "(%s): no tunnel can be made (%s%s%s)",
-		    v6 ? "ip6_gre" : "ip_gre",
+	switch (what) {
+	case SAY_NOTHING:
+		break;
+	case SAY_NOGRE:
+		/*
+		 * One line per family, not one per peer and re-sync.  The
+		 * module may also be loading for another namespace right
+		 * now (the kernel's modprobe returns before ip_gre is
+		 * ready): a full re-sync tries again soon, then less and
+		 * less often (see outcome_gre_batch).
+		 */
+		if (e->gre[v6] == GRE_PRESENT)
+			log_warnx("gre mode: the kernel has no GRE support "
+			    "(%s): no tunnel can be made (%s%s%s)",
+			    v6 ? "ip6_gre" : "ip_gre",
+			    strerror(error), *why ? ": " : "", why);
+		break;
+	case SAY_NOESP:
+		/* One line, not one per peer. */
+		if (!e->xfrm_unsupported++)
+			log_warnx("ipsec: the kernel cannot make ESP states "
+			    "(%s%s%s): it lacks ESP (esp4, esp6), the %s "
+			    "algorithm or ESP-in-UDP; no pod traffic is "
+			    "carried", strerror(error), *why ? ": " : "", why,
+			    e->ctx.ipsec.aes ? "rfc4106(gcm(aes))" :
+			    "ecb(cipher_null)");
+		break;
+	case SAY_POLICY_TAKEN:
+		log_warnx("installing %s: the kernel has a policy with this "
+		    "selector that is not ours (not reqid 0x%08x); left alone",
+		    name, KXFRM_REQID);
+		break;
+	case SAY_ROUTE_TAKEN:
+		log_warnx("installing %s: the kernel has a route for it that "
+		    "is not ours (not protocol %u); left alone", name,
+		    e->ctx.protocol);
+		break;
+	case SAY_TUNNEL_TAKEN:
+		log_warnx("installing %s: a device of that name that is not "
+		    "a GRE tunnel, or a GRE tunnel between the same addresses "
+		    "under another name, is not ours; left alone", name);
+		break;
+	case SAY_UNREACHABLE:
+		log_warnx("installing %s: the node address is not on a "
+		    "directly connected network; peer skipped (%s%s%s)", name,
 		    strerror(error), *why ? ": " : "", why);
-}
-
-/* One line, not one per peer. */
-static void
-say_noesp(struct executor *e, const struct pending *p, const char *name,
-    int error, const char *why)
-{
-	(void)p;
-	(void)name;
-	if (!e->xfrm_unsupported++)
-		log_warnx("ipsec: the kernel cannot make ESP states "
-		    "(%s%s%s): it lacks ESP (esp4, esp6), the %s "
-		    "algorithm or ESP-in-UDP; no pod traffic is "
-		    "carried", strerror(error), *why ? ": " : "", why,
-		    e->ctx.ipsec.aes ? "rfc4106(gcm(aes))" :
-		    "ecb(cipher_null)");
-}
-
-static void
-say_policy_taken(struct executor *e, const struct pending *p,
-    const char *name, int error, const char *why)
-{
-	(void)e;
-	(void)p;
-	(void)error;
-	(void)why;
-	log_warnx("installing %s: the kernel has a policy with this "
-	    "selector that is not ours (not reqid 0x%08x); left alone",
-	    name, KXFRM_REQID);
-}
-
-static void
-say_route_taken(struct executor *e, const struct pending *p,
-    const char *name, int error, const char *why)
-{
-	(void)p;
-	(void)error;
-	(void)why;
-	log_warnx("installing %s: the kernel has a route for it that "
-	    "is not ours (not protocol %u); left alone", name,
-	    e->ctx.protocol);
-}
-
-static void
-say_tunnel_taken(struct executor *e, const struct pending *p,
-    const char *name, int error, const char *why)
-{
-	(void)e;
-	(void)p;
-	(void)error;
-	(void)why;
-	log_warnx("installing %s: a device of that name that is not "
-	    "a GRE tunnel, or a GRE tunnel between the same addresses "
-	    "under another name, is not ours; left alone", name);
-}
-
-static void
-say_unreachable(struct executor *e, const struct pending *p,
-    const char *name, int error, const char *why)
-{
-	(void)e;
-	(void)p;
-	log_warnx("installing %s: the node address is not on a "
-	    "directly connected network; peer skipped (%s%s%s)", name,
-	    strerror(error), *why ? ": " : "", why);
-}
-
-static void
-say_failed(struct executor *e, const struct pending *p, const char *name,
-    int error, const char *why)
-{
-	(void)e;
-	log_warnx("%s %s: %s%s%s", p->op == KOBJ_DELETE ? "removing" :
-	    "installing", name, strerror(error), *why ? ": " : "", why);
+		break;
+	case SAY_FAILED:
+		log_warnx("%s %s: %s%s%s", p->op == KOBJ_DELETE ? "removing" :
+		    "installing", name, strerror(error), *why ? ": " : "", why);
+		break;
+	}
 }
 
 /* Outcome of one batched request. */
@@ -201,7 +172,7 @@ outcome_done(void *arg, unsigned idx, int error, const char *why)
 	e->st.request_errors++;
 	kobj_name(&p->o, name, sizeof(name));
 	if (r->act == DONE_NOGRE) {
-		r->say(e, p, name, error, why);
+		say(e, p, r->say, name, error, why);
 		e->gre[v6] = GRE_REFUSED;
 		return;
 	}
@@ -212,7 +183,7 @@ outcome_done(void *arg, unsigned idx, int error, const char *why)
 		return;
 	}
 	(void)ktab_put(&e->reported, &p->o);
-	r->say(e, p, name, error, why);
+	say(e, p, r->say, name, error, why);
 }
 
 /*
