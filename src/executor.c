@@ -12,6 +12,8 @@
  * A full reconcile writes the difference of the two; a single intent
  * or a monitor event touches only its own keys.  Until the first
  * snapshot is in, nothing is removed, so a restart causes no flap.
+ * This file is the process, its generations and its reconciling; the
+ * monitor is monitor.c's, what a request's answer means outcome.c's.
  */
 #include <sys/socket.h>
 #include <arpa/inet.h>
