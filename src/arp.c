@@ -17,7 +17,7 @@
 
 #include "child.h"
 #include "intentrx.h"
-#include "kobj.h"
+#include "ktab.h"
 #include "link.h"
 #include "log.h"
 #include "nl.h"

@@ -12,6 +12,8 @@
  * A full reconcile writes the difference of the two; a single intent
  * or a monitor event touches only its own keys.  Until the first
  * snapshot is in, nothing is removed, so a restart causes no flap.
+ * This file is the process, its generations and its reconciling; the
+ * monitor is monitor.c's, what a request's answer means outcome.c's.
  */
 #include <sys/socket.h>
 #include <arpa/inet.h>
@@ -29,23 +31,15 @@
 
 #include "child.h"
 #include "clock.h"
-#include "intentrx.h"
+#include "executor.h"
 #include "ipseckey.h"
-#include "kobj.h"
 #include "link.h"
 #include "log.h"
-#include "nl.h"
 
-#define VXLAN_VNI		1
-#define VXLAN_PORT		4789
-#define VXLAN_OVERHEAD4		50	/* outer IPv4, UDP, VXLAN, Ethernet */
-#define VXLAN_OVERHEAD6		70
 #define GRE_OVERHEAD4		24	/* outer IPv4, GRE without options */
 #define GRE_OVERHEAD6		44	/* outer IPv6, GRE; encaplimit none */
 #define DUMP_TRIES		5
 #define FLUSH_ROUNDS		3
-#define GRE_RETRY_MS		1000	/* first retry without GRE, doubling */
-#define VXLAN_APP_PROBES	3	/* as the original agent */
 /*
  * ESP-in-UDP with AES-GCM at its largest: outer IP (20, or 40), UDP 8,
  * ESP header 8, IV 8, padding up to 3, trailer 2, ICV 16: 65 (85), and
@@ -54,87 +48,7 @@
 #define IPSEC_OVERHEAD4		73
 #define IPSEC_OVERHEAD6		93
 
-/* The VXLAN device of one family, as it should be. */
-struct vdev {
-	const char	*name;
-	uint8_t		 family;
-	int		 wanted;	/* the local node has this family */
-	uint32_t	 ifindex;	/* 0: not there (yet) */
-	uint8_t		 local[16];	/* the node's own address */
-	uint8_t		 mac[6];
-	uint8_t		 addr[16];	/* the device's own address */
-	uint8_t		 plen;
-	uint32_t	 mtu;
-	uint32_t	 underlay;	/* index of the underlay device */
-};
-
-/*
- * A key rotation, step by step (--ipsec-rotation-delay apart): the new
- * key's inbound states are added while the old key still sends; then
- * the outbound states switch to the new key; then the old key's
- * inbound states go.  Old and new states differ by SPI, which carries
- * the key id.
- */
-enum rotation { ROT_NONE, ROT_INBOUND, ROT_SWITCHED };
-
-/* What a batched request was for, by its index in the batch. */
-struct pending {
-	enum kobj_op	 op;
-	struct kobj	 o;
-};
-
-struct executor {
-	struct child		*c;
-	struct intent_rx	 rx;
-	struct nl		 cmd;
-	struct nl		 mon;
-	struct nl		 xcmd;		/* ipsec: NETLINK_XFRM */
-	struct nl		 xmon;
-	struct kobj_ctx		 ctx;
-	struct ktab		 have;
-	struct ktab		 want;
-	struct ktab		 dirty;		/* keys a monitor event touched */
-	struct ktab		 reported;	/* failures logged once */
-	struct ktab		 deferred;	/* routes waiting for a tunnel */
-	struct ktab		 gone;		/* ipsec: states removed, with
-						   their sequence numbers */
-	struct vdev		 dev[2];	/* by family: 0 IPv4, 1 IPv6 */
-	int			 synced;	/* a snapshot was reconciled */
-	int			 resync;	/* dump everything again */
-	int			 devcheck;	/* a device may have drifted */
-	int			 tunchanged;	/* tunnels made or set up */
-	int			 newtun;	/* a tunnel got an index or up */
-	int			 nogre[2];	/* by family: no GRE 1, and in
-						   this batch 2 */
-	int			 gre_made[2];	/* by family: a tunnel made in
-						   this batch */
-	int64_t			 gre_retry;	/* the back-off: ms from a try
-						   to the next */
-	int64_t			 gre_due;	/* the next try, monotonic ms */
-	int64_t			 next_sync;
-	uint32_t		 failed;	/* in the current generation */
-	uint32_t		 requests;	/* sent for it */
-	unsigned		 max;
-	struct pending		 pend[NL_BATCH_MAX];
-	struct nl_batch		 batch;
-	struct msg_node_net	 node_net;	/* last sent to the parent */
-	struct msg_exec_stats	 st;
-	struct msg_route_info	*info;		/* show routes */
-	unsigned		 ninfo;
-	/* ipsec */
-	struct ipsec_key	 key;		/* the newest */
-	struct ipsec_key	 old;		/* during a rotation */
-	int			 have_key;
-	enum rotation		 rot;
-	int64_t			 rot_next;	/* the next step, monotonic ms */
-	int			 snapped;	/* a snapshot came */
-	int			 xfrm_unsupported;	/* said once */
-	int			 encap_fd[2];	/* held, never read */
-};
-
 static struct executor	 ex;
-
-static void	rotation_step(struct executor *);
 
 /*
  * ipsec: nothing of ours is extra until a key and this node say what
@@ -148,119 +62,14 @@ ipsec_ready(const struct executor *e)
 }
 
 /*
- * The kernel drops the IPv4 routes through a device that goes away
- * without a word: forget ours and look at their keys again.
+ * A snapshot was reconciled: what the kernel holds of ours and no
+ * intent asks for is extra, and goes.  Until then nothing is removed,
+ * so a restart causes no flap.
  */
-static void
-tunnel_gone(struct executor *e, uint32_t ifindex)
+int
+executor_synced(const struct executor *e)
 {
-	struct kobj	*o;
-	struct kobj_key	 k;
-	unsigned	 b;
-
-	for (;;) {
-		b = 0;
-		o = NULL;
-		while ((o = ktab_next(&e->have, &b, o)) != NULL)
-			if (o->k.type == KOBJ_ROUTE && o->v.oif == ifindex)
-				break;
-		if (o == NULL)
-			return;
-		if (ktab_put(&e->dirty, o) == -1)
-			e->resync = 1;
-		k = o->k;
-		ktab_del(&e->have, &k);
-	}
-}
-
-/* Outcome of one batched request. */
-static void
-request_done(void *arg, unsigned idx, int error, const char *why)
-{
-	struct executor	*e = arg;
-	struct pending	*p = &e->pend[idx];
-	char		 name[KOBJ_NAME_MAX];
-	int		 v6 = p->o.v.gwfamily == AF_INET6;	/* tunnels */
-
-	if (error == 0) {
-		if (p->op == KOBJ_DELETE) {
-			ktab_del(&e->have, &p->o.k);
-			if (p->o.k.type == KOBJ_TUNNEL)
-				tunnel_gone(e, p->o.v.ifindex);
-		} else if (ktab_put(&e->have, &p->o) == -1)
-			e->resync = 1;
-		if (p->o.k.type == KOBJ_TUNNEL) {
-			e->tunchanged = 1;
-			e->gre_made[v6] = 1;
-		}
-		ktab_del(&e->reported, &p->o.k);
-		return;
-	}
-	/* Someone removed it first: what we wanted. */
-	if (p->op == KOBJ_DELETE && (error == ESRCH || error == ENOENT ||
-	    error == ENODEV)) {
-		ktab_del(&e->have, &p->o.k);
-		return;
-	}
-	e->failed++;
-	e->st.request_errors++;
-	kobj_name(&p->o, name, sizeof(name));
-	/*
-	 * One line per family, not one per peer and re-sync.  The
-	 * module may also be loading for another namespace right now (the
-	 * kernel's modprobe returns before ip_gre is ready): a full
-	 * re-sync tries again soon, then less and less often (see
-	 * gre_batch_done).
-	 */
-	if (p->o.k.type == KOBJ_TUNNEL && error == EOPNOTSUPP) {
-		if (!e->nogre[v6])
-			log_warnx("gre mode: the kernel has no GRE support "
-			    "(%s): no tunnel can be made (%s%s%s)",
-			    v6 ? "ip6_gre" : "ip_gre",
-			    strerror(error), *why ? ": " : "", why);
-		e->nogre[v6] = 2;
-		return;
-	}
-	/* A peer that stays unreachable is reported once, not each sync. */
-	if (ktab_get(&e->reported, &p->o.k) != NULL) {
-		log_debug("%s %s: %s%s%s", p->op == KOBJ_DELETE ? "removing" :
-		    "installing", name, strerror(error), *why ? ": " : "", why);
-		return;
-	}
-	(void)ktab_put(&e->reported, &p->o);
-	if (p->o.k.type == KOBJ_XSTATE && p->op != KOBJ_DELETE &&
-	    (error == EPROTONOSUPPORT || error == ENOSYS ||
-	    error == ENOPROTOOPT || error == EOPNOTSUPP)) {
-		/* One line, not one per peer. */
-		if (!e->xfrm_unsupported++)
-			log_warnx("ipsec: the kernel cannot make ESP states "
-			    "(%s%s%s): it lacks ESP (esp4, esp6), the %s "
-			    "algorithm or ESP-in-UDP; no pod traffic is "
-			    "carried", strerror(error), *why ? ": " : "", why,
-			    e->ctx.ipsec.aes ? "rfc4106(gcm(aes))" :
-			    "ecb(cipher_null)");
-		return;
-	}
-	if (p->o.k.type == KOBJ_XPOLICY && error == EEXIST)
-		log_warnx("installing %s: the kernel has a policy with this "
-		    "selector that is not ours (not reqid 0x%08x); left alone",
-		    name, KXFRM_REQID);
-	else if (p->o.k.type == KOBJ_ROUTE && error == EEXIST)
-		log_warnx("installing %s: the kernel has a route for it that "
-		    "is not ours (not protocol %u); left alone", name,
-		    e->ctx.protocol);
-	else if (p->o.k.type == KOBJ_TUNNEL && error == EEXIST)
-		log_warnx("installing %s: a device of that name that is not "
-		    "a GRE tunnel, or a GRE tunnel between the same addresses "
-		    "under another name, is not ours; left alone", name);
-	else if (p->o.k.type == KOBJ_ROUTE && (error == ENETUNREACH ||
-	    error == EHOSTUNREACH || error == EINVAL) && !p->o.v.onlink)
-		log_warnx("installing %s: the node address is not on a "
-		    "directly connected network; peer skipped (%s%s%s)", name,
-		    strerror(error), *why ? ": " : "", why);
-	else
-		log_warnx("%s %s: %s%s%s", p->op == KOBJ_DELETE ? "removing" :
-		    "installing", name, strerror(error), *why ? ": " : "", why);
+	return e->snapped && ipsec_ready(e);
 }
 
 static void
@@ -331,8 +140,8 @@ resume_state(struct executor *e, const struct kobj *w, struct kobj *out)
 }
 
 /* Bring one key of the kernel in line; queued in the batch. */
-static void
-reconcile_key(struct executor *e, const struct kobj_key *k)
+void
+executor_reconcile_key(struct executor *e, const struct kobj_key *k)
 {
 	const struct kobj	*w = ktab_get(&e->want, k);
 	const struct kobj	*h = ktab_get(&e->have, k);
@@ -367,13 +176,13 @@ reconcile_key(struct executor *e, const struct kobj_key *k)
 		request(e, h == NULL && (w->k.type == KOBJ_ROUTE ||
 		    w->k.type == KOBJ_TUNNEL || w->k.type == KOBJ_XSTATE ||
 		    w->k.type == KOBJ_XPOLICY) ? KOBJ_CREATE : KOBJ_REPLACE, w);
-	else if (h != NULL && e->synced)
+	else if (h != NULL && executor_synced(e))
 		request(e, KOBJ_DELETE, h);
 }
 
 /* The routes that waited for their tunnels, tried again. */
-static void
-deferred_retry(struct executor *e)
+void
+executor_deferred_retry(struct executor *e)
 {
 	struct ktab		 t = e->deferred;
 	const struct kobj	*o = NULL;
@@ -383,56 +192,8 @@ deferred_retry(struct executor *e)
 	if (ktab_init(&e->deferred, e->max) == -1)
 		fatal("table of routes waiting for tunnels");
 	while ((o = ktab_next(&t, &b, o)) != NULL)
-		reconcile_key(e, &o->k);
+		executor_reconcile_key(e, &o->k);
 	ktab_free(&t);
-}
-
-static void	monitor_take(struct executor *, struct nl *, nl_msg_cb);
-static int	monitor_cb(const struct nlmsghdr *, void *);
-
-/*
- * After each batch.  A family has GRE again once a batch made a tunnel
- * of it and was refused none.  A batch refused one for want of GRE
- * asks for a full re-sync: GRE_RETRY_MS later, then twice as long
- * after each try that is refused again, up to --sync-period; a refusal
- * between two tries (a new peer's tunnel) waits for the next one and
- * neither brings it nearer nor pushes it back.  A batch that was both
- * refused and made a tunnel of one family saw the module arrive
- * halfway: that family still misses tunnels, so the back-off starts
- * again from its first step rather than forgetting them.
- */
-static void
-gre_batch_done(struct executor *e)
-{
-	int64_t	 now;
-	int	 f, refused = 0;
-
-	for (f = 0; f < 2; f++) {
-		if (e->nogre[f] == 2) {
-			refused = 1;
-			e->nogre[f] = 1;
-			if (e->gre_made[f])
-				e->gre_retry = e->gre_due = 0;
-		} else if (e->gre_made[f])
-			e->nogre[f] = 0;
-		e->gre_made[f] = 0;
-	}
-	if (!e->nogre[0] && !e->nogre[1])
-		e->gre_retry = e->gre_due = 0;
-	if (!refused)
-		return;
-	now = mono_ms();
-	if (e->gre_due <= now) {
-		e->gre_retry = e->gre_retry == 0 ? GRE_RETRY_MS :
-		    2 * e->gre_retry;
-		if (e->gre_retry > e->c->conf.sync_period_ms)
-			e->gre_retry = e->c->conf.sync_period_ms;
-		e->gre_due = now + e->gre_retry;
-		log_debug("gre mode: trying the tunnels again in %lld ms",
-		    (long long)e->gre_retry);
-	}
-	if (e->next_sync > e->gre_due)
-		e->next_sync = e->gre_due;
 }
 
 /*
@@ -453,12 +214,12 @@ flush(struct executor *e)
 			e->resync = 1;
 			return;
 		}
-		gre_batch_done(e);
-		if (!e->tunchanged || e->deferred.t.count == 0)
+		outcome_gre_batch(e);
+		if (!e->tunchanged || ktab_count(&e->deferred) == 0)
 			return;
 		e->tunchanged = 0;
 		monitor_take(e, &e->mon, monitor_cb);
-		deferred_retry(e);
+		executor_deferred_retry(e);
 	}
 }
 
@@ -500,6 +261,15 @@ want_rebuild(struct executor *e)
 	itab_walk(e->rx.active, want_add, e);
 }
 
+/* The keys the wanted states use now; the table follows. */
+static void
+ipsec_keys_apply(struct executor *e)
+{
+	kxfrm_keys_use(&e->keys, &e->ctx.ipsec);
+	want_rebuild(e);
+	e->resync = 1;
+}
+
 /* The removed states no longer wanted: their numbers are of no use. */
 static void
 gone_prune(struct executor *e)
@@ -508,7 +278,7 @@ gone_prune(struct executor *e)
 	const struct kobj	*o = NULL;
 	unsigned		 b = 0;
 
-	if (t.t.count == 0)
+	if (ktab_count(&t) == 0)
 		return;
 	if (ktab_init(&e->gone, e->max) == -1)
 		fatal("table of removed states");
@@ -526,8 +296,8 @@ reconcile_all(struct executor *e)
 	unsigned		 b = 0;
 
 	while ((o = ktab_next(&e->want, &b, o)) != NULL)
-		reconcile_key(e, &o->k);
-	if (e->synced) {
+		executor_reconcile_key(e, &o->k);
+	if (executor_synced(e)) {
 		b = 0;
 		o = NULL;
 		while ((o = ktab_next(&e->have, &b, o)) != NULL)
@@ -594,343 +364,6 @@ have_load(struct executor *e)
 	return 0;
 }
 
-/* --- devices ---------------------------------------------------- */
-
-#define STALE_MAX	8
-
-/* What an address dump of one family finds. */
-struct addrscan {
-	uint8_t		 family;
-	const uint8_t	*addr;		/* the node's own: on which device? */
-	uint32_t	 ifindex;
-	uint32_t	 dev;		/* our device: its other addresses */
-	uint8_t		 plen;		/* and the one it keeps */
-	int		 nstale;
-	uint8_t		 stale[STALE_MAX][16];
-	uint8_t		 stale_plen[STALE_MAX];
-};
-
-static int
-addr_cb(const struct nlmsghdr *nlh, void *arg)
-{
-	struct addrscan		*f = arg;
-	const struct ifaddrmsg	*ifa = mnl_nlmsg_get_payload(nlh);
-	struct nl_attrs		 tb = { { NULL } };
-	const struct nlattr	*a;
-	const uint8_t		*p;
-	unsigned		 len = f->family == AF_INET6 ? 16 : 4;
-
-	if (nlh->nlmsg_type != RTM_NEWADDR ||
-	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifa) ||
-	    ifa->ifa_family != f->family ||
-	    mnl_attr_parse(nlh, sizeof(*ifa), nl_attr_cb, &tb) < 0)
-		return 0;
-	a = tb.a[IFA_LOCAL] != NULL ? tb.a[IFA_LOCAL] : tb.a[IFA_ADDRESS];
-	if (a == NULL || mnl_attr_get_payload_len(a) != len)
-		return 0;
-	p = mnl_attr_get_payload(a);
-	if (memcmp(p, f->addr, len) == 0 && (f->dev == 0 ||
-	    (ifa->ifa_index == f->dev && ifa->ifa_prefixlen == f->plen)))
-		f->ifindex = ifa->ifa_index;
-	else if (f->dev != 0 && ifa->ifa_index == f->dev &&
-	    f->nstale < STALE_MAX &&
-	    !(len == 16 && p[0] == 0xfe && (p[1] & 0xc0) == 0x80)) {
-		/* Not the link-local address the kernel gives IPv6. */
-		memcpy(f->stale[f->nstale], p, len);
-		f->stale_plen[f->nstale++] = ifa->ifa_prefixlen;
-	}
-	return 0;
-}
-
-/* One address request for a device, in buf. */
-static struct nlmsghdr *
-addr_msg(char *buf, size_t size, uint16_t type, uint16_t flags,
-    uint8_t family, uint8_t plen, uint32_t ifindex, const uint8_t *addr)
-{
-	struct nlmsghdr		*nlh;
-	struct ifaddrmsg	*ifa;
-	unsigned		 len = family == AF_INET6 ? 16 : 4;
-
-	memset(buf, 0, size);
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = flags;
-	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
-	ifa->ifa_family = family;
-	ifa->ifa_prefixlen = plen;
-	ifa->ifa_index = ifindex;
-	if (addr != NULL) {
-		mnl_attr_put(nlh, IFA_LOCAL, len, addr);
-		mnl_attr_put(nlh, IFA_ADDRESS, len, addr);
-	}
-	if (family == AF_INET6)
-		ifa->ifa_flags = IFA_F_NODAD;
-	return nlh;
-}
-
-static void
-addr_scan(struct executor *e, struct addrscan *f)
-{
-	char	 buf[64] __attribute__((aligned(8)));
-
-	if (nl_query(&e->cmd, addr_msg(buf, sizeof(buf), RTM_GETADDR,
-	    NLM_F_DUMP, f->family, 0, 0, NULL), addr_cb, f) == -1)
-		log_warn("reading the addresses");
-}
-
-/* The device that carries the node's own address. */
-static uint32_t
-underlay_of(struct executor *e, uint8_t family, const uint8_t *addr)
-{
-	struct addrscan	 f;
-
-	memset(&f, 0, sizeof(f));
-	f.family = family;
-	f.addr = addr;
-	addr_scan(e, &f);
-	return f.ifindex;
-}
-
-/* The MTU of a device, 1500 when it cannot be had. */
-static uint32_t
-mtu_of(struct executor *e, uint32_t ifindex)
-{
-	struct linkinfo	 li;
-
-	if (ifindex != 0 && link_get(&e->cmd, NULL, ifindex, &li) == 0 &&
-	    li.found && li.mtu > 0)
-		return li.mtu;
-	return 1500;
-}
-
-/* One request, its ack awaited; 0 or -1 with the error logged. */
-static int
-link_talk(struct executor *e, struct nlmsghdr *nlh, const char *what)
-{
-	if (nl_query(&e->cmd, nlh, link_parse, &(struct linkinfo){ 0 }) == -1) {
-		log_warn("%s", what);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-vdev_create(struct executor *e, struct vdev *d)
-{
-	char		 buf[512] __attribute__((aligned(8)));
-	struct nlmsghdr	*nlh;
-	struct nlattr	*li, *data;
-
-	nlh = link_msg(buf, sizeof(buf), RTM_NEWLINK, NLM_F_CREATE |
-	    NLM_F_EXCL, 0);
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, d->name);
-	mnl_attr_put_u32(nlh, IFLA_MTU, d->mtu);
-	mnl_attr_put(nlh, IFLA_ADDRESS, 6, d->mac);
-	li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "vxlan");
-	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
-	mnl_attr_put_u32(nlh, IFLA_VXLAN_ID, VXLAN_VNI);
-	mnl_attr_put_u16(nlh, IFLA_VXLAN_PORT, htons(VXLAN_PORT));
-	mnl_attr_put_u8(nlh, IFLA_VXLAN_LEARNING, 0);
-	if (d->family == AF_INET)
-		mnl_attr_put(nlh, IFLA_VXLAN_LOCAL, 4, d->local);
-	else
-		mnl_attr_put(nlh, IFLA_VXLAN_LOCAL6, 16, d->local);
-	if (d->underlay != 0)
-		mnl_attr_put_u32(nlh, IFLA_VXLAN_LINK, d->underlay);
-	mnl_attr_nest_end(nlh, data);
-	mnl_attr_nest_end(nlh, li);
-	return link_talk(e, nlh, d->name);
-}
-
-static int
-vdev_delete(struct executor *e, struct vdev *d, uint32_t ifindex)
-{
-	char	 buf[64] __attribute__((aligned(8)));
-
-	return link_talk(e, link_msg(buf, sizeof(buf), RTM_DELLINK, 0,
-	    ifindex), d->name);
-}
-
-/* MTU, MAC and up: what can change on a live device. */
-static int
-vdev_set(struct executor *e, struct vdev *d, uint32_t ifindex)
-{
-	char		 buf[128] __attribute__((aligned(8)));
-	struct nlmsghdr	*nlh;
-
-	nlh = link_msg(buf, sizeof(buf), RTM_NEWLINK, 0, ifindex);
-	mnl_attr_put_u32(nlh, IFLA_MTU, d->mtu);
-	mnl_attr_put(nlh, IFLA_ADDRESS, 6, d->mac);
-	return link_talk(e, nlh, d->name);
-}
-
-/*
- * The device's own address, and no other: an address left from an
- * earlier pod CIDR of this node goes.
- */
-static void
-vdev_address(struct executor *e, struct vdev *d)
-{
-	char		 buf[128] __attribute__((aligned(8)));
-	struct addrscan	 f;
-	int		 i;
-
-	memset(&f, 0, sizeof(f));
-	f.family = d->family;
-	f.addr = d->addr;
-	f.dev = d->ifindex;
-	f.plen = d->plen;
-	addr_scan(e, &f);
-	/*
-	 * Stale ones first: removing a primary IPv4 address removes the
-	 * secondaries of its subnet too, ours among them.
-	 */
-	for (i = 0; i < f.nstale; i++)
-		(void)link_talk(e, addr_msg(buf, sizeof(buf), RTM_DELADDR,
-		    NLM_F_ACK, d->family, f.stale_plen[i], d->ifindex,
-		    f.stale[i]), d->name);
-	if (f.ifindex == 0 || f.nstale > 0)
-		(void)link_talk(e, addr_msg(buf, sizeof(buf), RTM_NEWADDR,
-		    NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, d->family,
-		    d->plen, d->ifindex, d->addr), d->name);
-}
-
-/*
- * vxlan-legacy: the kernel tells the neighbour group (the ARP helper)
- * about every address it cannot resolve on the device, instead of
- * asking the wire, which no one answers.  Set over netlink, so no
- * process writes to /proc.
- */
-static int
-vdev_solicit(struct executor *e, struct vdev *d)
-{
-	char		 buf[128] __attribute__((aligned(8)));
-	struct nlmsghdr	*nlh;
-	struct ndtmsg	*ndtm;
-	struct nlattr	*parms;
-
-	memset(buf, 0, sizeof(buf));
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_SETNEIGHTBL;
-	nlh->nlmsg_flags = NLM_F_ACK;
-	ndtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndtm));
-	ndtm->ndtm_family = d->family;
-	mnl_attr_put_strz(nlh, NDTA_NAME, d->family == AF_INET6 ?
-	    "ndisc_cache" : "arp_cache");
-	parms = mnl_attr_nest_start(nlh, NDTA_PARMS);
-	mnl_attr_put_u32(nlh, NDTPA_IFINDEX, d->ifindex);
-	mnl_attr_put_u32(nlh, NDTPA_APP_PROBES, VXLAN_APP_PROBES);
-	mnl_attr_nest_end(nlh, parms);
-	return link_talk(e, nlh, d->name);
-}
-
-/*
- * What the device of one family should be, from the local node.  The
- * MAC follows the original agent: 00:53 and the pod network address.
- */
-static void
-vdev_plan(struct executor *e, struct vdev *d)
-{
-	const struct msg_local	*l = &e->rx.local;
-	const struct kn_config	*conf = &e->c->conf;
-	unsigned		 i, len = d->family == AF_INET6 ? 16 : 4;
-
-	d->wanted = 0;
-	if (!e->rx.have_local)
-		return;
-	for (i = 0; i < 2; i++)
-		if (l->family[i] == d->family)
-			break;
-	if (i == 2 || !(d->family == AF_INET ? l->has4 : l->has6))
-		return;
-	d->wanted = 1;
-	memset(d->local, 0, sizeof(d->local));
-	memcpy(d->local, d->family == AF_INET ? l->addr4 : l->addr6, len);
-	memset(d->addr, 0, sizeof(d->addr));
-	memcpy(d->addr, l->cidr[i], len);
-	kobj_vxlan_mac(d->family, l->plen[i], l->cidr[i], d->mac);
-	/* vxlan-legacy: one connected route for the whole cluster range. */
-	d->plen = e->ctx.mode == MODE_VXLAN_LEGACY &&
-	    cluster_of(conf->cluster, d->family) != NULL ?
-	    cluster_of(conf->cluster, d->family)->len : (uint8_t)(len * 8);
-	d->underlay = underlay_of(e, d->family, d->local);
-	d->mtu = conf->mtu;
-	if (d->mtu == 0)
-		d->mtu = mtu_of(e, d->underlay) - (d->family == AF_INET6 ?
-		    VXLAN_OVERHEAD6 : VXLAN_OVERHEAD4);
-}
-
-/*
- * Makes the device what the plan says: created when missing, created
- * again when a setting that cannot change live is wrong, otherwise
- * MTU, MAC, up and address put back.  A device of that name that is
- * not VXLAN is not ours and is left alone.
- */
-static void
-vdev_ensure(struct executor *e, struct vdev *d)
-{
-	struct linkinfo	 li;
-	unsigned	 len = d->family == AF_INET6 ? 16 : 4;
-
-	vdev_plan(e, d);
-	if (!d->wanted)
-		return;
-	if (link_get(&e->cmd, d->name, 0, &li) == -1) {
-		log_warn("looking up %s", d->name);
-		return;
-	}
-	if (li.found && !li.vxlan) {
-		log_warnx("%s exists and is not a VXLAN device; not ours, "
-		    "left alone", d->name);
-		return;
-	}
-	if (li.found && (li.vni != VXLAN_VNI || li.port != VXLAN_PORT ||
-	    li.learning != 0 || li.localfam != d->family ||
-	    memcmp(li.local, d->local, len) != 0)) {
-		log_info("%s: VNI, port, learning or local address changed; "
-		    "creating it again", d->name);
-		if (vdev_delete(e, d, li.ifindex) == -1)
-			return;
-		li.found = 0;
-	}
-	if (!li.found) {
-		if (vdev_create(e, d) == -1 ||
-		    link_get(&e->cmd, d->name, 0, &li) == -1 || !li.found)
-			return;
-		log_info("created %s: VNI %u, port %u, MTU %u", d->name,
-		    VXLAN_VNI, VXLAN_PORT, d->mtu);
-	} else if (li.mtu != d->mtu || memcmp(li.mac, d->mac, 6) != 0 ||
-	    !(li.flags & IFF_UP)) {
-		if (vdev_set(e, d, li.ifindex) == -1)
-			return;
-		log_info("%s: MTU, MAC or state put back", d->name);
-	}
-	d->ifindex = li.ifindex;
-	e->ctx.vxlan[d->family == AF_INET6] = d->ifindex;
-	vdev_address(e, d);
-	if (e->ctx.mode == MODE_VXLAN_LEGACY)
-		(void)vdev_solicit(e, d);
-}
-
-/*
- * Does a link event show the device as planned?  Our own changes come
- * back as events too; only a difference calls for vdev_ensure.
- */
-static int
-vdev_matches(const struct vdev *d, const struct nlmsghdr *nlh)
-{
-	struct linkinfo	 li;
-	unsigned	 len = d->family == AF_INET6 ? 16 : 4;
-
-	memset(&li, 0, sizeof(li));
-	link_parse(nlh, &li);
-	return li.mtu == d->mtu && memcmp(li.mac, d->mac, 6) == 0 &&
-	    (li.flags & IFF_UP) && li.vxlan && li.vni == VXLAN_VNI &&
-	    li.port == VXLAN_PORT && li.learning == 0 &&
-	    li.localfam == d->family && memcmp(li.local, d->local, len) == 0;
-}
-
 /*
  * This node's pod network, for the parent's CNI configuration, once
  * every device it needs is set up: the pod CIDRs the envelope accepted
@@ -963,9 +396,9 @@ node_net_report(struct executor *e)
 		else if (e->ctx.mode == MODE_GRE)
 			mtu = e->ctx.gre_mtu[f];
 		else
-			mtu = mtu_of(e, e->ctx.target != 0 ? e->ctx.target :
-			    underlay_of(e, l->family[i], f ? l->addr6 :
-			    l->addr4));
+			mtu = vdev_mtu_of(&e->cmd, e->ctx.target != 0 ?
+			    e->ctx.target : vdev_underlay(&e->cmd,
+			    l->family[i], f ? l->addr6 : l->addr4));
 		/* ipsec: outer header, UDP, ESP, IV, padding, ICV. */
 		if (e->ctx.mode == MODE_IPSEC)
 			mtu -= f ? IPSEC_OVERHEAD6 : IPSEC_OVERHEAD4;
@@ -982,140 +415,6 @@ node_net_report(struct executor *e)
 	if (msgchan_compose(&e->c->ctl, MSG_NODE_NET, 0, -1, &nn,
 	    sizeof(nn)) == -1)
 		log_warn("control channel: sending this node's pod network");
-}
-
-/* --- the monitor -------------------------------------------------- */
-
-/* An owned object the kernel reports: known now, looked at after. */
-static void
-monitor_obj(struct executor *e, const struct kobj *o, int deleted)
-{
-	const struct kobj	*h = ktab_get(&e->have, &o->k);
-	int			 gone;
-
-	if (o->k.type == KOBJ_TUNNEL && !deleted && o->v.up && (h == NULL ||
-	    h->v.ifindex != o->v.ifindex || !h->v.up))
-		e->newtun = 1;
-	/* A tunnel going down loses its routes as silently as one removed. */
-	gone = o->k.type == KOBJ_TUNNEL && (deleted || (h != NULL &&
-	    h->v.ifindex == o->v.ifindex && h->v.up && !o->v.up));
-	if (deleted)
-		ktab_del(&e->have, &o->k);
-	else if (ktab_put(&e->have, o) == -1)
-		e->resync = 1;
-	/* Full, it forgets: the state is then made from 1. */
-	if (deleted && o->k.type == KOBJ_XSTATE && (o->v.oseq != 0 ||
-	    o->v.rseq != 0))
-		(void)ktab_put(&e->gone, o);
-	if (gone)
-		tunnel_gone(e, o->v.ifindex);
-	if (ktab_put(&e->dirty, o) == -1)
-		e->resync = 1;
-}
-
-static int
-monitor_cb(const struct nlmsghdr *nlh, void *arg)
-{
-	struct executor			*e = arg;
-	const struct ifinfomsg		*ifi;
-	struct vdev			*d;
-	struct kobj			 o;
-	int				 deleted, i;
-
-	if (nlh->nlmsg_type == RTM_NEWLINK || nlh->nlmsg_type == RTM_DELLINK) {
-		ifi = mnl_nlmsg_get_payload(nlh);
-		if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifi))
-			return 0;
-		for (i = 0; i < 2; i++) {
-			d = &e->dev[i];
-			if (d->ifindex == 0 ||
-			    (uint32_t)ifi->ifi_index != d->ifindex)
-				continue;
-			if (nlh->nlmsg_type == RTM_DELLINK) {
-				log_warnx("%s was removed; creating it again",
-				    d->name);
-				d->ifindex = 0;
-				e->ctx.vxlan[i] = 0;
-				e->resync = 1;
-			} else if (!vdev_matches(d, nlh))
-				e->devcheck = 1;
-		}
-	}
-	if (kobj_parse(nlh, &e->ctx, &o, &deleted) == 1)
-		monitor_obj(e, &o, deleted);
-	return 0;
-}
-
-/*
- * The xfrm monitor: states and policies added or removed by anyone,
- * ourselves included; a flush means the table must be read again.
- */
-static int
-xmonitor_cb(const struct nlmsghdr *nlh, void *arg)
-{
-	struct executor	*e = arg;
-	struct kobj	 o;
-	int		 deleted;
-
-	if (nlh->nlmsg_type == XFRM_MSG_FLUSHSA ||
-	    nlh->nlmsg_type == XFRM_MSG_FLUSHPOLICY) {
-		log_warnx("ipsec: someone flushed the xfrm %s; putting ours "
-		    "back", nlh->nlmsg_type == XFRM_MSG_FLUSHSA ? "states" :
-		    "policies");
-		e->resync = 1;
-		return 0;
-	}
-	if (kxfrm_parse(nlh, &o, &deleted) == 1)
-		monitor_obj(e, &o, deleted);
-	return 0;
-}
-
-/*
- * Reads what the monitor has and queues the repairs, and the routes
- * whose tunnels now have an index; the caller flushes.
- */
-static void
-monitor_take(struct executor *e, struct nl *mon, nl_msg_cb cb)
-{
-	const struct kobj	*o = NULL;
-	struct kobj_key		 k;
-	unsigned		 b = 0, before = e->batch.n;
-
-	if (nl_read(mon, cb, e) == -1) {
-		if (errno == ENOBUFS) {
-			log_warnx("netlink monitor overrun: events lost, "
-			    "reading the whole state again");
-			nl_drain(mon);
-			e->st.overruns++;
-		} else
-			log_warn("netlink monitor");
-		e->resync = 1;
-	}
-	if (!e->resync) {
-		while ((o = ktab_next(&e->dirty, &b, o)) != NULL) {
-			k = o->k;
-			if (ktab_get(&e->want, &k) == NULL && !e->synced)
-				continue;
-			reconcile_key(e, &k);
-		}
-		if (e->batch.n > before) {
-			log_info("repairing %u objects changed by someone else",
-			    e->batch.n - before);
-			e->st.repairs += e->batch.n - before;
-		}
-		if (e->newtun)
-			deferred_retry(e);
-	}
-	ktab_free(&e->dirty);
-	if (ktab_init(&e->dirty, e->max) == -1)
-		fatal("table of changed objects");
-}
-
-static void
-monitor_read(struct executor *e, struct nl *mon, nl_msg_cb cb)
-{
-	monitor_take(e, mon, cb);
-	flush(e);
 }
 
 /* --- generations and the loop --------------------------------------- */
@@ -1142,8 +441,9 @@ gre_plan(struct executor *e)
 		memcpy(local[f], f ? l->addr6 : l->addr4, f ? 16 : 4);
 		mtu[f] = e->c->conf.mtu;
 		if (mtu[f] == 0)
-			mtu[f] = mtu_of(e, underlay_of(e, family, local[f])) -
-			    (f ? GRE_OVERHEAD6 : GRE_OVERHEAD4);
+			mtu[f] = vdev_mtu_of(&e->cmd, vdev_underlay(&e->cmd,
+			    family, local[f])) - (f ? GRE_OVERHEAD6 :
+			    GRE_OVERHEAD4);
 	}
 	if (memcmp(mtu, e->ctx.gre_mtu, sizeof(mtu)) == 0 &&
 	    memcmp(local, e->ctx.gre_local, sizeof(local)) == 0)
@@ -1167,8 +467,11 @@ devices_ensure(struct executor *e)
 
 	e->devcheck = 0;
 	for (i = 0; i < 2; i++)
-		if (e->dev[i].name != NULL)
-			vdev_ensure(e, &e->dev[i]);
+		if (e->dev[i].name != NULL) {
+			vdev_ensure(&e->cmd, &e->dev[i], &e->c->conf,
+			    e->rx.have_local ? &e->rx.local : NULL);
+			e->ctx.vxlan[i] = e->dev[i].ifindex;
+		}
 	if (e->ctx.mode == MODE_GRE)
 		gre_plan(e);
 	node_net_report(e);
@@ -1202,19 +505,17 @@ executor_sync_all(struct executor *e)
  * gets here, so it cannot touch keys it shares with an accepted one.
  */
 static void
-executor_applied(const struct msg_intent *in, void *arg)
+executor_applied(struct executor *e, const struct intentrx_change *ch)
 {
-	struct executor		*e = arg;
-	struct kobj		 o[KOBJ_PER_INTENT];
-	const struct msg_intent	*now;
-	int			 j, k = kobj_wanted(&e->ctx, in, o);
+	struct kobj	 o[KOBJ_PER_INTENT];
+	int		 j, k = kobj_wanted(&e->ctx, &ch->in, o);
 
 	for (j = 0; j < k; j++)
 		ktab_del(&e->want, &o[j].k);
-	if ((now = itab_get(e->rx.active, in)) != NULL)
-		want_add(now, e);
+	if (ch->has_now)
+		want_add(&ch->now, e);
 	for (j = 0; j < k; j++)
-		reconcile_key(e, &o[j].k);
+		executor_reconcile_key(e, &o[j].k);
 }
 
 /* What kopeio-networkctl and /metrics see; after every change. */
@@ -1234,8 +535,8 @@ executor_count(struct executor *e, const struct msg_gen_result *res,
 		e->st.reconcile_us += us;
 	}
 	e->st.intents = itab_count(e->rx.active);
-	e->st.objects = e->have.t.count;
-	e->st.synced = e->synced;
+	e->st.objects = ktab_count(&e->have);
+	e->st.synced = executor_synced(e);
 	child_stats_changed(e->c, res != NULL);
 }
 
@@ -1244,12 +545,17 @@ executor_peer(struct child *c, enum role from, struct msg *m)
 {
 	struct executor		*e = c->state;
 	struct msg_gen_result	 res;
+	enum intentrx_rv	 rv;
 	int64_t			 t0 = mono_us();
+	size_t			 i;
 
 	(void)from;
 	memset(&res, 0, sizeof(res));
 	e->failed = e->requests = 0;
-	switch (intentrx_msg(&e->rx, m, &res)) {
+	rv = intentrx_msg(&e->rx, m, &res);
+	for (i = 0; i < e->rx.nchanges; i++)
+		executor_applied(e, &e->rx.changes[i]);
+	switch (rv) {
 	case INTENTRX_NONE:
 		return;
 	case INTENTRX_LOCAL:
@@ -1258,7 +564,6 @@ executor_peer(struct child *c, enum role from, struct msg *m)
 		if (e->ctx.mode == MODE_IPSEC) {
 			/* Every policy and state names this node. */
 			e->ctx.ipsec.local = &e->rx.local;
-			e->synced = e->snapped && ipsec_ready(e);
 			want_rebuild(e);
 			executor_sync_all(e);
 			node_net_report(e);
@@ -1271,7 +576,6 @@ executor_peer(struct child *c, enum role from, struct msg *m)
 	case INTENTRX_SNAPSHOT:
 		want_rebuild(e);
 		e->snapped = 1;
-		e->synced = ipsec_ready(e);
 		executor_sync_all(e);
 		break;
 	case INTENTRX_BATCH:
@@ -1310,8 +614,9 @@ executor_poll(struct child *c, struct pollfd *pfd, int max,
 	pfd[1].fd = e->ctx.mode == MODE_IPSEC ? nl_fd(&e->xmon) : -1;
 	pfd[1].events = POLLIN;
 	left = e->resync ? 1000 : e->next_sync - mono_ms();
-	if (e->rot != ROT_NONE && e->rot_next - mono_ms() < left)
-		left = e->rot_next - mono_ms();
+	if (e->keys.rot != KXFRM_ROT_NONE && e->keys.rot_next - mono_ms() <
+	    left)
+		left = e->keys.rot_next - mono_ms();
 	*timeout = left < 0 ? 0 : left;
 	return 2;
 }
@@ -1324,16 +629,22 @@ executor_io(struct child *c, struct pollfd *pfd, int n)
 	int64_t		 t0 = mono_us();
 	uint64_t	 before = e->st.repairs + e->st.resyncs;
 
-	if (n > 0 && (pfd[0].revents & (POLLIN | POLLERR)))
-		monitor_read(e, &e->mon, monitor_cb);
-	if (n > 1 && (pfd[1].revents & (POLLIN | POLLERR)))
-		monitor_read(e, &e->xmon, xmonitor_cb);
-	if (e->rot != ROT_NONE && mono_ms() >= e->rot_next)
-		rotation_step(e);
+	if (n > 0 && (pfd[0].revents & (POLLIN | POLLERR))) {
+		monitor_take(e, &e->mon, monitor_cb);
+		flush(e);
+	}
+	if (n > 1 && (pfd[1].revents & (POLLIN | POLLERR))) {
+		monitor_take(e, &e->xmon, monitor_xfrm_cb);
+		flush(e);
+	}
+	if (e->keys.rot != KXFRM_ROT_NONE && mono_ms() >= e->keys.rot_next) {
+		kxfrm_rotation_step(&e->keys, c->conf.ipsec_rotation_ms);
+		ipsec_keys_apply(e);
+	}
 	if (e->devcheck)
 		devices_ensure(e);
 	if (e->resync || mono_ms() >= e->next_sync) {
-		if (e->synced || e->resync)
+		if (executor_synced(e) || e->resync)
 			log_debug("full re-sync");
 		e->failed = 0;
 		/* Before: the sync may want the next one sooner. */
@@ -1344,79 +655,7 @@ executor_io(struct child *c, struct pollfd *pfd, int n)
 		executor_count(e, NULL, mono_us() - t0);
 }
 
-/* --- ipsec keys ------------------------------------------------- */
-
-/* The keys the wanted states use now; the table follows. */
-static void
-ipsec_keys_apply(struct executor *e)
-{
-	struct kobj_ipsec	*x = &e->ctx.ipsec;
-
-	x->in[0] = &e->key;
-	x->in[1] = e->rot != ROT_NONE ? &e->old : NULL;
-	x->out = e->rot == ROT_INBOUND ? &e->old : &e->key;
-	e->synced = e->snapped && ipsec_ready(e);
-	want_rebuild(e);
-	e->resync = 1;
-}
-
-static void
-rotation_step(struct executor *e)
-{
-	if (e->rot == ROT_INBOUND) {
-		log_info("ipsec: key rotation: sending with key %u now",
-		    e->key.id);
-		e->rot = ROT_SWITCHED;
-		e->rot_next = mono_ms() + e->c->conf.ipsec_rotation_ms;
-	} else {
-		log_info("ipsec: key rotation to key %u done: the states of "
-		    "key %u go", e->key.id, e->old.id);
-		e->rot = ROT_NONE;
-		explicit_bzero(&e->old, sizeof(e->old));
-	}
-	ipsec_keys_apply(e);
-}
-
-/*
- * The key from the parent (at start and whenever the file changes).
- * The first is used at once; a new one starts a rotation.  A key that
- * comes during a rotation replaces the one rotated to while the old
- * key still sends, or else rotates again from the key that sends.
- */
-static void
-ipsec_key_msg(struct executor *e, struct msg *m)
-{
-	struct ipsec_key	 k;
-
-	memcpy(&k, m->data, sizeof(k));
-	if (k.id == 0 || k.len < IPSEC_KEY_MIN || k.len > IPSEC_KEY_MAX) {
-		log_warnx("ipsec: a key from the parent with id %u and %u "
-		    "bytes; ignored", k.id, k.len);
-		goto out;
-	}
-	if (e->have_key && memcmp(&k, &e->key, sizeof(k)) == 0)
-		goto out;
-	if (!e->have_key) {
-		log_info("ipsec: using key %u", k.id);
-		e->have_key = 1;
-	} else {
-		if (e->rot == ROT_SWITCHED)
-			explicit_bzero(&e->old, sizeof(e->old));
-		if (e->rot != ROT_INBOUND)
-			e->old = e->key;
-		log_info("ipsec: key rotation from key %u to key %u: its "
-		    "inbound states first, then sending with it in %u ms",
-		    e->old.id, k.id, e->c->conf.ipsec_rotation_ms);
-		e->rot = ROT_INBOUND;
-		e->rot_next = mono_ms() + e->c->conf.ipsec_rotation_ms;
-	}
-	e->key = k;
-	ipsec_keys_apply(e);
-out:
-	explicit_bzero(&k, sizeof(k));
-	/* The receive buffer too: the secret lives in e->key alone. */
-	explicit_bzero(m->buf, sizeof(m->buf));
-}
+/* --- the parent's messages ----------------------------------- */
 
 /*
  * The ESP-in-UDP socket of one family.  The executor holds it for as
@@ -1492,7 +731,8 @@ executor_control(struct child *c, struct msg *m)
 		e->resync = 1;
 		break;
 	case MSG_IPSEC_KEY:
-		ipsec_key_msg(e, m);
+		if (kxfrm_key_msg(&e->keys, m, c->conf.ipsec_rotation_ms))
+			ipsec_keys_apply(e);
 		break;
 	case MSG_IPSEC_SOCKET:
 		ipsec_socket_msg(e, m);
@@ -1525,8 +765,6 @@ executor_main(void)
 	child_peer(e->c, ROLE_WATCHER, CHILD_FD_PEER);
 	if (intentrx_init(&e->rx, &e->c->conf) == -1)
 		fatal("intent table");
-	e->rx.applied = executor_applied;
-	e->rx.arg = e;
 	/* Sockets before the drop: the filter allows no socket(2). */
 	if (nl_open(&e->cmd, NETLINK_ROUTE, 0, err, sizeof(err)) == -1 ||
 	    nl_open(&e->mon, NETLINK_ROUTE, RTMGRP_LINK | RTMGRP_NEIGH |
@@ -1550,12 +788,12 @@ executor_main(void)
 		    IPSEC_ENCAP_UDP;
 		/* The null cipher needs no secret; its SPIs carry key id 1. */
 		if (!e->ctx.ipsec.aes) {
-			e->key.id = 1;
-			e->ctx.ipsec.in[0] = e->ctx.ipsec.out = &e->key;
+			e->keys.key.id = 1;
+			e->ctx.ipsec.in[0] = e->ctx.ipsec.out = &e->keys.key;
 		}
 	}
 	nl_batch_init(&e->batch, e->ctx.mode == MODE_IPSEC ? &e->xcmd :
-	    &e->cmd, request_done, e);
+	    &e->cmd, outcome_done, e);
 	e->ctx.protocol = (uint8_t)e->c->conf.route_protocol;
 	/* In vxlan-legacy the ARP helper owns the neighbours. */
 	e->ctx.neigh = e->ctx.mode == MODE_VXLAN;
@@ -1594,10 +832,10 @@ executor_main(void)
 		log_warn("reading the kernel's state");
 	if (e->ctx.mode == MODE_IPSEC)
 		log_info("adopted %u xfrm states and policies (reqid 0x%08x)",
-		    e->have.t.count, KXFRM_REQID);
+		    ktab_count(&e->have), KXFRM_REQID);
 	else
 		log_info("adopted %u kernel objects (route protocol %u)",
-		    e->have.t.count, e->ctx.protocol);
+		    ktab_count(&e->have), e->ctx.protocol);
 	executor_count(e, NULL, -1);
 	e->next_sync = mono_ms() + e->c->conf.sync_period_ms;
 	child_loop(e->c);

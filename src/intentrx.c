@@ -1,7 +1,13 @@
+/*
+ * The receiving end of the watcher's intent stream, for the executor
+ * and the ARP helper: every intent through the safety envelope into
+ * the table, and what was accepted handed back to the caller.
+ */
 #include <sys/socket.h>
 #include <arpa/inet.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "intentrx.h"
@@ -13,6 +19,39 @@ intentrx_init(struct intent_rx *rx, const struct kn_config *conf)
 	memset(rx, 0, sizeof(*rx));
 	rx->conf = conf;
 	return (rx->active = itab_new(2 * conf->max_nodes)) == NULL ? -1 : 0;
+}
+
+void
+intentrx_free(struct intent_rx *rx)
+{
+	itab_free(rx->active);
+	itab_free(rx->staging);
+	free(rx->changes);
+	memset(rx, 0, sizeof(*rx));
+}
+
+/* Notes a change of the active table for the caller. */
+static void
+changed(struct intent_rx *rx, const struct msg_intent *in)
+{
+	struct intentrx_change	*c;
+	const struct msg_intent	*now;
+	size_t			 max;
+
+	if (rx->nchanges == rx->maxchanges) {
+		max = rx->maxchanges == 0 ? 64 : 2 * rx->maxchanges;
+		if ((c = reallocarray(rx->changes, max, sizeof(*c))) == NULL)
+			fatal("the intents accepted");
+		rx->changes = c;
+		rx->maxchanges = max;
+	}
+	c = &rx->changes[rx->nchanges++];
+	memset(c, 0, sizeof(*c));
+	c->in = *in;
+	if ((now = itab_get(rx->active, in)) != NULL) {
+		c->now = *now;
+		c->has_now = 1;
+	}
 }
 
 static void
@@ -85,8 +124,8 @@ intents(struct intent_rx *rx, const struct msg *m, int add,
 		    rx->active, &tmp, add);
 		if (rv == 1)
 			refused++;
-		else if (rv == 0 && rx->staging == NULL && rx->applied != NULL)
-			rx->applied(&tmp, rx->arg);
+		else if (rv == 0 && rx->staging == NULL)
+			changed(rx, &tmp);
 	}
 	if (rx->staging != NULL) {
 		rx->staging_sent += n;
@@ -142,7 +181,7 @@ snapshot(struct intent_rx *rx, const struct msg *m,
 /*
  * Takes out of a table every intent that overlaps this node's pod
  * CIDRs, with a line for each; how many.  Those of the active table go
- * from the kernel too, through applied.
+ * from the kernel too: they are changes.
  */
 static uint32_t
 withdraw_local(struct intent_rx *rx, struct itab *t)
@@ -162,8 +201,8 @@ withdraw_local(struct intent_rx *rx, struct itab *t)
 			intent_name(&in, name, sizeof(name));
 			log_warnx("withdrew intent %s: %s", name,
 			    intent_local_refusal(l, &in));
-			if (t == rx->active && rx->applied != NULL)
-				rx->applied(&in, rx->arg);
+			if (t == rx->active)
+				changed(rx, &in);
 			n++;
 		}
 	return n;
@@ -235,11 +274,15 @@ local(struct intent_rx *rx, const struct msg *m)
 	return INTENTRX_LOCAL;
 }
 
-/* What the message did; *res says how a generation went. */
+/*
+ * What the message did; *res says how a generation went, rx->changes
+ * what it changed in the active table.
+ */
 enum intentrx_rv
 intentrx_msg(struct intent_rx *rx, const struct msg *m,
     struct msg_gen_result *res)
 {
+	rx->nchanges = 0;
 	switch (m->hdr.type) {
 	case MSG_LOCAL:
 		return local(rx, m);

@@ -10,15 +10,26 @@
 #include "envelope.h"
 #include "msg.h"
 
+/*
+ * One single addition or removal the envelope let through, and what
+ * the active table held for its prefix right after it.
+ */
+struct intentrx_change {
+	struct msg_intent	 in;
+	struct msg_intent	 now;
+	int			 has_now;	/* 0: nothing for it */
+};
+
 struct intent_rx {
 	const struct kn_config	*conf;
 	/*
-	 * Called for each single addition or removal the envelope let
-	 * through, once the table holds it; never for a refused one, so
-	 * the caller touches only the keys of what was accepted.
+	 * What the last message changed in the active table, in order:
+	 * never a refused intent, so the caller touches only the keys of
+	 * what was accepted.
 	 */
-	void			(*applied)(const struct msg_intent *, void *);
-	void			*arg;
+	struct intentrx_change	*changes;
+	size_t			 nchanges;
+	size_t			 maxchanges;
 	struct itab		*active;	/* the accepted intents */
 	struct itab		*staging;	/* a snapshot being received */
 	uint64_t		 staging_gen;
@@ -31,13 +42,15 @@ struct intent_rx {
 /* What a message did; all but INTENTRX_NONE and _LOCAL fill a result. */
 enum intentrx_rv {
 	INTENTRX_NONE,		/* nothing to act on */
-	INTENTRX_LOCAL,		/* this node's pod CIDR and address accepted */
-	INTENTRX_BATCH,		/* additions or removals, each via applied */
+	INTENTRX_LOCAL,		/* this node's pod CIDR and address accepted;
+				   the intents it withdrew in changes */
+	INTENTRX_BATCH,		/* additions or removals, in changes */
 	INTENTRX_SNAPSHOT,	/* a snapshot replaced the table */
 	INTENTRX_REFUSED,	/* a snapshot was refused; the table stays */
 };
 
 int	intentrx_init(struct intent_rx *, const struct kn_config *);
+void	intentrx_free(struct intent_rx *);
 enum intentrx_rv intentrx_msg(struct intent_rx *, const struct msg *,
 	    struct msg_gen_result *);
 

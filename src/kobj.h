@@ -1,8 +1,8 @@
 /*
  * The kernel objects the executor owns, as plain values: what each
  * mode wants for a route intent, the netlink requests that make,
- * change or remove them, the parsing of what the kernel reports, and
- * a table keyed the way the kernel keys them.  Pure code: no I/O.
+ * change or remove them and the parsing of what the kernel reports;
+ * the ipsec mode's are kxfrm.h's.  Pure code: no I/O.
  */
 #ifndef KN_KOBJ_H
 #define KN_KOBJ_H
@@ -11,7 +11,6 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "htab.h"
 #include "proto.h"
 
 enum kobj_type {
@@ -135,10 +134,7 @@ void	kobj_request(struct nlmsghdr *, const struct kobj_ctx *, enum kobj_op,
 int	kobj_parse(const struct nlmsghdr *, const struct kobj_ctx *,
 	    struct kobj *, int *deleted);
 
-/* A table of objects keyed by struct kobj_key. */
-struct ktab {
-	struct htab	t;
-};
+struct ktab;
 
 /* Where a dump's owned objects go: nl_query(..., kobj_collect, &kc). */
 struct kobj_collect {
@@ -150,28 +146,5 @@ struct nlmsghdr	*kobj_dump_request(char *buf, size_t len,
 		    const struct kobj_ctx *, uint16_t type, uint8_t family,
 		    uint32_t ifindex);
 int		 kobj_collect(const struct nlmsghdr *, void *);
-
-/* The ipsec mode's objects over NETLINK_XFRM (kxfrm.c). */
-#define KXFRM_REQID	0x6b6e0001u	/* "kn", 1: ours */
-#define KXFRM_PRIORITY	100		/* as the original agent */
-enum kxfrm_alg { KXFRM_ALG_NONE, KXFRM_ALG_AEAD, KXFRM_ALG_NULL,
-	KXFRM_ALG_OTHER };
-
-int		 kxfrm_wanted(const struct kobj_ctx *, const struct msg_intent *,
-		    struct kobj out[KOBJ_PER_INTENT]);
-void		 kxfrm_request(struct nlmsghdr *, enum kobj_op,
-		    const struct kobj *);
-int		 kxfrm_parse(const struct nlmsghdr *, struct kobj *,
-		    int *deleted);
-int		 kxfrm_collect(const struct nlmsghdr *, void *);
-struct nlmsghdr	*kxfrm_dump_request(char *buf, size_t len, uint16_t type);
-void		 kxfrm_name(const struct kobj *, char *, size_t);
-
-int		 ktab_init(struct ktab *, unsigned max);
-void		 ktab_free(struct ktab *);
-struct kobj	*ktab_get(const struct ktab *, const struct kobj_key *);
-int		 ktab_put(struct ktab *, const struct kobj *);
-int		 ktab_del(struct ktab *, const struct kobj_key *);
-struct kobj	*ktab_next(const struct ktab *, unsigned *, const struct kobj *);
 
 #endif

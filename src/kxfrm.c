@@ -26,7 +26,8 @@
 #include <string.h>
 
 #include "ipseckey.h"
-#include "kobj.h"
+#include "ktab.h"
+#include "kxfrm.h"
 #include "nl.h"
 
 #define AEAD_NAME	"rfc4106(gcm(aes))"

@@ -70,6 +70,8 @@ deliver(struct intent_rx *rx, uint32_t type, const void *data, size_t len,
     struct msg_gen_result *res)
 {
 	static struct msg	 m;
+	enum intentrx_rv	 rv;
+	size_t			 i;
 
 	memset(&m, 0, sizeof(m));
 	m.hdr.type = type;
@@ -79,7 +81,10 @@ deliver(struct intent_rx *rx, uint32_t type, const void *data, size_t len,
 	m.len = len;
 	memset(res, 0, sizeof(*res));
 	nseen = 0;
-	return intentrx_msg(rx, &m, res);
+	rv = intentrx_msg(rx, &m, res);
+	for (i = 0; i < rx->nchanges; i++)
+		applied(&rx->changes[i].in, NULL);
+	return rv;
 }
 
 static void
@@ -195,7 +200,6 @@ test_own_pods(void)
 	struct msg_intent	 in[4];
 
 	rx_start(&rx, &conf);
-	rx.applied = applied;
 
 	/* Before this node is known, a peer in what will be its CIDR. */
 	in[0] = test_intent("100.96.0.0/25", "172.20.0.66");
@@ -249,7 +253,7 @@ test_own_pods(void)
 	ok(deliver(&rx, MSG_INTENT_ADD, in, 3 * sizeof(in[0]), &res) ==
 	    INTENTRX_BATCH && res.applied == 1 && res.refused == 2,
 	    "own pods: IPv6: inside or around this node's CIDR refused");
-	itab_free(rx.active);
+	intentrx_free(&rx);
 }
 
 static void
@@ -324,7 +328,7 @@ test_local_fields(void)
 			    "no CIDR", t[i].addr, what[t[i].field]);
 		rx.local = before;
 	}
-	itab_free(rx.active);
+	intentrx_free(&rx);
 }
 
 int

@@ -21,7 +21,7 @@
 
 #include "../src/config.h"
 #include "../src/ipseckey.h"
-#include "../src/kobj.h"
+#include "../src/kxfrm.h"
 #include "../src/nl.h"
 #include "tap.h"
 

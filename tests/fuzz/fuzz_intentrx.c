@@ -137,14 +137,11 @@ kernel_put(const struct msg_intent *in)
 
 /* The executor's executor_applied(), on the fake table. */
 static void
-applied(const struct msg_intent *in, void *arg)
+applied(const struct intentrx_change *ch)
 {
-	const struct msg_intent	*now;
-
-	(void)arg;
-	kernel_del(in);
-	if ((now = itab_get(rx.active, in)) != NULL)
-		kernel_put(now);
+	kernel_del(&ch->in);
+	if (ch->has_now)
+		kernel_put(&ch->now);
 }
 
 /* The executor's want_rebuild() after a snapshot. */
@@ -312,6 +309,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char			 err[128];
 	uint8_t			 cfg = byte(&in), n, i, type;
 	enum intentrx_rv	 rv;
+	size_t			 k;
 
 	memset(&conf, 0, sizeof(conf));
 	conf.max_nodes = 1 + (cfg >> 2) % MAX_NODES;
@@ -320,7 +318,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (intentrx_init(&rx, &conf) == -1)
 		abort();
-	rx.applied = applied;
 	nkernel = 0;
 	while (in.left > 0) {
 		memset(&m.hdr, 0, sizeof(m.hdr));
@@ -353,6 +350,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		memset(&res, 0, sizeof(res));
 		rv = intentrx_msg(&rx, &m, &res);
+		for (k = 0; k < rx.nchanges; k++)
+			applied(&rx.changes[k]);
 		if (rv == INTENTRX_SNAPSHOT) {
 			nkernel = 0;
 			itab_walk(rx.active, kernel_add, NULL);
@@ -361,7 +360,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(res.applied + res.refused == n);
 		check_state();
 	}
-	itab_free(rx.active);
-	itab_free(rx.staging);
+	intentrx_free(&rx);
 	return 0;
 }
