@@ -7,8 +7,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "clock.h"
 #include "child.h"
+#include "clock.h"
 #include "executor.h"
 #include "log.h"
 
