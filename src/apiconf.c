@@ -1,3 +1,7 @@
+/*
+ * Where the API server is and the credentials for it, read by the
+ * parent before any child starts: see apiconf.h.
+ */
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>

@@ -1,3 +1,7 @@
+/*
+ * The executor's safety envelope and its table of accepted intents:
+ * see envelope.h.
+ */
 #include <sys/socket.h>
 
 #include <stdlib.h>

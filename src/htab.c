@@ -1,3 +1,7 @@
+/*
+ * The one chained hash table every keyed table of the daemon uses:
+ * see htab.h.
+ */
 #include <stdlib.h>
 
 #include "htab.h"

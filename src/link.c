@@ -1,3 +1,7 @@
+/*
+ * Links over netlink, for the executor and the ARP helper: the
+ * requests that ask for, create, change and delete one; see link.h.
+ */
 #include <sys/socket.h>
 #include <net/if.h>	/* before the linux/ headers, which include linux/if.h */
 #include <arpa/inet.h>

@@ -1,3 +1,6 @@
+/*
+ * The one logging API of every process: see log.h.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

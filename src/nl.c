@@ -1,3 +1,7 @@
+/*
+ * Netlink transport for the executor and the ARP helper (libmnl):
+ * batches, acknowledgements matched by sequence, dumps; see nl.h.
+ */
 #include <sys/socket.h>
 
 #include <errno.h>

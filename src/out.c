@@ -1,3 +1,6 @@
+/*
+ * Text built into a fixed buffer, never allocating: see out.h.
+ */
 #include <stdarg.h>
 #include <stdio.h>
 

@@ -1,3 +1,7 @@
+/*
+ * The rule table every received message is checked against, and
+ * the role and type names: see proto.h.
+ */
 #include <string.h>
 
 #include "config.h"

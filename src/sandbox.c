@@ -1,3 +1,7 @@
+/*
+ * Confinement: the parent's reduced capabilities, each child's drop
+ * sequence and seccomp filter, the chroot checks; see sandbox.h.
+ */
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>

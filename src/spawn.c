@@ -1,3 +1,7 @@
+/*
+ * Starting a child: the parent's half of the start-up handshake;
+ * see spawn.h.
+ */
 #include <sys/socket.h>
 
 #include <fcntl.h>
