@@ -32,11 +32,12 @@ static struct stat		 ctl_st;	/* to remove only our own */
 static struct client		 clients[CONTROL_CLIENTS];
 static uint32_t			 ctl_seq;
 static const struct control_ops	*ctl_ops;
+static void			*ctl_arg;
 static struct msg		 ctl_msg;
 
 int
-control_listen(const char *path, const struct control_ops *ops, char *err,
-    size_t errlen)
+control_listen(const char *path, const struct control_ops *ops, void *arg,
+    char *err, size_t errlen)
 {
 	struct sockaddr_un	 sun;
 	struct stat		 st;
@@ -93,6 +94,7 @@ control_listen(const char *path, const struct control_ops *ops, char *err,
 	snprintf(ctl_path, sizeof(ctl_path), "%s", path);
 	ctl_fd = fd;
 	ctl_ops = ops;
+	ctl_arg = arg;
 	for (i = 0; i < CONTROL_CLIENTS; i++)
 		msgchan_init(&clients[i].ch, -1, ROLE_PARENT, ROLE_CTL);
 	return 0;
@@ -178,7 +180,7 @@ control_request(struct client *cl, int slot, const struct msg *m)
 	case MSG_CTL_SHOW:
 		memcpy(&what, m->data, sizeof(what));
 		if (what == CTL_SHOW_STATUS) {
-			ctl_ops->status(&st);
+			ctl_ops->status(ctl_arg, &st);
 			if (msgchan_compose(&cl->ch, MSG_STATUS, 0, -1, &st,
 			    sizeof(st)) == -1)
 				msgchan_close(&cl->ch);
@@ -190,7 +192,7 @@ control_request(struct client *cl, int slot, const struct msg *m)
 		}
 		r = what == CTL_SHOW_NODES ? ROLE_WATCHER : ROLE_EXECUTOR;
 		cl->id = (++ctl_seq << 4) | (uint32_t)slot;
-		if (ctl_ops->dump(r, cl->id) == -1) {
+		if (ctl_ops->dump(ctl_arg, r, cl->id) == -1) {
 			cl->id = 0;
 			snprintf(text, sizeof(text), "the %s is not running",
 			    role_name(r));
@@ -198,11 +200,11 @@ control_request(struct client *cl, int slot, const struct msg *m)
 		}
 		return;
 	case MSG_CTL_RELOAD:
-		rv = ctl_ops->reload(text, sizeof(text));
+		rv = ctl_ops->reload(ctl_arg, text, sizeof(text));
 		control_result(cl, rv, text);
 		return;
 	case MSG_CTL_RESYNC:
-		ctl_ops->resync();
+		ctl_ops->resync(ctl_arg);
 		control_result(cl, 0, "re-sync started: the watcher lists the "
 		    "nodes again, the executor re-reads the kernel");
 		return;

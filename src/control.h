@@ -13,19 +13,20 @@
 struct pollfd;
 
 /* What the parent does for the control socket. */
+/* Each is called with the arg given to control_listen(). */
 struct control_ops {
-	void	(*status)(struct kn_status *);
+	void	(*status)(void *, struct kn_status *);
 	/* reload; text says what happened; returns the tool's exit status */
-	int	(*reload)(char *text, size_t len);
+	int	(*reload)(void *, char *text, size_t len);
 	/* ask a child for its table under id; -1 when it is not running */
-	int	(*dump)(enum role, uint32_t id);
-	void	(*resync)(void);
+	int	(*dump)(void *, enum role, uint32_t id);
+	void	(*resync)(void *);
 };
 
 #define CONTROL_CLIENTS	8	/* at once; more wait in the backlog */
 
 int	control_listen(const char *path, const struct control_ops *,
-	    char *err, size_t errlen);
+	    void *arg, char *err, size_t errlen);
 void	control_cleanup(void);
 int	control_pollfds(struct pollfd *, int max);
 void	control_io(const struct pollfd *, int n);

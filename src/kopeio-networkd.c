@@ -47,8 +47,6 @@
 #define TOKEN_CHECK_MS		10000
 
 static volatile sig_atomic_t	 sig_quit, sig_hup, sig_chld;
-/* The control socket's callbacks take no argument: they find it here. */
-static struct parent		*ctl_parent;
 
 static int	 run_role(const char *);
 static void	 parent_signals(void);
@@ -57,10 +55,10 @@ static void	 proc_start(struct parent *, struct proc *);
 static void	 parent_step(struct parent *, int64_t timeout_ms);
 static int	 parent_selftest(struct parent *);
 static void	 stop_children(struct parent *);
-static void	 ctl_status(struct kn_status *);
-static int	 ctl_reload(char *, size_t);
-static int	 ctl_dump(enum role, uint32_t);
-static void	 ctl_resync(void);
+static void	 ctl_status(void *, struct kn_status *);
+static int	 ctl_reload(void *, char *, size_t);
+static int	 ctl_dump(void *, enum role, uint32_t);
+static void	 ctl_resync(void *);
 
 static const struct control_ops ctl_ops = {
 	ctl_status, ctl_reload, ctl_dump, ctl_resync
@@ -127,7 +125,6 @@ main(int argc, char *argv[])
 	log_init(pa.conf.log_stderr, role_name(ROLE_PARENT));
 	log_setverbose(pa.conf.verbose);
 	/* The self-test serves on a port of its own, and no socket. */
-	ctl_parent = &pa;
 	if (parent_open(&pa, cl.action == ACTION_SELFTEST, &ctl_ops, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "kopeio-networkd: %s\n", err);
@@ -692,22 +689,23 @@ sighup_reload(struct parent *pa)
 
 /* kopeio-networkctl show status; the metrics process gets the same. */
 static void
-ctl_status(struct kn_status *st)
+ctl_status(void *arg, struct kn_status *st)
 {
-	status_build(ctl_parent, st);
+	status_build(arg, st);
 }
 
 static int
-ctl_reload(char *text, size_t len)
+ctl_reload(void *arg, char *text, size_t len)
 {
-	return parent_reload(ctl_parent, text, len);
+	return parent_reload(arg, text, len);
 }
 
 /* kopeio-networkctl show nodes, show routes: the child sends its table. */
 static int
-ctl_dump(enum role r, uint32_t id)
+ctl_dump(void *arg, enum role r, uint32_t id)
 {
-	struct proc	*p = &ctl_parent->procs[r];
+	struct parent	*pa = arg;
+	struct proc	*p = &pa->procs[r];
 
 	if (p->pid == 0 || !p->ready || msgchan_compose(&p->ctl, MSG_DUMP, id,
 	    -1, NULL, 0) == -1)
@@ -716,9 +714,10 @@ ctl_dump(enum role r, uint32_t id)
 }
 
 static void
-ctl_resync(void)
+ctl_resync(void *arg)
 {
-	struct proc	*procs = ctl_parent->procs;
+	struct parent	*pa = arg;
+	struct proc	*procs = pa->procs;
 	int		 r;
 
 	log_info("re-sync asked for on the control socket");

@@ -77,7 +77,7 @@ parent_open(struct parent *pa, int selftest_only,
 	if (*conf->metrics_address &&
 	    metrics_listen(pa, conf->metrics_address, err, errlen) == -1)
 		return -1;
-	if (control_listen(conf->socket, ops, err, errlen) == -1)
+	if (control_listen(conf->socket, ops, pa, err, errlen) == -1)
 		return -1;
 	if (*conf->pid_file && pidfile_write(&pa->pidfile, conf->pid_file,
 	    err, errlen) == -1) {

@@ -33,22 +33,25 @@ static uint32_t		 dump_id;	/* of the table last asked for */
 static int		 dumps;
 
 static void
-ops_status(struct kn_status *st)
+ops_status(void *arg, struct kn_status *st)
 {
+	(void)arg;
 	memset(st, 0, sizeof(*st));
 }
 
 static int
-ops_reload(char *text, size_t len)
+ops_reload(void *arg, char *text, size_t len)
 {
+	(void)arg;
 	snprintf(text, len, "configuration reloaded");
 	return 0;
 }
 
 /* Every other table is asked of a child that is not running. */
 static int
-ops_dump(enum role r, uint32_t id)
+ops_dump(void *arg, enum role r, uint32_t id)
 {
+	(void)arg;
 	(void)r;
 	if (dumps++ % 2)
 		return -1;
@@ -57,8 +60,9 @@ ops_dump(enum role r, uint32_t id)
 }
 
 static void
-ops_resync(void)
+ops_resync(void *arg)
 {
+	(void)arg;
 }
 
 static const struct control_ops ops = {
@@ -143,7 +147,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (mkdtemp(dir) == NULL)
 		abort();
 	snprintf(path, sizeof(path), "%s/ctl", dir);
-	if (control_listen(path, &ops, err, sizeof(err)) == -1) {
+	if (control_listen(path, &ops, NULL, err, sizeof(err)) == -1) {
 		fprintf(stderr, "fuzz_control: %s\n", err);
 		abort();
 	}
