@@ -103,6 +103,10 @@ static const struct scalar watch_scalars[] = {
 	    "objects, the first one included."),
 	W(patches, "status_patches_total", "counter", "NetworkUnavailable "
 	    "condition patches the API server accepted."),
+	W(skipped, "watch_strings_skipped_total", "counter", "Strings longer "
+	    "than 2 MiB skipped in fields the agent does not read."),
+	W(ignored, "nodes_ignored_total", "counter", "Node objects ignored: "
+	    "the watcher already held --max-nodes of them."),
 	W(nodes, "nodes", "gauge", "Node objects the watcher knows."),
 	W(peers, "peers", "gauge", "Nodes with a route intent."),
 };

@@ -29,7 +29,7 @@ const char	*role_name(enum role);
 int		 role_from_name(const char *, enum role *);
 
 /* Bumped whenever a payload layout or the rule table changes. */
-#define MSG_VERSION	9
+#define MSG_VERSION	10
 /* Hard limit for one message, header included. */
 #define MSG_MAXLEN	16384
 
@@ -254,6 +254,8 @@ struct msg_watch_stats {
 	struct stats_code errors[STATS_CODES];
 	uint64_t	errors_other;	/* codes beyond the table */
 	int64_t		list_time;	/* wall clock, ms, of the last list */
+	uint64_t	skipped;	/* strings over the token bound skipped */
+	uint64_t	ignored;	/* nodes ignored: --max-nodes */
 	uint32_t	nodes;		/* Node objects known */
 	uint32_t	peers;		/* nodes with a route intent */
 };

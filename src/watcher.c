@@ -204,12 +204,25 @@ check_local(struct watcher *w)
 
 /* The parser skipped what it would not buffer; the node is used. */
 static void
-log_oversized(const struct k8s_node *n)
+log_oversized(struct watcher *w, const struct k8s_node *n)
 {
-	if (n->oversized > 0)
-		log_warnx("node %s: %u string%s longer than %u bytes skipped",
-		    *n->name != '\0' ? n->name : "(bookmark)", n->oversized,
-		    n->oversized > 1 ? "s" : "", K8S_TOKEN_MAX);
+	if (n->oversized == 0)
+		return;
+	log_warnx("node %s: %u string%s longer than %u bytes skipped",
+	    *n->name != '\0' ? n->name : "(bookmark)", n->oversized,
+	    n->oversized > 1 ? "s" : "", K8S_TOKEN_MAX);
+	w->st.skipped += n->oversized;
+	child_stats_changed(w->c, 0);
+}
+
+/* A node past --max-nodes: said and counted, never dropped silently. */
+static void
+node_ignored(struct watcher *w, const struct k8s_node *n)
+{
+	log_warnx("node %s ignored: more than %u nodes (--max-nodes)",
+	    n->name, w->api.srv.max_nodes);
+	w->st.ignored++;
+	child_stats_changed(w->c, 0);
 }
 
 /* A list builds a map of its own: intents go out as one snapshot. */
@@ -219,10 +232,9 @@ on_list_node(void *arg, enum k8s_event ev, const struct k8s_node *n)
 	struct watcher	*w = arg;
 	struct nm_change ch;
 
-	log_oversized(n);
+	log_oversized(w, n);
 	if (nodemap_apply(w->building, ev, n, &ch) == -1)
-		log_warnx("node %s ignored: more than %u nodes (--max-nodes)",
-		    n->name, w->api.srv.max_nodes);
+		node_ignored(w, n);
 }
 
 static void
@@ -241,7 +253,7 @@ on_watch_node(void *arg, enum k8s_event ev, const struct k8s_node *n)
 	struct watcher	*w = arg;
 	struct nm_change ch;
 
-	log_oversized(n);
+	log_oversized(w, n);
 	if (*n->rv != '\0')
 		snprintf(w->rv, sizeof(w->rv), "%s", n->rv);
 	if (ev >= K8S_ADDED && ev <= K8S_BOOKMARK) {
@@ -251,8 +263,7 @@ on_watch_node(void *arg, enum k8s_event ev, const struct k8s_node *n)
 	if (ev == K8S_BOOKMARK)
 		return;
 	if (nodemap_apply(w->map, ev, n, &ch) == -1)
-		log_warnx("node %s ignored: more than %u nodes (--max-nodes)",
-		    n->name, w->api.srv.max_nodes);
+		node_ignored(w, n);
 	/* Until the snapshot is sent, it will carry the change. */
 	if (w->snap_sent) {
 		queue_intents(w, w->adds, &w->nadds, ch.add, ch.nadd);

@@ -360,16 +360,21 @@ def watcher_hwm(d):
         return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
 
 
-def api_errors_none(api):
-    """kopeio_networking_api_errors_total{code="none"} from the metrics
-    of the daemon in the API server's namespace (0 when absent)."""
+def metric(api, sample):
+    """The value of sample (a name and its labels, without the
+    kopeio_networking_ prefix) in the metrics of the daemon in the API
+    server's namespace; 0 when absent."""
     r = subprocess.run(["ip", "netns", "exec", api.own_ns.name, "curl", "-s",
                         "-m", "10", "http://127.0.0.1:%d/metrics" %
                         METRICS_PORT], capture_output=True, text=True,
                        timeout=30)
-    m = re.search(r'^kopeio_networking_api_errors_total\{code="none"\} '
-                  r'(\d+)$', r.stdout, re.M)
+    m = re.search(r'^kopeio_networking_%s (\d+)$' % re.escape(sample),
+                  r.stdout, re.M)
     return int(m.group(1)) if m else 0
+
+
+def api_errors_none(api):
+    return metric(api, 'api_errors_total{code="none"}')
 
 
 METRICS_PORT = 9923
@@ -431,16 +436,18 @@ finally:
     api.close()
 
 
-def huge_value(what, fault, verdict):
+def huge_value(what, fault, verdict, skipped):
     """A 200 MB string in the watch event that adds a node, streamed by
     the server in 1 MiB chunks (fault: the rest of the huge_value
     fault).  The watcher's peak memory grows by less than 64 MiB (a
     token is cut at 2 MiB; yajl's buffer and a sanitizer's quarantine
     may double that more than once), the log has a line matching
     verdict, the node arrives (at once, or when the server sends the
-    event again, whole) and a later node commits too."""
+    event again, whole) and a later node commits too.  skipped: the
+    string is skipped, and counted."""
     asan = small_quarantine()
-    api, d = three_nodes(["-v"])
+    api, d = three_nodes(["-v", "--metrics-address",
+                          "127.0.0.1:%d" % METRICS_PORT])
     os.environ["ASAN_OPTIONS"] = asan
     try:
         i, m = d.wait_for(r"^watcher: generation \d+ committed")
@@ -455,6 +462,10 @@ def huge_value(what, fault, verdict):
         api.control("POST", "/nodes", node(3))
         i, m = d.wait_for(verdict, start=mark, timeout=120)
         tap.ok(m is not None, "%s: logged" % what, d.log()[-2000:])
+        if skipped:
+            tap.ok(knlib.wait_until(lambda: metric(
+                api, "watch_strings_skipped_total") == 1, 20),
+                "%s: counted in watch_strings_skipped_total" % what)
         reqs = [r for r in requests_since(api, 0, "watch")
                 if r["fault"] == "huge_value"]
         tap.ok(reqs, "%s: the server sent it" % what, reqs)
@@ -480,13 +491,44 @@ def huge_value(what, fault, verdict):
 # log names it.
 huge_value("huge annotation", {},
            r"^watcher: node %s: 1 string longer than 2097152 bytes "
-           r"skipped$" % re.escape(nodegen.node_name(3)))
+           r"skipped$" % re.escape(nodegen.node_name(3)), True)
 # In a field the agent uses, it cannot be: the event is refused with
 # a log line naming where, and the watch resumes.
 huge_value("huge podCIDR", {"path": ["spec", "podCIDR"]},
            r"^watcher: watch: event\[\d+\]\.object\.spec\.podCIDR: a "
            r"string longer than 2097152 bytes \(at byte \d+\); dropping "
-           r"the connection$")
+           r"the connection$", False)
+
+# --max-nodes: a node past it is ignored, logged and counted, in the
+# list and in the watch alike.
+api = knlib.ApiServer()
+d = None
+try:
+    for i in range(3):
+        api.control("POST", "/nodes", node(i))
+    d = api.daemon(["--max-nodes", "2", "--metrics-address",
+                    "127.0.0.1:%d" % METRICS_PORT], LOCAL)
+    i, m = d.wait_for(r"^watcher: node (\S+) ignored: more than 2 nodes "
+                      r"\(--max-nodes\)$", timeout=60)
+    tap.ok(m is not None, "--max-nodes: the list's third node is ignored, "
+           "with a line", d.log())
+    tap.ok(knlib.wait_until(lambda: metric(api, "nodes_ignored_total") >= 1,
+                            20), "--max-nodes: counted in nodes_ignored_total")
+    # A relist would count its third node again.
+    before = metric(api, "nodes_ignored_total")
+    mark = d.mark()
+    api.control("POST", "/nodes", node(3))
+    i, m = d.wait_for(r"^watcher: node %s ignored: more than 2 nodes "
+                      r"\(--max-nodes\)$" % re.escape(nodegen.node_name(3)),
+                      start=mark, timeout=60)
+    tap.ok(m is not None, "--max-nodes: a node added later is ignored too",
+           d.log(mark))
+    tap.ok(knlib.wait_until(lambda: metric(api, "nodes_ignored_total") >
+                            before, 20), "--max-nodes: and counted")
+finally:
+    if d is not None:
+        d.stop()
+    api.close()
 
 # 5,000 nodes through pagination; memory independent of object size.
 hwm = {}
