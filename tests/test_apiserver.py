@@ -548,11 +548,14 @@ def test_slow_and_huge(tap, srv):
            "trickle: a whole list, spaces before its end, after the time "
            "asked", (status, body[-40:], elapsed))
 
+    # Each fault for the watch opened after it: a watch closed just
+    # before may not have seen its client go yet, and would take it.
     name = names[0]
     cur = state(srv)["resourceVersion"]
+    srv.fault(match="watch", action="huge_value", bytes=3000000,
+              new_requests_only=True)
     resp = srv.open("GET", NODES + "?watch=1&timeoutSeconds=10"
                     "&resourceVersion=" + cur, timeout=30)
-    srv.fault(match="watch", action="huge_value", bytes=3000000)
     srv.ctl("POST", "/heartbeat/" + name)
     events = read_events(resp, limit=1)
     resp.close()
@@ -570,9 +573,10 @@ def test_slow_and_huge(tap, srv):
     # With a name, another node's event goes out as it is.
     other = names[1]
     cur = state(srv)["resourceVersion"]
+    srv.fault(match="watch", action="huge_value", bytes=3000, name=other,
+              new_requests_only=True)
     resp = srv.open("GET", NODES + "?watch=1&timeoutSeconds=10"
                     "&resourceVersion=" + cur, timeout=30)
-    srv.fault(match="watch", action="huge_value", bytes=3000, name=other)
     srv.ctl("POST", "/heartbeat/" + name)
     srv.ctl("POST", "/heartbeat/" + other)
     events = read_events(resp, limit=2)
