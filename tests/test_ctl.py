@@ -64,11 +64,13 @@ try:
            "the control socket is mode 0600, owned by root",
            oct(st.st_mode))
 
-    # show status
+    # show status, once the parent has both children's counters: the
+    # watcher's commit can come a second before the executor's report.
     def status_ok():
         rc, out, err = d.ctl("show", "status")
-        return rc == 0 and "peers: 2 of 3 nodes" in out and out
-    out = wait_until(status_ok, 15)
+        return (rc == 0 and "peers: 2 of 3 nodes" in out and
+                "ready: yes" in out and out)
+    out = wait_until(status_ok, 60)
     tap.ok(out, "show status: 2 peers of 3 nodes", d.ctl("show", "status"))
     out = out or ""
     tap.ok("provider vxlan" in out and "ready: yes" in out,
