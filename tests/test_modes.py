@@ -113,6 +113,11 @@ def run_mode(mode):
             peers = [p for p in c.nodes if p is not n]
             tap.eq(owned(n), expected(mode, peers),
                    "%s: %s owns exactly its peers' objects" % (mode, n.name))
+        # The watcher patches the condition after its first commit, and
+        # says so once the server has taken it: the pings can pass first.
+        tap.ok(c.wait_all(r"^watcher: node \S+: NetworkUnavailable=False "
+                          r"\(RouteCreated\)$"),
+               "%s: every watcher reports its node's condition set" % mode)
         cond = [condition(c, n) for n in c.nodes]
         tap.ok(all(len(x) == 1 and x[0]["status"] == "False" and
                    x[0]["reason"] == "RouteCreated" for x in cond),
