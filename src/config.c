@@ -55,6 +55,8 @@ static const struct option long_options[] = {
 	{ "mtu",		required_argument,	NULL, OPT_MTU },
 	{ "watch-timeout",	required_argument,	NULL, OPT_WATCH_TIMEOUT },
 	{ "route-protocol",	required_argument,	NULL, OPT_ROUTE_PROTOCOL },
+	{ "masquerade",		optional_argument,	NULL, OPT_MASQUERADE },
+	{ "no-masquerade",	required_argument,	NULL, OPT_NO_MASQUERADE },
 	{ "metrics-address",	required_argument,	NULL, OPT_METRICS_ADDRESS },
 	{ "pid-file",		required_argument,	NULL, OPT_PID_FILE },
 	{ "ipsec-key-file",	required_argument,	NULL, OPT_IPSEC_KEY_FILE },
@@ -85,7 +87,8 @@ static const char usage_text[] =
 "       [--node-address-type InternalIP|ExternalIP] [--max-nodes n]\n"
 "       [--watch-timeout seconds]\n"
 "       [--provider mode] [--target ifname] [--mtu bytes]\n"
-"       [--route-protocol n]\n"
+"       [--route-protocol n] [--masquerade[=true|false]]\n"
+"       [--no-masquerade cidr[,cidr...]]\n"
 "       [--pod-cidr cidr] [--node-name name] [--machine-id file]\n"
 "       [--system-uuid file] [--boot-id file] [--cni-config file]\n"
 "       [--sync-period duration] [--ipsec-encryption aes|none]\n"
@@ -134,6 +137,12 @@ KN_STR(KN_DEFAULT_WATCH_TIMEOUT) ")\n"
 "                             the encapsulation)\n"
 "      --route-protocol n     rtm_protocol that marks our routes (default "
 KN_STR(KN_DEFAULT_ROUTE_PROTOCOL) ")\n"
+"      --masquerade[=true|false]\n"
+"                             translate pod traffic leaving the cluster\n"
+"                             range to the node's address (default true)\n"
+"      --no-masquerade cidr[,cidr...]\n"
+"                             destinations reached untranslated; repeatable,\n"
+"                             at most " KN_STR(KN_NOMASQ_MAX) " prefixes per family\n"
 "      --pod-cidr cidr[,cidr] cluster pod range, one per family\n"
 "                             (default 100.96.0.0/12)\n"
 "      --node-name name       this node's Kubernetes name\n"
@@ -347,6 +356,7 @@ config_defaults(struct kn_config *c)
 	strcpy(c->system_uuid, KN_DEFAULT_SYSTEM_UUID);
 	c->max_nodes = KN_DEFAULT_MAX_NODES;
 	c->route_protocol = KN_DEFAULT_ROUTE_PROTOCOL;
+	c->masquerade = 1;
 	c->watch_timeout = KN_DEFAULT_WATCH_TIMEOUT;
 	c->ipsec_encryption = IPSEC_ENC_AES;
 	c->ipsec_authentication = IPSEC_AUTH_SHA1;
@@ -396,6 +406,65 @@ set_uid_base(struct kn_config *c, const char *what, const char *arg,
 		    "65535 (systemd's dynamic users, nobody, 16-bit -1)", what,
 		    n, n + KN_ID_SLOTS - 1);
 	c->uid_base = n;
+	return 0;
+}
+
+/* --masquerade: no value is true. */
+static int
+set_bool(const char *what, const char *arg, uint32_t *out, char *err,
+    size_t errlen)
+{
+	if (arg == NULL || strcmp(arg, "true") == 0)
+		*out = 1;
+	else if (strcmp(arg, "false") == 0)
+		*out = 0;
+	else
+		return errset(err, errlen, "%s: \"%s\" is not true or false",
+		    what, arg);
+	return 0;
+}
+
+/*
+ * --no-masquerade: prefixes separated by commas, added to those of
+ * each family given before; one given twice counts once.  /0 would
+ * turn the feature off by another name.
+ */
+static int
+set_nomasq(struct kn_config *c, const char *what, const char *arg, char *err,
+    size_t errlen)
+{
+	char			 buf[INET6_ADDRSTRLEN + 8], msg[160];
+	struct kn_prefix	 p;
+	const char		*s = arg;
+	size_t			 n;
+	uint32_t		 i, *count;
+
+	do {
+		n = strcspn(s, ",");
+		if (n >= sizeof(buf))
+			return errset(err, errlen, "%s: \"%.*s\" is not a "
+			    "CIDR", what, (int)n, s);
+		memcpy(buf, s, n);
+		buf[n] = '\0';
+		if (prefix_parse(buf, &p, msg, sizeof(msg)) == -1)
+			return errset(err, errlen, "%s: %s", what, msg);
+		if (p.len == 0)
+			return errset(err, errlen, "%s: \"%s\": a /0 prefix "
+			    "turns masquerade off: say --masquerade=false",
+			    what, buf);
+		count = &c->nomasq_count[p.family == AF_INET6];
+		for (i = 0; i < *count; i++)
+			if (memcmp(&c->nomasq[p.family == AF_INET6][i], &p,
+			    sizeof(p)) == 0)
+				break;
+		if (i == *count && *count == KN_NOMASQ_MAX)
+			return errset(err, errlen, "%s: more than %d %s "
+			    "prefixes", what, KN_NOMASQ_MAX,
+			    p.family == AF_INET6 ? "IPv6" : "IPv4");
+		if (i == *count)
+			c->nomasq[p.family == AF_INET6][(*count)++] = p;
+		s += n;
+	} while (*s++ == ',');
 	return 0;
 }
 
@@ -515,6 +584,15 @@ config_option(struct kn_config *c, struct kn_cmdline *cl, int ch,
 		/* 0 to 4 are the kernel's own; 255 is reserved. */
 		return set_number(what, arg, 5, 254,
 		    &c->route_protocol, err, errlen);
+	case OPT_MASQUERADE:
+		return set_bool(what, arg, &c->masquerade, err, errlen);
+	case OPT_NO_MASQUERADE:
+		/* The command line's list replaces the file's. */
+		if (cl != NULL && !cl->nomasq_given) {
+			cl->nomasq_given = 1;
+			memset(c->nomasq_count, 0, sizeof(c->nomasq_count));
+		}
+		return set_nomasq(c, what, arg, err, errlen);
 	case OPT_METRICS_ADDRESS:
 		if (metrics_addr_parse(arg, NULL, NULL, msg, sizeof(msg)) == -1)
 			return errset(err, errlen, "%s: %s", what, msg);
@@ -641,6 +719,16 @@ void
 config_print(const struct kn_config *c, int fd)
 {
 	char	 cidr[2 * (INET6_ADDRSTRLEN + 5)], mtu[32], user[KN_NAME_MAX + 64];
+	char	 nomasq[2 * KN_NOMASQ_MAX * (INET6_ADDRSTRLEN + 5)] = "", p[64];
+	uint32_t i, f;
+
+	for (f = 0; f < 2; f++)
+		for (i = 0; i < c->nomasq_count[f]; i++) {
+			prefix_format(&c->nomasq[f][i], p, sizeof(p));
+			if (*nomasq != '\0')
+				strcat(nomasq, ",");
+			strcat(nomasq, p);
+		}
 
 	cluster_format(c->cluster, cidr, sizeof(cidr));
 	if (*c->user != '\0')
@@ -660,6 +748,8 @@ config_print(const struct kn_config *c, int fd)
 	    "target %s\n"
 	    "mtu %s\n"
 	    "route-protocol %u\n"
+	    "masquerade %s\n"
+	    "no-masquerade %s\n"
 	    "node-name %s\n"
 	    "machine-id %s\n"
 	    "system-uuid %s\n"
@@ -687,7 +777,8 @@ config_print(const struct kn_config *c, int fd)
 	    "verbose %d\n",
 	    mode_name(c->mode), cidr,
 	    *c->target ? c->target : "(found by route)", mtu,
-	    c->route_protocol,
+	    c->route_protocol, c->masquerade ? "true" : "false",
+	    *nomasq ? nomasq : "(none)",
 	    *c->node_name ? c->node_name : "(not set)",
 	    *c->machine_id ? c->machine_id : "(not set)",
 	    *c->system_uuid ? c->system_uuid : "(not set)",

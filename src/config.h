@@ -37,6 +37,8 @@
 #define KN_DEFAULT_WATCH_TIMEOUT	300	/* seconds; a watch lasts 1-2x */
 /* rtm_protocol of our routes; contrib/kopeio.conf names it for ip(8). */
 #define KN_DEFAULT_ROUTE_PROTOCOL	107
+/* --no-masquerade: prefixes of each family left untranslated. */
+#define KN_NOMASQ_MAX	32
 #define KN_STR(x)	KN_STR1(x)
 #define KN_STR1(x)	#x
 
@@ -92,6 +94,9 @@ struct kn_config {
 	uint32_t	watch_timeout;		/* seconds, at least */
 	uint32_t	mtu;			/* 0: underlay less encapsulation */
 	uint32_t	route_protocol;
+	uint32_t	masquerade;		/* egress masquerade on */
+	uint32_t	nomasq_count[2];	/* by family: 0 IPv4, 1 IPv6 */
+	struct kn_prefix nomasq[2][KN_NOMASQ_MAX];
 	char		socket[KN_SOCKET_MAX];	/* control socket */
 	char		pid_file[KN_PATH_MAX];
 	char		metrics_address[64];	/* "": off */
@@ -112,6 +117,8 @@ enum kn_action {
 struct kn_cmdline {
 	enum kn_action	action;
 	char		role[16];
+	int		nomasq_given;	/* the command line's list replaces
+					   the file's */
 };
 
 int	 config_load(struct kn_config *, struct kn_cmdline *, int argc,

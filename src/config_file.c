@@ -82,6 +82,7 @@ enum key_value {
 	VALUE_PERIOD,	/* nanoseconds, or a duration string */
 	VALUE_CIDR,
 	VALUE_SECTION,	/* a mapping of its own */
+	VALUE_LIST,	/* a sequence of scalars, or one scalar */
 };
 
 struct conf_key {
@@ -112,6 +113,8 @@ static const struct conf_key conf_keys[] = {
 	{ "", "mtu", OPT_MTU, VALUE_NUMBER },
 	{ "", "routeProtocol", OPT_ROUTE_PROTOCOL, VALUE_NUMBER },
 	{ "", "metricsAddress", OPT_METRICS_ADDRESS, VALUE_TEXT },
+	{ "", "masquerade", OPT_MASQUERADE, VALUE_TEXT },
+	{ "", "nonMasqueradeCIDRs", OPT_NO_MASQUERADE, VALUE_LIST },
 };
 
 static const struct conf_key *
@@ -224,10 +227,35 @@ yaml_scalar_value(struct yaml_ctx *y, struct kn_config *c, const char *sect,
 	return 0;
 }
 
+/* A key's sequence: each item a scalar that goes through the option. */
+static int
+yaml_list(struct yaml_ctx *y, struct kn_config *c, const char *key)
+{
+	yaml_event_t	 ev;
+	int		 rv = 0;
+
+	while (rv == 0) {
+		if (yaml_next(y, &ev) == -1)
+			return -1;
+		if (ev.type == YAML_SEQUENCE_END_EVENT) {
+			yaml_event_delete(&ev);
+			break;
+		}
+		if (ev.type != YAML_SCALAR_EVENT)
+			rv = yaml_fail(y, &ev, "%s: expected a list of "
+			    "prefixes", key);
+		else
+			rv = yaml_scalar_value(y, c, "", key, &ev);
+		yaml_event_delete(&ev);
+	}
+	return rv;
+}
+
 /* A block mapping of scalars; "ipsec" nests one level. */
 static int
 yaml_mapping(struct yaml_ctx *y, struct kn_config *c, const char *sect)
 {
+	const struct conf_key *ck;
 	yaml_event_t	 kev, vev;
 	char		 key[64];
 	int		 rv;
@@ -265,6 +293,10 @@ yaml_mapping(struct yaml_ctx *y, struct kn_config *c, const char *sect)
 		else if (vev.type == YAML_MAPPING_START_EVENT && *sect == '\0'
 		    && strcmp(key, "ipsec") == 0)
 			rv = yaml_mapping(y, c, "ipsec");
+		else if (vev.type == YAML_SEQUENCE_START_EVENT &&
+		    (ck = conf_key(sect, key)) != NULL &&
+		    ck->value == VALUE_LIST)
+			rv = yaml_list(y, c, key);
 		else
 			rv = yaml_fail(y, &vev, "%s: expected a single value",
 			    key);

@@ -42,6 +42,8 @@ enum {
 	OPT_IPSEC_KEY_FILE,
 	OPT_IPSEC_ROTATION_DELAY,
 	OPT_UID_BASE,
+	OPT_MASQUERADE,
+	OPT_NO_MASQUERADE,
 };
 
 /* cl may be NULL for an option that sets no action. */

@@ -186,13 +186,15 @@ control_request(struct client *cl, int slot, const struct msg *m)
 				msgchan_close(&cl->ch);
 			return;
 		}
-		if (what != CTL_SHOW_NODES && what != CTL_SHOW_ROUTES) {
+		if (what != CTL_SHOW_NODES && what != CTL_SHOW_ROUTES &&
+		    what != CTL_SHOW_MASQ) {
 			control_result(cl, 2, "unknown table");
 			return;
 		}
 		r = what == CTL_SHOW_NODES ? ROLE_WATCHER : ROLE_EXECUTOR;
 		cl->id = (++ctl_seq << 4) | (uint32_t)slot;
-		if (ctl_ops->dump(ctl_arg, r, cl->id) == -1) {
+		if (ctl_ops->dump(ctl_arg, r, what == CTL_SHOW_MASQ ?
+		    MSG_MASQ_DUMP : MSG_DUMP, cl->id) == -1) {
 			cl->id = 0;
 			snprintf(text, sizeof(text), "the %s is not running",
 			    role_name(r));

@@ -19,7 +19,7 @@ struct control_ops {
 	/* reload; text says what happened; returns the tool's exit status */
 	int	(*reload)(void *, char *text, size_t len);
 	/* ask a child for its table under id; -1 when it is not running */
-	int	(*dump)(void *, enum role, uint32_t id);
+	int	(*dump)(void *, enum role, uint32_t type, uint32_t id);
 	void	(*resync)(void *);
 };
 

@@ -95,6 +95,8 @@ show_status(FILE *out, const struct kn_status *st)
 	}
 	fprintf(out, "peers: %u of %u nodes; %u intents, %u kernel objects\n",
 	    st->watch.peers, st->watch.nodes, e->intents, e->objects);
+	fprintf(out, "masquerade: table inet kopeio, rules %u, repairs %" PRIu64
+	    "\n", e->masq_rules, e->masq_repairs);
 	if (st->cni_config[0] == '\0')
 		fprintf(out, "cni config: none (--cni-config not set)\n");
 	else {
@@ -208,6 +210,22 @@ show_routes(FILE *out, struct msg_route_info *ri, size_t n)
 	}
 }
 
+/* show masquerade: the executor's text, line by line, escaped. */
+static void
+show_text(FILE *out, const char *t, size_t n)
+{
+	char		 line[4 * 1024 + 1];
+	const char	*eol;
+	size_t		 i, k;
+
+	for (i = 0; i < n; i += k + 1) {
+		eol = memchr(t + i, '\n', n - i);
+		k = eol != NULL ? (size_t)(eol - (t + i)) : n - i;
+		ctl_escape(line, sizeof(line), t + i, k);
+		fprintf(out, "%s\n", line);
+	}
+}
+
 void
 ctl_reply_init(struct ctl_reply *r, int show, uint32_t what)
 {
@@ -276,10 +294,15 @@ ctl_reply_msg(struct ctl_reply *r, FILE *out, FILE *err, uint32_t type,
 	} else if (r->what == CTL_SHOW_ROUTES) {
 		rtype = MSG_ROUTE_INFO;
 		size = sizeof(struct msg_route_info);
+	} else if (r->what == CTL_SHOW_MASQ) {
+		rtype = MSG_MASQ_TEXT;
+		size = 1;
 	} else
 		return -1;
 	if (type == MSG_DUMP_END && len == 0) {
-		if (rtype == MSG_NODE_INFO)
+		if (rtype == MSG_MASQ_TEXT)
+			show_text(out, (const char *)r->recs, r->n);
+		else if (rtype == MSG_NODE_INFO)
 			show_nodes(out, (struct msg_node_info *)r->recs, r->n);
 		else
 			show_routes(out, (struct msg_route_info *)r->recs,

@@ -537,6 +537,8 @@ executor_count(struct executor *e, const struct msg_gen_result *res,
 	e->st.intents = itab_count(e->rx.active);
 	e->st.objects = ktab_count(&e->have);
 	e->st.synced = executor_synced(e);
+	e->st.masq_repairs = e->nft.repairs;
+	e->st.masq_rules = e->nft.rules;
 	child_stats_changed(e->c, res != NULL);
 }
 
@@ -605,20 +607,24 @@ executor_poll(struct child *c, struct pollfd *pfd, int max,
     int64_t *timeout)
 {
 	struct executor	*e = c->state;
-	int64_t		 left;
+	int64_t		 left, nft;
 
-	if (max < 2)
+	if (max < 3)
 		return 0;
 	pfd[0].fd = nl_fd(&e->mon);
 	pfd[0].events = POLLIN;
 	pfd[1].fd = e->ctx.mode == MODE_IPSEC ? nl_fd(&e->xmon) : -1;
 	pfd[1].events = POLLIN;
+	pfd[2].fd = knft_fd(&e->nft);
+	pfd[2].events = POLLIN;
 	left = e->resync ? 1000 : e->next_sync - mono_ms();
+	if ((nft = knft_timeout(&e->nft, mono_ms())) >= 0 && nft < left)
+		left = nft;
 	if (e->keys.rot != KXFRM_ROT_NONE && e->keys.rot_next - mono_ms() <
 	    left)
 		left = e->keys.rot_next - mono_ms();
 	*timeout = left < 0 ? 0 : left;
-	return 2;
+	return 3;
 }
 
 static void
@@ -628,6 +634,7 @@ executor_io(struct child *c, struct pollfd *pfd, int n)
 
 	int64_t		 t0 = mono_us();
 	uint64_t	 before = e->st.repairs + e->st.resyncs;
+	uint32_t	 rules = e->nft.rules;
 
 	if (n > 0 && (pfd[0].revents & (POLLIN | POLLERR))) {
 		monitor_take(e, &e->mon, monitor_cb);
@@ -637,6 +644,8 @@ executor_io(struct child *c, struct pollfd *pfd, int n)
 		monitor_take(e, &e->xmon, monitor_xfrm_cb);
 		flush(e);
 	}
+	if (n > 2 && (pfd[2].revents & (POLLIN | POLLERR)))
+		knft_event(&e->nft);
 	if (e->keys.rot != KXFRM_ROT_NONE && mono_ms() >= e->keys.rot_next) {
 		kxfrm_rotation_step(&e->keys, c->conf.ipsec_rotation_ms);
 		ipsec_keys_apply(e);
@@ -650,8 +659,11 @@ executor_io(struct child *c, struct pollfd *pfd, int n)
 		/* Before: the sync may want the next one sooner. */
 		e->next_sync = mono_ms() + c->conf.sync_period_ms;
 		executor_sync_all(e);
+		e->nft.dirty = 1;
 	}
-	if (e->st.repairs + e->st.resyncs != before)
+	/* Once a round, however many nftables events came. */
+	if (knft_run(&e->nft, mono_ms()) || e->nft.rules != rules ||
+	    e->st.repairs + e->st.resyncs != before)
 		executor_count(e, NULL, mono_us() - t0);
 }
 
@@ -708,7 +720,9 @@ route_info(const struct msg_intent *in, void *arg)
 static void
 executor_control(struct child *c, struct msg *m)
 {
+	static char	 text[KNFT_SHOW_MAX];
 	struct executor	*e = c->state;
+	size_t		 n;
 
 	switch (m->hdr.type) {
 	case MSG_DUMP:
@@ -729,6 +743,11 @@ executor_control(struct child *c, struct msg *m)
 	case MSG_RESYNC:
 		log_info("re-sync asked for: reading the kernel again");
 		e->resync = 1;
+		e->nft.dirty = 1;
+		break;
+	case MSG_MASQ_DUMP:
+		n = knft_show(&e->nft, text, sizeof(text));
+		child_send_table(c, MSG_MASQ_TEXT, m->hdr.id, text, n, 1);
 		break;
 	case MSG_IPSEC_KEY:
 		if (kxfrm_key_msg(&e->keys, m, c->conf.ipsec_rotation_ms))
@@ -770,6 +789,10 @@ executor_main(void)
 	    nl_open(&e->mon, NETLINK_ROUTE, RTMGRP_LINK | RTMGRP_NEIGH |
 	    RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE, err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	if (knft_open(&e->nft, &e->c->conf, err, sizeof(err)) == -1)
+		log_warnx("masquerade: %s: nftables cannot be read or "
+		    "changed; pods' traffic leaving the cluster is not "
+		    "masqueraded", err);
 	e->ctx.mode = e->c->conf.mode;
 	e->ctx.cluster = e->c->conf.cluster;
 	e->encap_fd[0] = e->encap_fd[1] = -1;
@@ -836,6 +859,7 @@ executor_main(void)
 	else
 		log_info("adopted %u kernel objects (route protocol %u)",
 		    ktab_count(&e->have), e->ctx.protocol);
+	knft_start(&e->nft);
 	executor_count(e, NULL, -1);
 	e->next_sync = mono_ms() + e->c->conf.sync_period_ms;
 	child_loop(e->c);

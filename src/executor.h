@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "intentrx.h"
+#include "knft.h"
 #include "kobj.h"
 #include "ktab.h"
 #include "kxfrm.h"
@@ -51,6 +52,7 @@ struct executor {
 	struct ktab		 gone;		/* ipsec: states removed, with
 						   their sequence numbers */
 	struct vdev		 dev[2];	/* by family: 0 IPv4, 1 IPv6 */
+	struct knft		 nft;		/* egress masquerade */
 	int			 snapped;	/* a snapshot came */
 	int			 resync;	/* dump everything again */
 	int			 devcheck;	/* a device may have drifted */

@@ -31,6 +31,7 @@ static const char usage_text[] =
 "  show status    mode, generation, last sync, peers, the processes\n"
 "  show nodes     the nodes the watcher knows\n"
 "  show routes    each route intent and whether the kernel has it\n"
+"  show masquerade  table inet kopeio as the kernel has it\n"
 "  reload         read the configuration again (as SIGHUP does)\n"
 "  resync         list the nodes again and re-read the kernel\n"
 "\n"
@@ -147,6 +148,8 @@ main(int argc, char *argv[])
 			what = CTL_SHOW_NODES;
 		else if (strcmp(argv[1], "routes") == 0)
 			what = CTL_SHOW_ROUTES;
+		else if (strcmp(argv[1], "masquerade") == 0)
+			what = CTL_SHOW_MASQ;
 		else
 			usage();
 	} else if (argc == 1 && strcmp(argv[0], "reload") == 0)

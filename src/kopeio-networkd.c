@@ -57,7 +57,7 @@ static int	 parent_selftest(struct parent *);
 static void	 stop_children(struct parent *);
 static void	 ctl_status(void *, struct kn_status *);
 static int	 ctl_reload(void *, char *, size_t);
-static int	 ctl_dump(void *, enum role, uint32_t);
+static int	 ctl_dump(void *, enum role, uint32_t, uint32_t);
 static void	 ctl_resync(void *);
 
 static const struct control_ops ctl_ops = {
@@ -556,6 +556,7 @@ proc_input(struct parent *pa, struct proc *p)
 			break;
 		case MSG_NODE_INFO:
 		case MSG_ROUTE_INFO:
+		case MSG_MASQ_TEXT:
 		case MSG_DUMP_END:
 			control_forward(m);
 			break;
@@ -700,14 +701,17 @@ ctl_reload(void *arg, char *text, size_t len)
 	return parent_reload(arg, text, len);
 }
 
-/* kopeio-networkctl show nodes, show routes: the child sends its table. */
+/*
+ * kopeio-networkctl show nodes, show routes, show masquerade: the
+ * child sends its table.
+ */
 static int
-ctl_dump(void *arg, enum role r, uint32_t id)
+ctl_dump(void *arg, enum role r, uint32_t type, uint32_t id)
 {
 	struct parent	*pa = arg;
 	struct proc	*p = &pa->procs[r];
 
-	if (p->pid == 0 || !p->ready || msgchan_compose(&p->ctl, MSG_DUMP, id,
+	if (p->pid == 0 || !p->ready || msgchan_compose(&p->ctl, type, id,
 	    -1, NULL, 0) == -1)
 		return -1;
 	return 0;

@@ -128,6 +128,10 @@ static const struct scalar exec_scalars[] = {
 	    "failed in the last generation."),
 	E(intents, "intents", "gauge", "Route intents the executor accepted."),
 	E(objects, "kernel_objects", "gauge", "Owned kernel objects."),
+	E(masq_repairs, "masquerade_repairs_total", "counter", "Times table "
+	    "inet kopeio was put back after someone else changed it."),
+	E(masq_rules, "masquerade_rules", "gauge", "Rules in table inet "
+	    "kopeio, as last read."),
 };
 #undef E
 

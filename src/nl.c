@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <libmnl/libmnl.h>
 #include <linux/rtnetlink.h>
 #include <string.h>
@@ -97,7 +98,7 @@ nl_fd(const struct nl *nl)
  * (nl_pid != 0) is dropped; a truncated datagram is an error.
  */
 static ssize_t
-nl_recv(struct nl *nl, void *buf, size_t len)
+nl_recv(struct nl *nl, void *buf, size_t len, int flags)
 {
 	struct sockaddr_nl	 sa;
 	struct iovec		 iov = { buf, len };
@@ -110,7 +111,7 @@ nl_recv(struct nl *nl, void *buf, size_t len)
 		mh.msg_namelen = sizeof(sa);
 		mh.msg_iov = &iov;
 		mh.msg_iovlen = 1;
-		if ((n = recvmsg(nl_fd(nl), &mh, 0)) == -1) {
+		if ((n = recvmsg(nl_fd(nl), &mh, flags)) == -1) {
 			if (errno == EINTR)
 				continue;
 			return -1;
@@ -226,7 +227,7 @@ nl_batch_flush(struct nl_batch *b)
 	if (mnl_socket_sendto(b->nl->sk, b->buf, len) == -1)
 		goto fail;
 	while (left > 0) {
-		if ((r = nl_recv(b->nl, rbuf, sizeof(rbuf))) == -1)
+		if ((r = nl_recv(b->nl, rbuf, sizeof(rbuf), 0)) == -1)
 			goto fail;
 		for (nlh = (void *)rbuf; mnl_nlmsg_ok(nlh, (int)r);
 		    nlh = mnl_nlmsg_next(nlh, (int *)&r)) {
@@ -285,7 +286,7 @@ nl_query(struct nl *nl, struct nlmsghdr *req, nl_msg_cb cb, void *arg)
 	if (mnl_socket_sendto(nl->sk, req, req->nlmsg_len) == -1)
 		return -1;
 	for (;;) {
-		if ((r = nl_recv(nl, rbuf, sizeof(rbuf))) == -1)
+		if ((r = nl_recv(nl, rbuf, sizeof(rbuf), 0)) == -1)
 			return -1;
 		for (nlh = (void *)rbuf; mnl_nlmsg_ok(nlh, (int)r);
 		    nlh = mnl_nlmsg_next(nlh, (int *)&r)) {
@@ -315,6 +316,53 @@ nl_query(struct nl *nl, struct nlmsghdr *req, nl_msg_cb cb, void *arg)
 }
 
 /*
+ * Sends an nfnetlink transaction (a batch from begin to end, sequence
+ * numbers first to last) whose acks requests asked for an ack.  The
+ * kernel runs the whole batch inside sendmsg, so every answer is
+ * queued when it returns and is read without waiting: a kernel that
+ * answers less (a batch refused before its first request) cannot hang
+ * the caller.  0 when every ack is in and none is an error; else -1
+ * with errno the kernel's first error and why its explanation.
+ */
+int
+nl_transaction(struct nl *nl, const void *buf, size_t len, uint32_t first,
+    uint32_t last, unsigned acks, char *why, size_t whylen)
+{
+	const struct nlmsghdr	*nlh;
+	const struct nlmsgerr	*e;
+	ssize_t			 r;
+	int			 error = 0;
+
+	*why = '\0';
+	if (mnl_socket_sendto(nl->sk, buf, len) == -1)
+		return -1;
+	while ((r = nl_recv(nl, rbuf, sizeof(rbuf), MSG_DONTWAIT)) != -1)
+		for (nlh = (void *)rbuf; mnl_nlmsg_ok(nlh, (int)r);
+		    nlh = mnl_nlmsg_next(nlh, (int *)&r)) {
+			if (nlh->nlmsg_type != NLMSG_ERROR ||
+			    nlh->nlmsg_pid != nl->portid ||
+			    nlh->nlmsg_seq - first > last - first ||
+			    mnl_nlmsg_get_payload_len(nlh) < sizeof(*e))
+				continue;
+			e = mnl_nlmsg_get_payload(nlh);
+			if (e->error == 0) {
+				acks -= acks > 0;
+				continue;
+			}
+			if (error == 0) {
+				error = -e->error;
+				snprintf(why, whylen, "%s", extack_text(nlh));
+			}
+		}
+	if (errno != EAGAIN && errno != EWOULDBLOCK)
+		return -1;
+	if (error == 0 && acks > 0)
+		error = EPROTO;
+	errno = error;
+	return error == 0 ? 0 : -1;
+}
+
+/*
  * Drains a non-blocking monitor socket.  -1 with errno ENOBUFS means
  * events were lost: the caller must re-read the whole state.
  */
@@ -325,7 +373,7 @@ nl_read(struct nl *nl, nl_msg_cb cb, void *arg)
 	ssize_t			 r;
 
 	for (;;) {
-		if ((r = nl_recv(nl, rbuf, sizeof(rbuf))) == -1)
+		if ((r = nl_recv(nl, rbuf, sizeof(rbuf), 0)) == -1)
 			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
 		for (nlh = (void *)rbuf; mnl_nlmsg_ok(nlh, (int)r);
 		    nlh = mnl_nlmsg_next(nlh, (int *)&r))

@@ -63,6 +63,8 @@ int	nl_batch_flush(struct nl_batch *);
 
 int	nl_attr_cb(const struct nlattr *, void *);
 int	nl_query(struct nl *, struct nlmsghdr *, nl_msg_cb, void *);
+int	nl_transaction(struct nl *, const void *, size_t, uint32_t first,
+	    uint32_t last, unsigned acks, char *why, size_t whylen);
 int	nl_read(struct nl *, nl_msg_cb, void *);
 void	nl_drain(struct nl *);
 

@@ -96,6 +96,9 @@ static const struct msg_rule msg_rules[] = {
 	RULE(MSG_API_CONNECT, 0, 0, WATCHER, PARENT, 0, 0),
 	RULE(MSG_API_SOCKET, 0, 0, PARENT, WATCHER, 1, 0),
 	FIXED(MSG_API_CONNECT_FAILED, uint32_t, PARENT, WATCHER),
+	RULE(MSG_MASQ_DUMP, 0, 0, PARENT, EXECUTOR, 0, 0),
+	RULE(MSG_MASQ_TEXT, 1, PAYLOAD_MAX, EXECUTOR | PARENT, PARENT | CTL, 0,
+	    0),
 };
 
 /* The histogram bucket of a duration. */

@@ -29,7 +29,7 @@ const char	*role_name(enum role);
 int		 role_from_name(const char *, enum role *);
 
 /* Bumped whenever a payload layout or the rule table changes. */
-#define MSG_VERSION	10
+#define MSG_VERSION	11
 /* Hard limit for one message, header included. */
 #define MSG_MAXLEN	16384
 
@@ -89,6 +89,8 @@ enum msg_type {
 	MSG_API_SOCKET,		/* parent -> watcher: a connected TCP socket
 				   (fd), no payload */
 	MSG_API_CONNECT_FAILED,	/* parent -> watcher: uint32_t errno */
+	MSG_MASQ_DUMP,		/* parent -> executor: send the table's text */
+	MSG_MASQ_TEXT,		/* executor -> parent -> ctl: text, in parts */
 	MSG_TYPE_MAX
 };
 
@@ -239,6 +241,9 @@ struct msg_exec_stats {
 	uint64_t	overruns;	/* monitor events lost */
 	uint64_t	reconcile[STATS_BUCKETS];	/* not cumulative */
 	uint64_t	reconcile_us;	/* sum */
+	uint64_t	masq_repairs;	/* table inet kopeio put back */
+	uint32_t	masq_rules;	/* in its chain, as last read */
+	uint32_t	pad2;
 };
 
 struct stats_code {
@@ -282,7 +287,8 @@ struct kn_status {
 	char			version[32];
 };
 
-enum ctl_show { CTL_SHOW_STATUS, CTL_SHOW_NODES, CTL_SHOW_ROUTES };
+enum ctl_show { CTL_SHOW_STATUS, CTL_SHOW_NODES, CTL_SHOW_ROUTES,
+	CTL_SHOW_MASQ };
 
 struct msg_ctl_result {
 	int32_t		status;		/* 0 ok, else the tool's exit status */

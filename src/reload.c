@@ -55,6 +55,9 @@ parent_reload(struct parent *pa, char *text, size_t len)
 		F("max-nodes", max_nodes), F("mtu", mtu),
 		F("route-protocol", route_protocol), F("socket", socket),
 		F("pid-file", pid_file), F("metrics-address", metrics_address),
+		F("masquerade", masquerade),
+		/* Zero past the count, and no prefix is /0: it says all. */
+		F("no-masquerade", nomasq),
 #undef F
 	};
 	struct kn_config	*conf = &pa->conf, nc;

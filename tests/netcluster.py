@@ -31,6 +31,10 @@ import nodegen  # noqa: E402
 
 API_HOST = "172.20.0.1"
 API_HOST6 = "fd00:200::1"
+# The outside host: on the underlay, outside the cluster range, with no
+# route to any pod CIDR (a host on the internet, as far as pods know).
+OUTSIDE = "172.20.250.1"
+OUTSIDE6 = "fd00:200::fa:1"
 
 
 def sh(*argv, check=True):
@@ -226,6 +230,33 @@ class Node:
         ])
 
 
+class Outside:
+    """A host on the underlay bridge with an address outside the cluster
+    range and no route to any pod CIDR: a pod reaches it only when its
+    source is translated to its node's address."""
+
+    def __init__(self, cluster, dual_stack):
+        self.ns = cluster.prefix + "-out"
+        self.addr = OUTSIDE
+        self.addr6 = OUTSIDE6 if dual_stack else None
+        ul = cluster.ul
+        sh("ip", "netns", "add", self.ns)
+        cluster.namespaces.append(self.ns)
+        sh("ip", "-n", self.ns, "link", "set", "lo", "up")
+        sh("ip", "-n", ul, "link", "add", "out", "type", "veth", "peer",
+           "name", "eth0", "netns", self.ns)
+        sh("ip", "-n", ul, "link", "set", "out", "master", "ul", "up")
+        sh("ip", "-n", self.ns, "addr", "add", self.addr + "/16", "dev",
+           "eth0")
+        if dual_stack:
+            sh("ip", "-n", self.ns, "addr", "add", self.addr6 + "/64", "dev",
+               "eth0", "nodad")
+        sh("ip", "-n", self.ns, "link", "set", "eth0", "up")
+
+    def run(self, *argv, check=True):
+        return sh("ip", "netns", "exec", self.ns, *argv, check=check).stdout
+
+
 class _Named:
     """What knlib.Daemon needs of a namespace: its name."""
 
@@ -249,6 +280,7 @@ class Cluster:
         self.namespaces = []
         self.nodes = []
         self.api = None
+        self.outside = None
         self.ul = self.prefix + "-ul"
         try:
             sh("ip", "netns", "add", self.ul)
@@ -262,6 +294,7 @@ class Cluster:
             sh("ip", "-n", self.ul, "link", "set", "ul", "up")
             for i in range(nodes):
                 self.nodes.append(Node(self, i, pods, dual_stack))
+            self.outside = Outside(self, dual_stack)
             self.api = knlib.ApiServer(netns=self.ul, host=API_HOST)
             for n in self.nodes:
                 self.api.control("POST", "/nodes", n.node_object())

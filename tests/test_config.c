@@ -100,6 +100,8 @@ field(const char *name, char *buf, size_t len)
 		snprintf(buf, len, "%u", conf.seccomp);
 	else if (strcmp(name, "verbose") == 0)
 		snprintf(buf, len, "%d", conf.verbose);
+	else if (strcmp(name, "masq") == 0)
+		snprintf(buf, len, "%u", conf.masquerade);
 	else if (strcmp(name, "role") == 0)
 		snprintf(buf, len, "%d:%s", cl.action, cl.role);
 	else
@@ -119,6 +121,9 @@ test_defaults(void)
 	is_str(mode_name(conf.mode), "vxlan", "defaults: mode named vxlan");
 	cluster_format(conf.cluster, buf, sizeof(buf));
 	is_str(buf, "100.96.0.0/12", "defaults: pod CIDR 100.96.0.0/12");
+	ok(conf.masquerade == 1 && conf.nomasq_count[0] == 0 &&
+	    conf.nomasq_count[1] == 0,
+	    "defaults: masquerade on, no --no-masquerade prefixes");
 	is_int(conf.sync_period_ms, 30000, "defaults: sync period 30000 ms");
 	is_int(conf.watch_timeout, 300, "defaults: watch timeout 300 s");
 	is_int(conf.route_protocol, 107, "defaults: route protocol 107");
@@ -697,6 +702,131 @@ test_yaml_own(void)
 	    "yaml: nodeAddressType checked: \"%s\"", err);
 }
 
+/* The --no-masquerade prefixes, IPv4 first, comma-separated. */
+static const char *
+nomasq(char *buf, size_t len)
+{
+	char		 p[64];
+	unsigned	 f, i;
+
+	*buf = '\0';
+	for (f = 0; f < 2; f++)
+		for (i = 0; i < conf.nomasq_count[f]; i++) {
+			prefix_format(&conf.nomasq[f][i], p, sizeof(p));
+			snprintf(buf + strlen(buf), len - strlen(buf), "%s%s",
+			    *buf ? "," : "", p);
+		}
+	return buf;
+}
+
+static void
+test_masquerade(void)
+{
+	static const struct {
+		const char	*args[3], *want;
+	} bad[] = {
+		{ { "--masquerade=yes" }, "--masquerade: \"yes\" is not true "
+		    "or false" },
+		{ { "--masquerade=" }, "is not true or false" },
+		{ { "--masquerade", "false" }, "unexpected argument \"false\"" },
+		{ { "--no-masquerade" }, "needs a value" },
+		{ { "--no-masquerade=" }, "--no-masquerade: \"\" is not a CIDR "
+		    "(no /prefix length)" },
+		{ { "--no-masquerade=10.0.0.1/8" }, "--no-masquerade: "
+		    "\"10.0.0.1/8\": host bits set past /8" },
+		{ { "--no-masquerade=fd00::1/64" }, "host bits set" },
+		{ { "--no-masquerade=10.0.0.0/33" }, "bad prefix length" },
+		{ { "--no-masquerade=10.0.0.0" }, "no /prefix length" },
+		{ { "--no-masquerade=example.com/8" }, "is not an address" },
+		{ { "--no-masquerade=10.0.0.0/8," }, "\"\" is not a CIDR" },
+		{ { "--no-masquerade=,10.0.0.0/8" }, "\"\" is not a CIDR" },
+		{ { "--no-masquerade=10.0.0.0/8,,11.0.0.0/8" }, "not a CIDR" },
+		{ { "--no-masquerade=0.0.0.0/0" }, "--no-masquerade: "
+		    "\"0.0.0.0/0\": a /0 prefix turns masquerade off: say "
+		    "--masquerade=false" },
+		{ { "--no-masquerade=::/0" }, "a /0 prefix" },
+		{ { "--no-masquerade=10.0.0.0/8 " }, "bad prefix length" },
+	};
+	char	 buf[4096], arg[64];
+	size_t	 i;
+	int	 rv;
+
+	ok(LOAD("--masquerade") == 0 && conf.masquerade == 1,
+	    "masquerade: --masquerade alone is true");
+	ok(LOAD("--masquerade=false") == 0 && conf.masquerade == 0,
+	    "masquerade: --masquerade=false");
+	ok(LOAD("--masquerade=false", "--masquerade=true") == 0 &&
+	    conf.masquerade == 1, "masquerade: --masquerade=true after false");
+	ok(LOAD("--masquerade=false", "--masquerade") == 0 &&
+	    conf.masquerade == 1, "masquerade: the last one wins");
+	rv = LOAD("--no-masquerade", "10.0.0.0/8,fd00:1::/48",
+	    "--no-masquerade=192.168.0.0/16");
+	is_str(rv == 0 ? nomasq(buf, sizeof(buf)) : err,
+	    "10.0.0.0/8,192.168.0.0/16,fd00:1::/48",
+	    "masquerade: --no-masquerade repeated and comma-separated");
+	rv = LOAD("--no-masquerade=10.0.0.0/8,10.0.0.0/8",
+	    "--no-masquerade=10.0.0.0/8");
+	is_str(rv == 0 ? nomasq(buf, sizeof(buf)) : err, "10.0.0.0/8",
+	    "masquerade: a prefix given twice counts once");
+	for (i = 0; i < NELEM(bad); i++) {
+		rv = load_list(bad[i].args, 3);
+		ok(rv == -1 && strstr(err, bad[i].want) != NULL,
+		    "masquerade: %s %s refused: \"%s\"", bad[i].args[0],
+		    bad[i].args[1] ? bad[i].args[1] : "", rv ? err : "accepted");
+	}
+	/* 32 of a family, and one more is an error naming the bound. */
+	*buf = '\0';
+	for (i = 0; i < KN_NOMASQ_MAX; i++)
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s10.%zu"
+		    ".0.0/16", i ? "," : "", i);
+	snprintf(arg, sizeof(arg), "fd00:%zx::/32", i);
+	ok(LOAD("--no-masquerade", buf, "--no-masquerade", arg) == 0 &&
+	    conf.nomasq_count[0] == KN_NOMASQ_MAX && conf.nomasq_count[1] == 1,
+	    "masquerade: %d IPv4 prefixes and an IPv6 one%s%s", KN_NOMASQ_MAX,
+	    *err ? ": " : "", err);
+	ok(LOAD("--no-masquerade", buf, "--no-masquerade=10.99.0.0/16") == -1 &&
+	    strstr(err, "--no-masquerade: more than 32 IPv4 prefixes") != NULL,
+	    "masquerade: a 33rd IPv4 prefix refused: \"%s\"", err);
+
+	/* The file's keys. */
+	ok(yaml("masquerade: false\n") == 0 && conf.masquerade == 0,
+	    "masquerade: yaml masquerade: false");
+	ok(yaml("masquerade: true\n") == 0 && conf.masquerade == 1,
+	    "masquerade: yaml masquerade: true");
+	ok(yaml("\nmasquerade: off\n") == -1 &&
+	    strstr(err, "test.yaml:2: masquerade: \"off\" is not true or "
+	    "false") != NULL, "masquerade: yaml masquerade checked: \"%s\"",
+	    err);
+	rv = yaml("nonMasqueradeCIDRs:\n  - 10.0.0.0/8\n  - fd00::/8\n"
+	    "  - 172.16.0.0/12\n");
+	is_str(rv == 0 ? nomasq(buf, sizeof(buf)) : err,
+	    "10.0.0.0/8,172.16.0.0/12,fd00::/8",
+	    "masquerade: yaml nonMasqueradeCIDRs as a block list");
+	rv = yaml("nonMasqueradeCIDRs: [10.0.0.0/8, 192.168.0.0/16]\n");
+	is_str(rv == 0 ? nomasq(buf, sizeof(buf)) : err,
+	    "10.0.0.0/8,192.168.0.0/16",
+	    "masquerade: yaml nonMasqueradeCIDRs as a flow list");
+	rv = yaml("nonMasqueradeCIDRs: 10.0.0.0/8\n");
+	is_str(rv == 0 ? nomasq(buf, sizeof(buf)) : err, "10.0.0.0/8",
+	    "masquerade: yaml nonMasqueradeCIDRs as one value");
+	ok(yaml("nonMasqueradeCIDRs: []\n") == 0 && conf.nomasq_count[0] == 0,
+	    "masquerade: yaml an empty nonMasqueradeCIDRs");
+	ok(yaml("provider: gre\nnonMasqueradeCIDRs:\n  - 10.0.0.0/8\n"
+	    "  - 10.0.0.1/8\n") == -1 && strstr(err, "test.yaml:4: "
+	    "nonMasqueradeCIDRs: \"10.0.0.1/8\": host bits set") != NULL,
+	    "masquerade: yaml a bad item names its line: \"%s\"", err);
+	ok(yaml("nonMasqueradeCIDRs:\n  - [10.0.0.0/8]\n") == -1 &&
+	    strstr(err, "test.yaml:2: nonMasqueradeCIDRs: expected a list "
+	    "of prefixes") != NULL,
+	    "masquerade: yaml a nested list refused: \"%s\"", err);
+	ok(yaml("nonMasqueradeCIDRs:\n  a: 10.0.0.0/8\n") == -1 &&
+	    strstr(err, "expected a single value") != NULL,
+	    "masquerade: yaml a mapping refused: \"%s\"", err);
+	ok(yaml("podCIDR: [10.0.0.0/8]\n") == -1 &&
+	    strstr(err, "expected a single value") != NULL,
+	    "masquerade: yaml a list for another key refused: \"%s\"", err);
+}
+
 static void
 test_ipsec_key(void)
 {
@@ -927,6 +1057,16 @@ test_file(void)
 	ok(rv == -1, "file: a bad file is an error even if a flag overrides "
 	    "the key");
 
+	write_config("nonMasqueradeCIDRs: [10.0.0.0/8, 11.0.0.0/8]\n");
+	rv = LOAD("-f", tmpfile_path);
+	is_str(rv == 0 ? nomasq(want, sizeof(want)) : err,
+	    "10.0.0.0/8,11.0.0.0/8", "file: nonMasqueradeCIDRs");
+	rv = LOAD("-f", tmpfile_path, "--no-masquerade=12.0.0.0/8",
+	    "--no-masquerade=13.0.0.0/8");
+	is_str(rv == 0 ? nomasq(want, sizeof(want)) : err,
+	    "12.0.0.0/8,13.0.0.0/8", "file: the command line's "
+	    "--no-masquerade list replaces the file's");
+
 	write_config("");
 	ok(LOAD("-f", tmpfile_path) == 0 && conf.mode == MODE_VXLAN,
 	    "file: an empty file is an empty configuration");
@@ -1155,7 +1295,7 @@ test_output(void)
 		"--node-name", "--machine-id", "--system-uuid", "--boot-id",
 		"--ipsec-encryption", "--ipsec-authentication",
 		"--ipsec-encapsulation", "--cni-config", "--sync-period",
-		"--v level",
+		"--v level", "--masquerade[=true|false]", "--no-masquerade",
 	};
 	static char	 out[16384];
 	size_t		 i;
@@ -1185,6 +1325,12 @@ test_output(void)
 	like(out, "provider gre\n", "print: provider");
 	like(out, "pod-cidr 10.1.0.0/16\n", "print: pod CIDR");
 	like(out, "sync-period 60000ms\n", "print: sync period");
+	like(out, "\nmasquerade true\nno-masquerade (none)\n",
+	    "print: masquerade by default");
+	LOAD("--masquerade=false", "--no-masquerade=fd00::/8,10.0.0.0/8");
+	capture(print_conf, out, sizeof(out));
+	like(out, "\nmasquerade false\nno-masquerade 10.0.0.0/8,fd00::/8\n",
+	    "print: masquerade off, and the prefixes");
 }
 
 int
@@ -1205,6 +1351,7 @@ main(void)
 	test_prefix();
 	test_yaml();
 	test_yaml_own();
+	test_masquerade();
 	test_ipsec_key();
 	test_yaml_errors();
 	test_file();

@@ -126,18 +126,31 @@ try:
                 out.write("parent: forged by the %s on %d\n" % (role, f))
         extra = {f: t for f, t in fds.items() if f not in ROLE_FDS[role] and
                  not (SANITIZERS and f == SAN_FD)}
+        # Each netlink socket's bus (Eth: 0 route, 12 netfilter) and
+        # groups, by inode.
         with open("/proc/%d/net/netlink" % pid) as f:
-            nl_inodes = {line.split()[-1] for line in f.readlines()[1:]}
-        netlink = [t for t in extra.values()
-                   if t.startswith("socket:[") and t[8:-1] in nl_inodes]
+            nl_socks = {line.split()[-1]: (int(line.split()[1]),
+                                           int(line.split()[3], 16))
+                        for line in f.readlines()[1:]}
+        netlink = [nl_socks[t[8:-1]] for t in extra.values()
+                   if t.startswith("socket:[") and t[8:-1] in nl_socks]
+        # The executor: route and nftables, command and monitor each.
+        nl_want = {"executor": 4, "arp-helper": 2}.get(role, 0)
         tap.ok(all(t.startswith("socket:") or (role == "metrics" and
                                                 t == "anon_inode:[eventpoll]")
                    for t in extra.values()) and
                ((role in ("watcher", "metrics") and not netlink) or
-                (role in ("executor", "arp-helper") and len(extra) == 2 and
-                 len(netlink) == 2) or not extra),
+                (nl_want and len(extra) == nl_want and
+                 len(netlink) == nl_want) or not extra),
                "%s: holds no other descriptor but its own sockets" % role,
                fds)
+        # NETLINK_NETFILTER (12): the executor's nftables command socket
+        # and its monitor of NFNLGRP_NFTABLES (group 7), nobody else's.
+        nft = sorted(g for bus, g in netlink if bus == 12)
+        tap.eq(nft, [0, 1 << 6] if role == "executor" else [],
+               "%s: %s" % (role, "holds a NETLINK_NETFILTER command socket "
+                           "and an nftables monitor" if role == "executor"
+                           else "holds no NETLINK_NETFILTER socket"))
         with open("/proc/%d/environ" % pid, "rb") as f:
             env = [e.split(b"=")[0].decode() for e in f.read().split(b"\0")
                    if e]

@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import knlib  # noqa: E402
 
 tap = knlib.Tap()
-knlib.need_apiserver(tap, "curl", "ss")
+knlib.need_apiserver(tap, "curl", "ss", "nft")
 import netcluster  # noqa: E402
 
 COMMITTED = r"^watcher: generation \d+ committed"
@@ -171,6 +171,16 @@ try:
     tap.ok(wait_until(lambda: (metric(n0.ns, "drift_repairs_total") or 0) >
                       before, 15), "metrics: a drift repair is counted",
            metric(n0.ns, "drift_repairs_total"))
+
+    # table inet kopeio deleted by hand: put back and counted.
+    tap.eq(m.get("kopeio_networking_masquerade_rules"), 1,
+           "metrics: the masquerade rule is counted")
+    before = m.get("kopeio_networking_masquerade_repairs_total")
+    n0.run("nft", "delete", "table", "inet", "kopeio")
+    tap.ok(wait_until(lambda: (metric(n0.ns, "masquerade_repairs_total")
+                               or 0) > before, 15),
+           "metrics: a masquerade repair is counted",
+           metric(n0.ns, "masquerade_repairs_total"))
 
     # A changed Node object: a MODIFIED watch event.
     key = 'watch_events_total{type="MODIFIED"}'

@@ -49,10 +49,11 @@ ops_reload(void *arg, char *text, size_t len)
 
 /* Every other table is asked of a child that is not running. */
 static int
-ops_dump(void *arg, enum role r, uint32_t id)
+ops_dump(void *arg, enum role r, uint32_t type, uint32_t id)
 {
 	(void)arg;
 	(void)r;
+	(void)type;
 	if (dumps++ % 2)
 		return -1;
 	dump_id = id;
