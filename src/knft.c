@@ -488,11 +488,16 @@ replace(struct knft *k, const char *what)
 		return 0;
 	}
 	error = errno;
-	(error != k->last_error ? log_warnx : log_debug)("masquerade: the "
-	    "kernel refused table inet %s: %s%s%s%s%s; trying again in %lld "
-	    "s, routes are not held up", KNFT_TABLE, strerror(error),
-	    *why ? " (" : "", why, *why ? ")" : "", refusal_hint(error),
-	    (long long)k->retry_ms / 1000);
+	if (error != k->last_error)
+		log_warnx("masquerade: the kernel refused table inet %s: "
+		    "%s%s%s%s%s; trying again in %lld s, routes are not held "
+		    "up", KNFT_TABLE, strerror(error), *why ? " (" : "", why,
+		    *why ? ")" : "", refusal_hint(error),
+		    (long long)k->retry_ms / 1000);
+	else
+		log_debug("masquerade: table inet %s still refused; trying "
+		    "again in %lld s", KNFT_TABLE,
+		    (long long)k->retry_ms / 1000);
 	k->last_error = error;
 	k->refused = 1;
 	k->due = mono_ms() + k->retry_ms;

@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import knlib  # noqa: E402
 
 tap = knlib.Tap()
-knlib.need_apiserver(tap, "ping", "setpriv")
+knlib.need_apiserver(tap, "ping", "setpriv", "nft")
 import netcluster  # noqa: E402
 
 COMMITTED = r"^watcher: generation \d+ committed"
@@ -40,7 +40,8 @@ for argv in (["show"], ["show", "everything"], ["reload", "now"], [],
     tap.ok(rc == 2 and "usage: kopeio-networkctl" in err,
            "usage error for %r: status 2" % argv, "%d %s" % (rc, err))
 rc, out, err = ctl("--help")
-tap.ok(rc == 0 and "show routes" in out, "--help on standard output")
+tap.ok(rc == 0 and "show routes" in out and "show masquerade" in out,
+       "--help on standard output")
 
 c = netcluster.Cluster(nodes=3, pods=1)
 try:
@@ -111,6 +112,29 @@ try:
                out)
     tap.ok(n0.pod_cidr not in out, "show routes: no route to itself", out)
 
+    # show masquerade: the table as the kernel has it, and in status
+    rc, out, err = d.ctl("show", "masquerade")
+    tap.ok(rc == 0 and out.startswith("masquerade on: from 100.96.0.0/12\n"
+                                      "repairs 0\n"
+                                      "table inet kopeio: present, as "
+                                      "configured\n"
+                                      "chain postrouting: type nat hook "
+                                      "postrouting priority 100 policy "
+                                      "accept\n"
+                                      "rule 1: inet kopeio postrouting"),
+           "show masquerade: the flags, the table, its chain", out + err)
+    tap.ok("[ payload load 4b @ network header + 12 => reg 1 ]" in out and
+           "[ masq flags 0x10 ]" in out and "rule 2:" not in out,
+           "show masquerade: the one rule, expression by expression", out)
+    tap.ok("\nmasquerade: table inet kopeio, rules 1, repairs 0\n" in
+           d.ctl("show", "status")[1], "show status: the masquerade table")
+    n0.run("nft", "add", "rule", "inet", "kopeio", "postrouting", "ip",
+           "daddr", "192.0.2.0/24", "return")
+    tap.ok(wait_until(lambda: "repairs 1\n" in d.ctl("show", "masquerade")[1]
+                      and "as configured" in d.ctl("show", "masquerade")[1]),
+           "show masquerade: a rule added by hand is taken out, and the "
+           "repair counted", d.ctl("show", "masquerade")[1])
+
     # resync: the watcher lists again, the executor re-reads the kernel
     mark = d.mark()
     rc, out, err = d.ctl("resync")
@@ -136,6 +160,14 @@ try:
     i, m = d.wait_for(r"^executor: log verbosity 2$", 10, mark)
     tap.ok(m is not None, "reload: logLevel 3 reaches the children",
            d.log(mark))
+    # The masquerade's settings cannot change either.
+    with open(conf, "w") as f:
+        f.write("provider: vxlan\nmasquerade: false\n"
+                "nonMasqueradeCIDRs: [10.0.0.0/8]\n")
+    rc, out, err = d.ctl("reload")
+    tap.ok(rc == 0 and out.strip() == "configuration reloaded; not applied "
+           "until a restart: masquerade, no-masquerade",
+           "reload: masquerade and no-masquerade refused", out + err)
     # A broken file: refused with its line, nothing changes.
     with open(conf, "w") as f:
         f.write("provider: vxlan\n\nbogus: 1\n")

@@ -43,6 +43,31 @@ table inet fw {
 """
 
 
+# Makes table inet kopeio owned by this process's netlink socket
+# (NFT_TABLE_F_OWNER): only it may change the table, which goes when
+# the socket closes.  Built by hand: nft(8) 1.0.6 has no "owner".
+HOLDER = r"""
+import socket, struct, sys
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)
+s.bind((0, 0))
+def msg(type, flags, seq, family, attrs, res=0):
+    body = struct.pack("=BBH", family, 0, socket.htons(res)) + attrs
+    return struct.pack("=IHHII", 16 + len(body), type, flags, seq, 0) + body
+def attr(t, data):
+    n = 4 + len(data)
+    return struct.pack("=HH", n, t) + data + b"\0" * (-n % 4)
+# batch begin (res_id NFNL_SUBSYS_NFTABLES), NEWTABLE inet, batch end
+b = msg(0x10, 1, 1, 0, b"", res=10)
+b += msg(10 << 8, 1 | 4 | 0x400, 2, 1,
+         attr(1, b"kopeio\0") + attr(2, struct.pack(">I", 2)))
+b += msg(0x11, 1, 3, 0, b"", res=10)
+s.send(b)
+err = struct.unpack("=i", s.recv(4096)[16:20])[0]
+print("held" if err == 0 else "error %d" % err, flush=True)
+sys.stdin.read()
+"""
+
+
 def nft(node, *args, check=True):
     return node.run("nft", *args, check=check)
 
@@ -141,6 +166,46 @@ def drift(c, n0):
            "show masquerade prints the table and its rules", out + err)
 
 
+def refusal(c, n0, n1, mode):
+    """A table the kernel will not let the executor replace (another
+    program owns one of that name): said once, tried again with a
+    back-off, routes unaffected; programmed once the other goes."""
+    n0.stop()
+    nft(n0, "delete", "table", "inet", "kopeio")
+    holder = subprocess.Popen(["ip", "netns", "exec", n0.ns, sys.executable,
+                               "-c", HOLDER], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        tap.eq(holder.stdout.readline().strip(), "held",
+               "refusal: another program owns a table inet kopeio")
+        n0.start(["-v", "--provider", mode, "--sync-period", "1h"])
+        d = n0.daemon
+        i, m = d.wait_for(r"^executor: masquerade: the kernel refused table "
+                          r"inet kopeio: Operation not permitted.*\(another "
+                          r"program owns a table of that name\); trying "
+                          r"again in 1 s, routes are not held up$")
+        tap.ok(m is not None, "refusal: the kernel's error is logged, with "
+               "what it means", d.log())
+        i, m = d.wait_for(r"^executor: masquerade: table inet kopeio still "
+                          r"refused; trying again in 4 s$", 30)
+        tap.ok(m is not None, "refusal: tried again, waiting longer each "
+               "time", d.log())
+        tap.eq(len(re.findall(r"kernel refused table", d.log())), 1,
+               "refusal: the error is logged once")
+        tap.ok(wait_until(lambda: masqlib.ping(n1.pods[0].ns,
+                                               n0.pods[0].addr), 30),
+               "refusal: routes are programmed all the same")
+    finally:
+        holder.stdin.close()
+        holder.wait()
+    i, m = d.wait_for(r"^executor: masquerade: table inet kopeio accepted "
+                      r"after the kernel refused it$", 90)
+    tap.ok(m is not None, "refusal: once the other program is gone, the "
+           "table is made", d.log())
+    tap.ok(wait_until(lambda: reaches_outside(c, n0)), "refusal: and the "
+           "outside host is reached")
+
+
 def ownership(mode):
     """Foreign tables byte-identical across start, repairs, restarts and
     a killed executor; a restart sends nothing; an old table is
@@ -171,23 +236,37 @@ def ownership(mode):
         tap.eq(foreign(n0), before, "ownership: the foreign tables are "
                "byte-identical after the executor was killed")
 
-        # A restarted daemon with an unchanged table sends nothing.
+        # A restarted daemon with an unchanged table sends nothing: the
+        # monitor is known to listen once it has seen a scratch table.
         want = ours(n0)
+        events = "/run/%s-nft-events" % n0.ns
+        out = open(events, "w+")
         mon = subprocess.Popen(["ip", "netns", "exec", n0.ns, "nft",
-                                "monitor"], stdout=subprocess.PIPE,
-                               text=True)
-        n0.stop()
-        tap.eq(ours(n0), want, "ownership: a stopped daemon leaves the "
-               "table in place")
-        n0.start(["-v", "--provider", mode, "--sync-period", "1h"])
-        i, m = n0.daemon.wait_for(TABLE + r"adopted \(1 rule\)$")
-        tap.ok(m is not None, "ownership: a restarted daemon adopts the "
-               "table", n0.daemon.log())
-        n0.daemon.wait_for(COMMITTED)
-        mon.terminate()
-        events = mon.communicate(timeout=10)[0]
-        tap.eq(events.strip(), "", "ownership: the restart changed nothing "
-               "in nftables (nft monitor saw no event)")
+                                "monitor"], stdout=out, text=True)
+        try:
+            def listening():
+                nft(n0, "add", "table", "ip", "knscratch")
+                nft(n0, "delete", "table", "ip", "knscratch")
+                return "delete table ip knscratch" in open(events).read()
+            tap.ok(wait_until(listening, 20, 0.5), "ownership: nft monitor "
+                   "listens")
+            seen = len(open(events).read())
+            n0.stop()
+            tap.eq(ours(n0), want, "ownership: a stopped daemon leaves the "
+                   "table in place")
+            n0.start(["-v", "--provider", mode, "--sync-period", "1h"])
+            i, m = n0.daemon.wait_for(TABLE + r"adopted \(1 rule\)$")
+            tap.ok(m is not None, "ownership: a restarted daemon adopts the "
+                   "table", n0.daemon.log())
+            n0.daemon.wait_for(COMMITTED)
+        finally:
+            mon.terminate()
+            mon.wait()
+        tap.eq(open(events).read()[seen:].strip(), "", "ownership: the "
+               "restart changed nothing in nftables (nft monitor saw no "
+               "event)")
+        out.close()
+        os.unlink(events)
         tap.eq(foreign(n0), before, "ownership: the foreign tables are "
                "byte-identical after the restart")
 
@@ -204,6 +283,8 @@ def ownership(mode):
         st, out, err = n0.daemon.ctl("show", "status")
         tap.ok("masquerade: table inet kopeio, rules 1, repairs 0\n" in out, "ownership: a replacement "
                "at start is no repair", out)
+
+        refusal(c, n0, n1, mode)
 
         # --no-masquerade: the outside host sees the pod's own address
         # (given a route back for this check).
