@@ -7,6 +7,10 @@ on that bridge with the real daemon, fully confined, and a local bridge
 cbr0 in its pod CIDR holding pod namespaces.  Nothing touches the
 host's own network: everything lives in namespaces that close() deletes.
 
+An outside host (Cluster.outside) sits on the bridge too, at 172.20.250.1
+(and fd00:200::fa:1 in dual-stack), outside the cluster range with no
+route to any pod CIDR: pods reach it only through the masquerade.
+
 With cni=True the pods are made as a container runtime makes them:
 each node's daemon writes its CNI configuration (--cni-config) and the
 real plugins (bridge, host-local, portmap) attach each pod namespace
