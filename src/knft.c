@@ -56,13 +56,47 @@ nftnl_check(void *p)
 	return p;
 }
 
-/* --- the rules the flags ask for ------------------------------------ */
+/* --- our objects, by name ------------------------------------------ */
 
-static void
-expr_add(struct nftnl_rule *r, struct nftnl_expr *e)
+/* Our chain and a rule of it: what every request about them names. */
+static struct nftnl_chain *
+chain_ours(void)
 {
-	nftnl_rule_add_expr(r, e);
+	struct nftnl_chain	*c = nftnl_check(nftnl_chain_alloc());
+
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, KNFT_TABLE);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, KNFT_CHAIN);
+	return c;
 }
+
+/* A request about our table: GETTABLE, NEWTABLE, DELTABLE. */
+static struct nlmsghdr *
+put_table(char *p, uint16_t type, uint16_t flags, uint32_t seq)
+{
+	struct nftnl_table	*t = nftnl_check(nftnl_table_alloc());
+	struct nlmsghdr		*nlh;
+
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, KNFT_TABLE);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, 0);
+	nlh = nftnl_table_nlmsg_build_hdr(p, type, NFPROTO_INET,
+	    flags | NLM_F_ACK, seq);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	return nlh;
+}
+
+static struct nftnl_rule *
+rule_ours(void)
+{
+	struct nftnl_rule	*r = nftnl_check(nftnl_rule_alloc());
+
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, KNFT_TABLE);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, KNFT_CHAIN);
+	return r;
+}
+
+/* --- the rules the flags ask for ------------------------------------ */
 
 static void
 cmp_add(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len)
@@ -72,7 +106,7 @@ cmp_add(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len)
 	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
 	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-	expr_add(r, e);
+	nftnl_rule_add_expr(r, e);
 }
 
 /*
@@ -96,7 +130,7 @@ match_prefix(struct nftnl_rule *r, uint32_t offset, const struct kn_prefix *p,
 	    NFT_PAYLOAD_NETWORK_HEADER);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-	expr_add(r, e);
+	nftnl_rule_add_expr(r, e);
 	if (p->len % 8 != 0) {
 		memset(zero, 0, sizeof(zero));
 		for (i = 0; i < len; i++)
@@ -108,7 +142,7 @@ match_prefix(struct nftnl_rule *r, uint32_t offset, const struct kn_prefix *p,
 		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
 		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
 		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
-		expr_add(r, e);
+		nftnl_rule_add_expr(r, e);
 	}
 	cmp_add(r, op, p->addr, len);
 }
@@ -121,18 +155,15 @@ match_prefix(struct nftnl_rule *r, uint32_t offset, const struct kn_prefix *p,
 static struct nftnl_rule *
 rule_new(const struct kn_prefix *cluster, const struct kn_prefix *dst)
 {
-	struct nftnl_rule	*r = nftnl_check(nftnl_rule_alloc());
+	struct nftnl_rule	*r = rule_ours();
 	struct nftnl_expr	*e;
 	int			 v6 = cluster->family == AF_INET6;
 	uint8_t			 proto = v6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
 
-	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, KNFT_TABLE);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, KNFT_CHAIN);
 	e = nftnl_check(nftnl_expr_alloc("meta"));
 	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_NFPROTO);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
-	expr_add(r, e);
+	nftnl_rule_add_expr(r, e);
 	cmp_add(r, NFT_CMP_EQ, &proto, sizeof(proto));
 	match_prefix(r, v6 ? 8 : 12, cluster, NFT_CMP_EQ);
 	if (dst != NULL) {
@@ -146,7 +177,7 @@ rule_new(const struct kn_prefix *cluster, const struct kn_prefix *dst)
 		nftnl_expr_set_u32(e, NFTNL_EXPR_MASQ_FLAGS,
 		    NF_NAT_RANGE_PROTO_RANDOM_FULLY);
 	}
-	expr_add(r, e);
+	nftnl_rule_add_expr(r, e);
 	return r;
 }
 
@@ -307,24 +338,16 @@ have_load(struct knft *k, struct knft_have *h)
 {
 	char			 buf[512] __attribute__((aligned(8)));
 	struct nlmsghdr		*nlh;
-	struct nftnl_table	*t;
 	struct nftnl_chain	*c;
 	struct nftnl_rule	*r;
 
 	memset(h, 0, sizeof(*h));
-	t = nftnl_check(nftnl_table_alloc());
-	nftnl_table_set_str(t, NFTNL_TABLE_NAME, KNFT_TABLE);
-	nlh = nftnl_table_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET,
-	    NLM_F_ACK, 0);
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	nftnl_table_free(t);
-	if (query(k, nlh, table_cb, h) == -1)
+	if (query(k, put_table(buf, NFT_MSG_GETTABLE, 0, 0), table_cb, h) ==
+	    -1)
 		return -1;
 	if (!h->table)
 		return 0;
-	c = nftnl_check(nftnl_chain_alloc());
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, KNFT_TABLE);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, KNFT_CHAIN);
+	c = chain_ours();
 	nlh = nftnl_chain_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_INET,
 	    NLM_F_ACK, 0);
 	nftnl_chain_nlmsg_build_payload(nlh, c);
@@ -333,9 +356,7 @@ have_load(struct knft *k, struct knft_have *h)
 		return -1;
 	if (h->chain == NULL)
 		return 0;
-	r = nftnl_check(nftnl_rule_alloc());
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, KNFT_TABLE);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, KNFT_CHAIN);
+	r = rule_ours();
 	nlh = nftnl_rule_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET,
 	    NLM_F_DUMP, 0);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
@@ -375,28 +396,11 @@ have_same(const struct knft *k, const struct knft_have *h)
 /* --- writing -------------------------------------------------------- */
 
 static struct nlmsghdr *
-put_table(char *p, uint16_t type, uint16_t flags, uint32_t seq)
-{
-	struct nftnl_table	*t = nftnl_check(nftnl_table_alloc());
-	struct nlmsghdr		*nlh;
-
-	nftnl_table_set_str(t, NFTNL_TABLE_NAME, KNFT_TABLE);
-	nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, 0);
-	nlh = nftnl_table_nlmsg_build_hdr(p, type, NFPROTO_INET,
-	    flags | NLM_F_ACK, seq);
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	nftnl_table_free(t);
-	return nlh;
-}
-
-static struct nlmsghdr *
 put_chain(char *p, uint32_t seq)
 {
-	struct nftnl_chain	*c = nftnl_check(nftnl_chain_alloc());
+	struct nftnl_chain	*c = chain_ours();
 	struct nlmsghdr		*nlh;
 
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, KNFT_TABLE);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, KNFT_CHAIN);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "nat");
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_POST_ROUTING);
 	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, KNFT_PRIO);

@@ -5,7 +5,7 @@
  *
  * Input:
  *   byte 0   the request: bit 2 set, a show (bits 0-1: 0 status,
- *            1 nodes, 2 routes, 3 unknown); clear, reload or resync
+ *            1 nodes, 2 routes, 3 masquerade); clear, reload or resync
  *   then     messages, each [type byte][2-byte little-endian length]
  *            [payload]; a length past the end takes what is left.  The
  *            type byte picks from types[] below (modulo its size), so
@@ -22,7 +22,7 @@
 
 static const uint32_t	 types[] = { MSG_STATUS, MSG_CTL_RESULT,
 			    MSG_NODE_INFO, MSG_ROUTE_INFO, MSG_DUMP_END,
-			    MSG_HELLO };
+			    MSG_HELLO, MSG_MASQ_TEXT };
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
