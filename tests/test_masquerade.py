@@ -166,7 +166,7 @@ def drift(c, n0):
            "show masquerade prints the table and its rules", out + err)
 
 
-def refusal(c, n0, n1, mode):
+def refusal(c, n0, n1, args):
     """A table the kernel will not let the executor replace (another
     program owns one of that name): said once, tried again with a
     back-off, routes unaffected; programmed once the other goes."""
@@ -178,7 +178,7 @@ def refusal(c, n0, n1, mode):
     try:
         tap.eq(holder.stdout.readline().strip(), "held",
                "refusal: another program owns a table inet kopeio")
-        n0.start(["-v", "--provider", mode, "--sync-period", "1h"])
+        n0.start(args)
         d = n0.daemon
         i, m = d.wait_for(r"^executor: masquerade: the kernel refused table "
                           r"inet kopeio: Operation not permitted.*\(another "
@@ -217,8 +217,13 @@ def ownership(mode):
             subprocess.run(["ip", "netns", "exec", n.ns, "nft", "-f", "-"],
                            input=FOREIGN, text=True, check=True)
         before = foreign(n0)
-        tap.ok(start(c, mode), "%s: every watcher commits" % mode)
-        tap.ok(c.wait_all(TABLE + r"created \(1 rule\)$"),
+        # A return rule and the masquerade: one rule can go of two.
+        args = ["-v", "--provider", mode, "--sync-period", "1h",
+                "--no-masquerade", "198.51.100.0/24"]
+        c.start_all(args)
+        tap.ok(c.wait_all(COMMITTED, timeout=60), "%s: every watcher "
+               "commits" % mode)
+        tap.ok(c.wait_all(TABLE + r"created \(2 rules\)$"),
                "ownership: the table is created beside the foreign ones")
         tap.eq(foreign(n0), before, "ownership: the foreign tables are "
                "byte-identical after the start")
@@ -230,7 +235,7 @@ def ownership(mode):
         d = n0.daemon
         mark = d.mark()
         os.kill(knlib.children_of(d.pid())["executor"], signal.SIGKILL)
-        i, m = d.wait_for(TABLE + r"adopted \(1 rule\)$", start=mark)
+        i, m = d.wait_for(TABLE + r"adopted \(2 rules\)$", start=mark)
         tap.ok(m is not None, "ownership: a restarted executor adopts the "
                "table", d.log(mark))
         tap.eq(foreign(n0), before, "ownership: the foreign tables are "
@@ -254,8 +259,8 @@ def ownership(mode):
             n0.stop()
             tap.eq(ours(n0), want, "ownership: a stopped daemon leaves the "
                    "table in place")
-            n0.start(["-v", "--provider", mode, "--sync-period", "1h"])
-            i, m = n0.daemon.wait_for(TABLE + r"adopted \(1 rule\)$")
+            n0.start(args)
+            i, m = n0.daemon.wait_for(TABLE + r"adopted \(2 rules\)$")
             tap.ok(m is not None, "ownership: a restarted daemon adopts the "
                    "table", n0.daemon.log())
             n0.daemon.wait_for(COMMITTED)
@@ -273,18 +278,18 @@ def ownership(mode):
         # An old table with other rules is replaced at start, in one go.
         n0.stop()
         nft(n0, "add", "rule", "inet", "kopeio", "postrouting", "ip",
-            "daddr", "198.51.100.0/24", "return")
-        n0.start(["-v", "--provider", mode, "--sync-period", "1h"])
+            "daddr", "203.0.113.0/24", "return")
+        n0.start(args)
         i, m = n0.daemon.wait_for(TABLE + r"differed from the flags; "
-                                  r"replaced \(1 rule\)$")
+                                  r"replaced \(2 rules\)$")
         tap.ok(m is not None, "ownership: a table of other rules is "
                "replaced at start", n0.daemon.log())
         tap.eq(ours(n0), want, "ownership: and is as the flags want")
         st, out, err = n0.daemon.ctl("show", "status")
-        tap.ok("masquerade: table inet kopeio, rules 1, repairs 0\n" in out, "ownership: a replacement "
-               "at start is no repair", out)
+        tap.ok("masquerade: table inet kopeio, rules 2, repairs 0\n" in out,
+               "ownership: a replacement at start is no repair", out)
 
-        refusal(c, n0, n1, mode)
+        refusal(c, n0, n1, args)
 
         # --no-masquerade: the outside host sees the pod's own address
         # (given a route back for this check).
