@@ -92,6 +92,7 @@ struct kn_config {
 	uint32_t	watch_timeout;		/* seconds, at least */
 	uint32_t	mtu;			/* 0: underlay less encapsulation */
 	uint32_t	route_protocol;
+	uint32_t	adopt_protocol;		/* layer2; 0: off */
 	char		socket[KN_SOCKET_MAX];	/* control socket */
 	char		pid_file[KN_PATH_MAX];
 	char		metrics_address[64];	/* "": off */

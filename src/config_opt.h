@@ -42,6 +42,7 @@ enum {
 	OPT_IPSEC_KEY_FILE,
 	OPT_IPSEC_ROTATION_DELAY,
 	OPT_UID_BASE,
+	OPT_ADOPT_PROTOCOL,
 };
 
 /* cl may be NULL for an option that sets no action. */

@@ -72,8 +72,10 @@ executor_synced(const struct executor *e)
 	return e->snapped && ipsec_ready(e);
 }
 
+/* h: what the kernel holds for it, NULL if nothing. */
 static void
-request(struct executor *e, enum kobj_op op, const struct kobj *o)
+request(struct executor *e, enum kobj_op op, const struct kobj *o,
+    const struct kobj *h)
 {
 	struct nlmsghdr	*nlh;
 	unsigned	 idx;
@@ -87,6 +89,10 @@ request(struct executor *e, enum kobj_op op, const struct kobj *o)
 	e->st.requests[o->k.type - KOBJ_ROUTE][op]++;
 	e->pend[idx].op = op;
 	e->pend[idx].o = *o;
+	/* Another's route made ours in place (see kobj.c's adoptable). */
+	e->pend[idx].adopt = op == KOBJ_REPLACE && h != NULL &&
+	    h->k.type == KOBJ_ROUTE && h->v.proto != o->v.proto ?
+	    h->v.proto : 0;
 	kobj_request(nlh, &e->ctx, op, o);
 }
 
@@ -168,16 +174,22 @@ executor_reconcile_key(struct executor *e, const struct kobj_key *k)
 	}
 	/* The kernel cannot change a state's key: it goes and comes back. */
 	if (w != NULL && h != NULL && w->k.type == KOBJ_XSTATE) {
-		request(e, KOBJ_DELETE, h);
-		request(e, KOBJ_CREATE, w);
+		request(e, KOBJ_DELETE, h, NULL);
+		request(e, KOBJ_CREATE, w, NULL);
 		return;
 	}
+	/*
+	 * vxlan-legacy's connected route is the kernel's as much as ours:
+	 * replaced, so the kernel's own is no conflict, never removed.
+	 */
 	if (w != NULL)
-		request(e, h == NULL && (w->k.type == KOBJ_ROUTE ||
-		    w->k.type == KOBJ_TUNNEL || w->k.type == KOBJ_XSTATE ||
-		    w->k.type == KOBJ_XPOLICY) ? KOBJ_CREATE : KOBJ_REPLACE, w);
-	else if (h != NULL && executor_synced(e))
-		request(e, KOBJ_DELETE, h);
+		request(e, h == NULL && ((w->k.type == KOBJ_ROUTE &&
+		    w->v.proto == 0) || w->k.type == KOBJ_TUNNEL ||
+		    w->k.type == KOBJ_XSTATE || w->k.type == KOBJ_XPOLICY) ?
+		    KOBJ_CREATE : KOBJ_REPLACE, w, h);
+	else if (h != NULL && executor_synced(e) &&
+	    !kobj_is_connected(&e->ctx, h))
+		request(e, KOBJ_DELETE, h, NULL);
 }
 
 /* The routes that waited for their tunnels, tried again. */
@@ -212,15 +224,16 @@ flush(struct executor *e)
 		if (nl_batch_flush(&e->batch) == -1) {
 			log_warn("netlink batch");
 			e->resync = 1;
-			return;
+			break;
 		}
 		outcome_gre_batch(e);
 		if (!e->tunchanged || ktab_count(&e->deferred) == 0)
-			return;
+			break;
 		e->tunchanged = 0;
 		monitor_take(e, &e->mon, monitor_cb);
 		executor_deferred_retry(e);
 	}
+	outcome_adopted(e);
 }
 
 /* What the accepted intents ask for, from scratch. */
@@ -255,10 +268,17 @@ want_add(const struct msg_intent *in, void *arg)
 static void
 want_rebuild(struct executor *e)
 {
+	struct kobj	 o;
+	int		 f;
+
 	ktab_free(&e->want);
 	if (ktab_init(&e->want, e->max) == -1)
 		fatal("table of wanted objects");
 	itab_walk(e->rx.active, want_add, e);
+	for (f = 0; f < 2; f++)
+		if (kobj_connected(&e->ctx, f, &o) && ktab_put(&e->want,
+		    &o) == -1)
+			fatalx("the table of wanted objects is full");
 }
 
 /* The keys the wanted states use now; the table follows. */
@@ -302,7 +322,7 @@ reconcile_all(struct executor *e)
 		o = NULL;
 		while ((o = ktab_next(&e->have, &b, o)) != NULL)
 			if (ktab_get(&e->want, &o->k) == NULL)
-				request(e, KOBJ_DELETE, o);
+				executor_reconcile_key(e, &o->k);
 		gone_prune(e);
 	}
 	flush(e);
@@ -463,19 +483,25 @@ static void
 devices_ensure(struct executor *e)
 {
 	uint32_t	 before[2] = { e->ctx.vxlan[0], e->ctx.vxlan[1] };
+	uint8_t		 vaddr[2][16];
 	int		 i;
 
 	e->devcheck = 0;
+	memcpy(vaddr, e->ctx.vaddr, sizeof(vaddr));
 	for (i = 0; i < 2; i++)
 		if (e->dev[i].name != NULL) {
 			vdev_ensure(&e->cmd, &e->dev[i], &e->c->conf,
 			    e->rx.have_local ? &e->rx.local : NULL);
 			e->ctx.vxlan[i] = e->dev[i].ifindex;
+			memset(e->ctx.vaddr[i], 0, 16);
+			if (e->dev[i].wanted && e->dev[i].ifindex != 0)
+				memcpy(e->ctx.vaddr[i], e->dev[i].addr, 16);
 		}
 	if (e->ctx.mode == MODE_GRE)
 		gre_plan(e);
 	node_net_report(e);
-	if (before[0] != e->ctx.vxlan[0] || before[1] != e->ctx.vxlan[1]) {
+	if (before[0] != e->ctx.vxlan[0] || before[1] != e->ctx.vxlan[1] ||
+	    memcmp(vaddr, e->ctx.vaddr, sizeof(vaddr)) != 0) {
 		want_rebuild(e);
 		e->resync = 1;
 	}
@@ -561,13 +587,16 @@ executor_peer(struct child *c, enum role from, struct msg *m)
 	case INTENTRX_LOCAL:
 		/* The removals of the intents it withdrew, first. */
 		flush(e);
+		/* Routes clear of its pod CIDR may be adopted now. */
+		e->ctx.local = &e->rx.local;
 		if (e->ctx.mode == MODE_IPSEC) {
 			/* Every policy and state names this node. */
 			e->ctx.ipsec.local = &e->rx.local;
 			want_rebuild(e);
 			executor_sync_all(e);
 			node_net_report(e);
-		} else if (e->dev[0].name != NULL || e->ctx.mode == MODE_GRE)
+		} else if (e->dev[0].name != NULL || e->ctx.mode == MODE_GRE ||
+		    e->ctx.adopt != 0)
 			executor_sync_all(e);
 		else
 			node_net_report(e);
@@ -795,6 +824,9 @@ executor_main(void)
 	nl_batch_init(&e->batch, e->ctx.mode == MODE_IPSEC ? &e->xcmd :
 	    &e->cmd, outcome_done, e);
 	e->ctx.protocol = (uint8_t)e->c->conf.route_protocol;
+	e->ctx.adopt = (uint8_t)e->c->conf.adopt_protocol;
+	if (e->ctx.mode == MODE_GRE)
+		e->ctx.have = &e->have;
 	/* In vxlan-legacy the ARP helper owns the neighbours. */
 	e->ctx.neigh = e->ctx.mode == MODE_VXLAN;
 	e->max = 2 * KOBJ_PER_INTENT * e->c->conf.max_nodes + 64;
