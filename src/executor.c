@@ -328,9 +328,13 @@ reconcile_all(struct executor *e)
 	flush(e);
 }
 
-/* One dump into the have table; redone while the kernel interrupts. */
+/*
+ * One dump into the have table (proto: of routes, see
+ * kobj_dump_request); redone while the kernel interrupts.
+ */
 static int
-dump(struct executor *e, uint16_t type, uint8_t family, uint32_t ifindex)
+dump(struct executor *e, uint16_t type, uint8_t family, uint32_t ifindex,
+    uint8_t proto)
 {
 	char			 buf[256] __attribute__((aligned(8)));
 	struct kobj_collect	 kc = { &e->ctx, &e->have };
@@ -342,7 +346,7 @@ dump(struct executor *e, uint16_t type, uint8_t family, uint32_t ifindex)
 			    sizeof(buf), type), kxfrm_collect, &kc);
 		else
 			rv = nl_query(&e->cmd, kobj_dump_request(buf,
-			    sizeof(buf), &e->ctx, type, family, ifindex),
+			    sizeof(buf), type, family, ifindex, proto),
 			    kobj_collect, &kc);
 		if (rv != NL_INTR)
 			return rv;
@@ -350,6 +354,30 @@ dump(struct executor *e, uint16_t type, uint8_t family, uint32_t ifindex)
 	}
 	errno = EINTR;
 	return -1;
+}
+
+/*
+ * The routes of a family: ours on any device, and those of other
+ * protocols that may be adopted (see kobj.c), with as little as the
+ * kernel can filter: every one on our VXLAN devices, those of
+ * --adopt-protocol, or in gre mode all of them (a tunnel per peer).
+ */
+static int
+routes_load(struct executor *e, uint8_t family)
+{
+	int	 i;
+
+	if (dump(e, RTM_GETROUTE, family, 0, e->ctx.protocol) == -1)
+		return -1;
+	for (i = 0; i < 2; i++)
+		if (e->dev[i].ifindex != 0 && dump(e, RTM_GETROUTE, family,
+		    e->dev[i].ifindex, 0) == -1)
+			return -1;
+	if (e->ctx.adopt != 0)
+		return dump(e, RTM_GETROUTE, family, 0, e->ctx.adopt);
+	if (e->ctx.mode == MODE_GRE)
+		return dump(e, RTM_GETROUTE, family, 0, 0);
+	return 0;
 }
 
 /* Reads every owned object the kernel holds into the have table. */
@@ -362,23 +390,23 @@ have_load(struct executor *e)
 	if (ktab_init(&e->have, e->max) == -1)
 		fatal("table of kernel objects");
 	if (e->ctx.mode == MODE_IPSEC)
-		return dump(e, XFRM_MSG_GETSA, 0, 0) == -1 ||
-		    dump(e, XFRM_MSG_GETPOLICY, 0, 0) == -1 ? -1 : 0;
+		return dump(e, XFRM_MSG_GETSA, 0, 0, 0) == -1 ||
+		    dump(e, XFRM_MSG_GETPOLICY, 0, 0, 0) == -1 ? -1 : 0;
 	/* gre mode: the tunnels of each family the cluster range has. */
 	for (i = 0; i < 2 && e->ctx.mode == MODE_GRE; i++)
 		if (cluster_of(e->ctx.cluster, i ? AF_INET6 : AF_INET) != NULL &&
-		    dump(e, RTM_GETLINK, i ? AF_INET6 : AF_INET, 0) == -1)
+		    dump(e, RTM_GETLINK, i ? AF_INET6 : AF_INET, 0, 0) == -1)
 			return -1;
-	if (dump(e, RTM_GETROUTE, AF_INET, 0) == -1 ||
-	    dump(e, RTM_GETROUTE, AF_INET6, 0) == -1)
+	if (routes_load(e, AF_INET) == -1 || routes_load(e, AF_INET6) == -1)
 		return -1;
 	for (i = 0; i < 2; i++) {
 		if (e->dev[i].ifindex == 0)
 			continue;
-		if (dump(e, RTM_GETNEIGH, AF_BRIDGE, e->dev[i].ifindex) == -1)
+		if (dump(e, RTM_GETNEIGH, AF_BRIDGE, e->dev[i].ifindex, 0) ==
+		    -1)
 			return -1;
 		if (e->ctx.neigh && dump(e, RTM_GETNEIGH,
-		    e->dev[i].family, e->dev[i].ifindex) == -1)
+		    e->dev[i].family, e->dev[i].ifindex, 0) == -1)
 			return -1;
 	}
 	return 0;

@@ -511,7 +511,7 @@ adoptable(const struct kobj_ctx *c, uint8_t proto, uint32_t metric,
 	return 0;
 }
 
-/* Does a dump need every protocol's routes, for those to adopt? */
+/* May a route of another protocol be adopted in this mode at all? */
 static int
 adopting(const struct kobj_ctx *c)
 {
@@ -676,15 +676,15 @@ kobj_parse(const struct nlmsghdr *nlh, const struct kobj_ctx *c,
 }
 
 /*
- * A dump of what we may own: routes of our protocol in the main table
- * (strict checking lets the kernel filter; of any protocol where some
- * may be adopted), the neighbours or FDB
- * entries (AF_BRIDGE) of one device, or the GRE devices of a family
- * (the kernel filters by kind when the kind's module is loaded).
+ * A dump of what we may own, which the kernel filters (strict
+ * checking): routes in the main table of protocol proto (0: any) on
+ * device ifindex (0: any), the neighbours or FDB entries (AF_BRIDGE)
+ * of device ifindex, or the GRE devices of a family (when the kind's
+ * module is loaded).
  */
 struct nlmsghdr *
-kobj_dump_request(char *buf, size_t len, const struct kobj_ctx *c,
-    uint16_t type, uint8_t family, uint32_t ifindex)
+kobj_dump_request(char *buf, size_t len, uint16_t type, uint8_t family,
+    uint32_t ifindex, uint8_t proto)
 {
 	struct nlmsghdr	*nlh;
 	struct rtmsg	*rtm;
@@ -704,8 +704,10 @@ kobj_dump_request(char *buf, size_t len, const struct kobj_ctx *c,
 	} else if (type == RTM_GETROUTE) {
 		rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 		rtm->rtm_family = family;
-		rtm->rtm_protocol = adopting(c) ? 0 : c->protocol;
+		rtm->rtm_protocol = proto;
 		rtm->rtm_table = RT_TABLE_MAIN;
+		if (ifindex != 0)
+			mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
 	} else {
 		ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
 		ndm->ndm_family = family;

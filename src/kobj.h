@@ -157,9 +157,8 @@ struct kobj_collect {
 	struct ktab		*tab;
 };
 
-struct nlmsghdr	*kobj_dump_request(char *buf, size_t len,
-		    const struct kobj_ctx *, uint16_t type, uint8_t family,
-		    uint32_t ifindex);
+struct nlmsghdr	*kobj_dump_request(char *buf, size_t len, uint16_t type,
+		    uint8_t family, uint32_t ifindex, uint8_t proto);
 int		 kobj_collect(const struct nlmsghdr *, void *);
 
 #endif

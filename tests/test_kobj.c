@@ -374,7 +374,7 @@ requests6(void)
 	    mnl_attr_get_u32(tb.a[RTA_OIF]) == 9,
 	    "the IPv6 route: protocol 107, no gateway, through index 9");
 
-	nlh = kobj_dump_request(buf, NL_MSG_MAX, &ctx, RTM_GETLINK, AF_INET6,
+	nlh = kobj_dump_request(buf, NL_MSG_MAX, RTM_GETLINK, AF_INET6, 0,
 	    0);
 	gre_data(nlh, &d, &kind);
 	ok(kind != NULL && strcmp(kind, "ip6gre") == 0, "the IPv6 tunnel "

@@ -39,6 +39,22 @@ def tunnel_name(cidr):
     return "k8s-" + "-".join("%02x" % b for b in net.network_address.packed)
 
 
+def original_route(mode, p):
+    """The original's route to peer p, as "ip route" arguments after
+    add or replace; in vxlan-legacy its route for the whole range."""
+    net = p.pod_cidr.split("/")[0]
+    if mode == "layer2":
+        return [p.pod_cidr, "via", p.addr, "dev", "eth0", "proto", "boot"]
+    if mode == "vxlan":
+        return [p.pod_cidr, "via", net, "dev", "vxlan1", "onlink", "proto",
+                "boot"]
+    if mode == "vxlan-legacy":
+        return [str(CLUSTER), "dev", "vxlan1", "proto", "boot", "scope",
+                "global"]
+    return [p.pod_cidr, "dev", tunnel_name(p.pod_cidr), "proto", "boot",
+            "scope", "global"]
+
+
 def original_objects(c, mode):
     """In every node of c, what the original agent makes in mode, as it
     makes it (src/kobj.c says what that is and where it was read): its
@@ -53,8 +69,7 @@ def original_objects(c, mode):
         net = n.pod_cidr.split("/")[0]
         if mode == "layer2":
             for p in peers:
-                n.run("ip", "route", "add", p.pod_cidr, "via", p.addr,
-                      "dev", "eth0", "proto", "boot")
+                n.run("ip", "route", "add", *original_route(mode, p))
             n.run("ip", "route", "add", STALE, "via", "172.20.0.97", "dev",
                   "eth0", "proto", "boot")
         elif mode in ("vxlan", "vxlan-legacy"):
@@ -74,8 +89,7 @@ def original_objects(c, mode):
                 if mode == "vxlan":
                     n.run("ip", "neigh", "replace", pnet, "lladdr", mac,
                           "dev", "vxlan1", "nud", "permanent")
-                    n.run("ip", "route", "add", p.pod_cidr, "via", pnet,
-                          "dev", "vxlan1", "onlink", "proto", "boot")
+                    n.run("ip", "route", "add", *original_route(mode, p))
                     continue
                 for q in p.pods:
                     n.run("ip", "neigh", "replace", q.addr, "lladdr", mac,
@@ -83,8 +97,8 @@ def original_objects(c, mode):
             if mode == "vxlan-legacy":
                 n.run("sysctl", "-qw", "net.ipv4.neigh.vxlan1.app_solicit=3")
                 n.run("ip", "route", "del", str(CLUSTER), "dev", "vxlan1")
-                n.run("ip", "route", "add", str(CLUSTER), "dev", "vxlan1",
-                      "proto", "boot", "scope", "global")
+                n.run("ip", "route", "add",
+                      *original_route(mode, peers[0]))
                 n.run("ip", "route", "add", STALE, "dev", "vxlan1", "proto",
                       "boot", "scope", "global")
             else:
@@ -96,8 +110,13 @@ def original_objects(c, mode):
                 n.run("ip", "tunnel", "add", t, "mode", "gre", "remote",
                       p.addr, "local", n.addr, "ttl", "255")
                 n.run("ip", "link", "set", t, "up")
-                n.run("ip", "route", "add", p.pod_cidr, "dev", t, "proto",
-                      "boot", "scope", "global")
+                n.run("ip", "route", "add", *original_route(mode, p))
+            t = tunnel_name(STALE)
+            n.run("ip", "tunnel", "add", t, "mode", "gre", "remote",
+                  "172.20.0.97", "local", n.addr, "ttl", "255")
+            n.run("ip", "link", "set", t, "up")
+            n.run("ip", "route", "add", STALE, "dev", t, "proto", "boot",
+                  "scope", "global")
         else:
             raise ValueError(mode)
 
@@ -187,6 +206,7 @@ def run_upgrade(tap, c, mode, args, owned, expected):
 
     class Far:
         pod_cidr = nodegen.pod_cidr(FAR)
+        pod_cidr6 = None
         addr = "172.20.0.99"
         name = far["metadata"]["name"]
 
@@ -234,6 +254,13 @@ def run_upgrade(tap, c, mode, args, owned, expected):
                        "kernel's connected route again" % n.name)
         # Enough echoes after the end to see it settled.
         time.sleep(1)
+        # One more, while it runs: the monitor sees it and adopts it.
+        n0, n1 = c.nodes[0], c.nodes[1]
+        n0.run("ip", "route", "replace", *original_route(mode, n1))
+        tap.ok(netcluster.wait_until(converged, 30), "%s: a route of the "
+               "original's made while the daemon runs is adopted too" %
+               mode, n0.run("ip", "route", "show", "table", "all"))
+        time.sleep(0.5)
     finally:
         lost = [(p.what,) + p.stop() for p in pingers]
         events = {}
@@ -259,8 +286,10 @@ def run_upgrade(tap, c, mode, args, owned, expected):
         adopted = sum(int(m) for m in re.findall(
             r"(?m)^executor: adopted (\d+) routes of protocol 3$",
             n.daemon.log()))
-        # vxlan-legacy: the one route for the whole range.
-        tap.eq(adopted, 1 if mode == "vxlan-legacy" else peers,
+        # vxlan-legacy: the one route for the whole range; node 0 one
+        # more, made while it ran.
+        tap.eq(adopted, (1 if mode == "vxlan-legacy" else peers) +
+               (n is c.nodes[0]),
                "%s: %s logged its adopted routes of protocol 3" %
                (mode, n.name))
         tap.ok(not re.search(r"(?m)^(watcher|executor|parent): .*(fatal|"
