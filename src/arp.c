@@ -156,8 +156,8 @@ prune(struct arp *a)
 		if (a->ctx.vxlan[i] == 0)
 			continue;
 		if (nl_query(&a->cmd, kobj_dump_request(buf, sizeof(buf),
-		    &a->ctx, RTM_GETNEIGH, i == 0 ? AF_INET : AF_INET6,
-		    a->ctx.vxlan[i]), kobj_collect, &kc) != 0) {
+		    RTM_GETNEIGH, i == 0 ? AF_INET : AF_INET6,
+		    a->ctx.vxlan[i], 0), kobj_collect, &kc) != 0) {
 			log_warn("reading the neighbours of %s",
 			    vxlan_names[i]);
 			a->prune = 1;	/* again at the next chance */

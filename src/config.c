@@ -57,6 +57,7 @@ static const struct option long_options[] = {
 	{ "route-protocol",	required_argument,	NULL, OPT_ROUTE_PROTOCOL },
 	{ "masquerade",		optional_argument,	NULL, OPT_MASQUERADE },
 	{ "no-masquerade",	required_argument,	NULL, OPT_NO_MASQUERADE },
+	{ "adopt-protocol",	required_argument,	NULL, OPT_ADOPT_PROTOCOL },
 	{ "metrics-address",	required_argument,	NULL, OPT_METRICS_ADDRESS },
 	{ "pid-file",		required_argument,	NULL, OPT_PID_FILE },
 	{ "ipsec-key-file",	required_argument,	NULL, OPT_IPSEC_KEY_FILE },
@@ -87,8 +88,8 @@ static const char usage_text[] =
 "       [--node-address-type InternalIP|ExternalIP] [--max-nodes n]\n"
 "       [--watch-timeout seconds]\n"
 "       [--provider mode] [--target ifname] [--mtu bytes]\n"
-"       [--route-protocol n] [--masquerade[=true|false]]\n"
-"       [--no-masquerade cidr[,cidr...]]\n"
+"       [--route-protocol n] [--adopt-protocol n]\n"
+"       [--masquerade[=true|false]] [--no-masquerade cidr[,cidr...]]\n"
 "       [--pod-cidr cidr] [--node-name name] [--machine-id file]\n"
 "       [--system-uuid file] [--boot-id file] [--cni-config file]\n"
 "       [--sync-period duration] [--ipsec-encryption aes|none]\n"
@@ -143,6 +144,9 @@ KN_STR(KN_DEFAULT_ROUTE_PROTOCOL) ")\n"
 "      --no-masquerade cidr[,cidr...]\n"
 "                             destinations reached untranslated; repeatable,\n"
 "                             at most " KN_STR(KN_NOMASQ_MAX) " prefixes per family\n"
+"      --adopt-protocol n     layer2: adopt the routes of protocol n in the\n"
+"                             pod range (3: the original agent's; default\n"
+"                             off)\n"
 "      --pod-cidr cidr[,cidr] cluster pod range, one per family\n"
 "                             (default 100.96.0.0/12)\n"
 "      --node-name name       this node's Kubernetes name\n"
@@ -388,6 +392,31 @@ set_number(const char *what, const char *arg, long min, long max,
 }
 
 /*
+ * --adopt-protocol: the protocol of another agent's routes that layer2
+ * takes over.  Never the kernel's own (0 unspec, 1 redirect, 2 kernel:
+ * its connected routes lie in the pod range, the local pod bridge's
+ * among them) nor 4 (static: what an administrator or the host's
+ * network manager, systemd-networkd for one, installs); 3 (boot, what
+ * "ip route add" and the original agent use) is the upgrade's.
+ */
+static int
+set_adopt(struct kn_config *c, const char *what, const char *arg,
+    char *err, size_t errlen)
+{
+	uint32_t	 n;
+
+	if (set_number(what, arg, 0, 255, &n, err, errlen) == -1)
+		return -1;
+	if (n <= 2 || n == 4)
+		return errset(err, errlen, "%s: %u is %s's own protocol; "
+		    "its routes are never adopted (3, boot, is the original "
+		    "agent's)", what, n, n == 4 ? "the administrator" :
+		    "the kernel");
+	c->adopt_protocol = n;
+	return 0;
+}
+
+/*
  * --uid-base: four ids from n, none of them root, nobody, 16-bit -1 or
  * one of systemd's dynamic users (61184-65519, handed out while we
  * run), and below 2^31, where some programs take ids for negative.
@@ -593,6 +622,8 @@ config_option(struct kn_config *c, struct kn_cmdline *cl, int ch,
 			memset(c->nomasq_count, 0, sizeof(c->nomasq_count));
 		}
 		return set_nomasq(c, what, arg, err, errlen);
+	case OPT_ADOPT_PROTOCOL:
+		return set_adopt(c, what, arg, err, errlen);
 	case OPT_METRICS_ADDRESS:
 		if (metrics_addr_parse(arg, NULL, NULL, msg, sizeof(msg)) == -1)
 			return errset(err, errlen, "%s: %s", what, msg);
@@ -712,6 +743,15 @@ config_load(struct kn_config *c, struct kn_cmdline *cl, int argc, char **argv,
 		return errset(err, errlen, "--user and --uid-base: give one "
 		    "(--user runs every child as one account, --uid-base "
 		    "each as its own)");
+	if (c->adopt_protocol != 0 && c->mode != MODE_LAYER2)
+		return errset(err, errlen, "--adopt-protocol: for --provider "
+		    "layer2 only (vxlan, vxlan-legacy and gre adopt every "
+		    "route on their own devices in the pod range whatever its "
+		    "protocol; ipsec makes no routes)");
+	if (c->adopt_protocol != 0 && c->adopt_protocol == c->route_protocol)
+		return errset(err, errlen, "--adopt-protocol %u is "
+		    "--route-protocol: the routes of that protocol are ours "
+		    "already", c->adopt_protocol);
 	return 0;
 }
 
@@ -729,6 +769,7 @@ config_print(const struct kn_config *c, int fd)
 				strcat(nomasq, ",");
 			strcat(nomasq, p);
 		}
+	char	 adopt[16] = "(off)";
 
 	cluster_format(c->cluster, cidr, sizeof(cidr));
 	if (*c->user != '\0')
@@ -738,6 +779,8 @@ config_print(const struct kn_config *c, int fd)
 		snprintf(user, sizeof(user), "uid-base %u (uids and gids %u-%u: "
 		    "watcher, executor, arp-helper, metrics)", c->uid, c->uid,
 		    c->uid + KN_ID_SLOTS - 1);
+	if (c->adopt_protocol != 0)
+		snprintf(adopt, sizeof(adopt), "%u", c->adopt_protocol);
 	if (c->mtu != 0)
 		snprintf(mtu, sizeof(mtu), "%u", c->mtu);
 	else
@@ -750,6 +793,7 @@ config_print(const struct kn_config *c, int fd)
 	    "route-protocol %u\n"
 	    "masquerade %s\n"
 	    "no-masquerade %s\n"
+	    "adopt-protocol %s\n"
 	    "node-name %s\n"
 	    "machine-id %s\n"
 	    "system-uuid %s\n"
@@ -778,7 +822,7 @@ config_print(const struct kn_config *c, int fd)
 	    mode_name(c->mode), cidr,
 	    *c->target ? c->target : "(found by route)", mtu,
 	    c->route_protocol, c->masquerade ? "true" : "false",
-	    *nomasq ? nomasq : "(none)",
+	    *nomasq ? nomasq : "(none)", adopt,
 	    *c->node_name ? c->node_name : "(not set)",
 	    *c->machine_id ? c->machine_id : "(not set)",
 	    *c->system_uuid ? c->system_uuid : "(not set)",

@@ -97,6 +97,7 @@ struct kn_config {
 	uint32_t	masquerade;		/* egress masquerade on */
 	uint32_t	nomasq_count[2];	/* by family: 0 IPv4, 1 IPv6 */
 	struct kn_prefix nomasq[2][KN_NOMASQ_MAX];
+	uint32_t	adopt_protocol;		/* layer2; 0: off */
 	char		socket[KN_SOCKET_MAX];	/* control socket */
 	char		pid_file[KN_PATH_MAX];
 	char		metrics_address[64];	/* "": off */

@@ -112,6 +112,7 @@ static const struct conf_key conf_keys[] = {
 	{ "", "watchTimeout", OPT_WATCH_TIMEOUT, VALUE_NUMBER },
 	{ "", "mtu", OPT_MTU, VALUE_NUMBER },
 	{ "", "routeProtocol", OPT_ROUTE_PROTOCOL, VALUE_NUMBER },
+	{ "", "adoptProtocol", OPT_ADOPT_PROTOCOL, VALUE_NUMBER },
 	{ "", "metricsAddress", OPT_METRICS_ADDRESS, VALUE_TEXT },
 	{ "", "masquerade", OPT_MASQUERADE, VALUE_TEXT },
 	{ "", "nonMasqueradeCIDRs", OPT_NO_MASQUERADE, VALUE_LIST },

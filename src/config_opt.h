@@ -44,6 +44,7 @@ enum {
 	OPT_UID_BASE,
 	OPT_MASQUERADE,
 	OPT_NO_MASQUERADE,
+	OPT_ADOPT_PROTOCOL,
 };
 
 /* cl may be NULL for an option that sets no action. */

@@ -134,16 +134,36 @@ prefixes_overlap(const uint8_t *a, unsigned alen, const uint8_t *b,
  * own pod CIDR: its pods are behind a local bridge, and a more specific
  * route would take their traffic elsewhere.
  */
-const char *
-intent_local_refusal(const struct msg_local *l, const struct msg_intent *in)
+static const char *
+local_refusal(const struct msg_local *l, uint8_t family, uint8_t plen,
+    const uint8_t *prefix)
 {
 	int	 i;
 
 	for (i = 0; i < 2; i++)
-		if (l->family[i] == in->family && prefixes_overlap(l->cidr[i],
-		    l->plen[i], in->prefix, in->plen))
+		if (l->family[i] == family && prefixes_overlap(l->cidr[i],
+		    l->plen[i], prefix, plen))
 			return "pod prefix overlaps this node's pod CIDR";
 	return NULL;
+}
+
+const char *
+intent_local_refusal(const struct msg_local *l, const struct msg_intent *in)
+{
+	return local_refusal(l, in->family, in->plen, in->prefix);
+}
+
+/*
+ * May a route the kernel holds for this prefix, of another protocol,
+ * be taken over?  Within the bounds of an intent's prefix, with this
+ * node known and its own pod CIDR clear of it.
+ */
+int
+prefix_adoptable(const struct kn_prefix clusters[2], const struct msg_local *l,
+    uint8_t family, uint8_t plen, const uint8_t *prefix)
+{
+	return l != NULL && prefix_refusal(clusters, family, plen, prefix) ==
+	    NULL && local_refusal(l, family, plen, prefix) == NULL;
 }
 
 /*

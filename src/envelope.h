@@ -3,7 +3,8 @@
  * Pure code: whatever the watcher sends, only intents for pod
  * prefixes inside the cluster range towards ordinary unicast node
  * addresses outside it get in, none overlapping this node's pod CIDR
- * or another accepted prefix, and never more than --max-nodes worth.
+ * or another accepted prefix, and never more than --max-nodes worth;
+ * and the same bounds for a route of another protocol to adopt.
  */
 #ifndef KN_ENVELOPE_H
 #define KN_ENVELOPE_H
@@ -18,6 +19,9 @@ const char	*node_refusal(const struct kn_prefix cluster[2], uint8_t family,
 const char	*intent_local_refusal(const struct msg_local *,
 		    const struct msg_intent *);
 const char	*local_form_refusal(const struct msg_local *);
+int		 prefix_adoptable(const struct kn_prefix cluster[2],
+		    const struct msg_local *, uint8_t family, uint8_t plen,
+		    const uint8_t *prefix);
 
 struct itab;
 

@@ -72,8 +72,10 @@ executor_synced(const struct executor *e)
 	return e->snapped && ipsec_ready(e);
 }
 
+/* h: what the kernel holds for it, NULL if nothing. */
 static void
-request(struct executor *e, enum kobj_op op, const struct kobj *o)
+request(struct executor *e, enum kobj_op op, const struct kobj *o,
+    const struct kobj *h)
 {
 	struct nlmsghdr	*nlh;
 	unsigned	 idx;
@@ -87,6 +89,10 @@ request(struct executor *e, enum kobj_op op, const struct kobj *o)
 	e->st.requests[o->k.type - KOBJ_ROUTE][op]++;
 	e->pend[idx].op = op;
 	e->pend[idx].o = *o;
+	/* Another's route made ours in place (see kobj.c's adoptable). */
+	e->pend[idx].adopt = op == KOBJ_REPLACE && h != NULL &&
+	    h->k.type == KOBJ_ROUTE && h->v.proto != o->v.proto ?
+	    h->v.proto : 0;
 	kobj_request(nlh, &e->ctx, op, o);
 }
 
@@ -168,16 +174,22 @@ executor_reconcile_key(struct executor *e, const struct kobj_key *k)
 	}
 	/* The kernel cannot change a state's key: it goes and comes back. */
 	if (w != NULL && h != NULL && w->k.type == KOBJ_XSTATE) {
-		request(e, KOBJ_DELETE, h);
-		request(e, KOBJ_CREATE, w);
+		request(e, KOBJ_DELETE, h, NULL);
+		request(e, KOBJ_CREATE, w, NULL);
 		return;
 	}
+	/*
+	 * vxlan-legacy's connected route is the kernel's as much as ours:
+	 * replaced, so the kernel's own is no conflict, never removed.
+	 */
 	if (w != NULL)
-		request(e, h == NULL && (w->k.type == KOBJ_ROUTE ||
-		    w->k.type == KOBJ_TUNNEL || w->k.type == KOBJ_XSTATE ||
-		    w->k.type == KOBJ_XPOLICY) ? KOBJ_CREATE : KOBJ_REPLACE, w);
-	else if (h != NULL && executor_synced(e))
-		request(e, KOBJ_DELETE, h);
+		request(e, h == NULL && ((w->k.type == KOBJ_ROUTE &&
+		    w->v.proto == 0) || w->k.type == KOBJ_TUNNEL ||
+		    w->k.type == KOBJ_XSTATE || w->k.type == KOBJ_XPOLICY) ?
+		    KOBJ_CREATE : KOBJ_REPLACE, w, h);
+	else if (h != NULL && executor_synced(e) &&
+	    !kobj_is_connected(&e->ctx, h))
+		request(e, KOBJ_DELETE, h, NULL);
 }
 
 /* The routes that waited for their tunnels, tried again. */
@@ -212,15 +224,16 @@ flush(struct executor *e)
 		if (nl_batch_flush(&e->batch) == -1) {
 			log_warn("netlink batch");
 			e->resync = 1;
-			return;
+			break;
 		}
 		outcome_gre_batch(e);
 		if (!e->tunchanged || ktab_count(&e->deferred) == 0)
-			return;
+			break;
 		e->tunchanged = 0;
 		monitor_take(e, &e->mon, monitor_cb);
 		executor_deferred_retry(e);
 	}
+	outcome_adopted(e);
 }
 
 /* What the accepted intents ask for, from scratch. */
@@ -255,10 +268,17 @@ want_add(const struct msg_intent *in, void *arg)
 static void
 want_rebuild(struct executor *e)
 {
+	struct kobj	 o;
+	int		 f;
+
 	ktab_free(&e->want);
 	if (ktab_init(&e->want, e->max) == -1)
 		fatal("table of wanted objects");
 	itab_walk(e->rx.active, want_add, e);
+	for (f = 0; f < 2; f++)
+		if (kobj_connected(&e->ctx, f, &o) && ktab_put(&e->want,
+		    &o) == -1)
+			fatalx("the table of wanted objects is full");
 }
 
 /* The keys the wanted states use now; the table follows. */
@@ -302,15 +322,19 @@ reconcile_all(struct executor *e)
 		o = NULL;
 		while ((o = ktab_next(&e->have, &b, o)) != NULL)
 			if (ktab_get(&e->want, &o->k) == NULL)
-				request(e, KOBJ_DELETE, o);
+				executor_reconcile_key(e, &o->k);
 		gone_prune(e);
 	}
 	flush(e);
 }
 
-/* One dump into the have table; redone while the kernel interrupts. */
+/*
+ * One dump into the have table (proto: of routes, see
+ * kobj_dump_request); redone while the kernel interrupts.
+ */
 static int
-dump(struct executor *e, uint16_t type, uint8_t family, uint32_t ifindex)
+dump(struct executor *e, uint16_t type, uint8_t family, uint32_t ifindex,
+    uint8_t proto)
 {
 	char			 buf[256] __attribute__((aligned(8)));
 	struct kobj_collect	 kc = { &e->ctx, &e->have };
@@ -322,7 +346,7 @@ dump(struct executor *e, uint16_t type, uint8_t family, uint32_t ifindex)
 			    sizeof(buf), type), kxfrm_collect, &kc);
 		else
 			rv = nl_query(&e->cmd, kobj_dump_request(buf,
-			    sizeof(buf), &e->ctx, type, family, ifindex),
+			    sizeof(buf), type, family, ifindex, proto),
 			    kobj_collect, &kc);
 		if (rv != NL_INTR)
 			return rv;
@@ -330,6 +354,30 @@ dump(struct executor *e, uint16_t type, uint8_t family, uint32_t ifindex)
 	}
 	errno = EINTR;
 	return -1;
+}
+
+/*
+ * The routes of a family: ours on any device, and those of other
+ * protocols that may be adopted (see kobj.c), with as little as the
+ * kernel can filter: every one on our VXLAN devices, those of
+ * --adopt-protocol, or in gre mode all of them (a tunnel per peer).
+ */
+static int
+routes_load(struct executor *e, uint8_t family)
+{
+	int	 i;
+
+	if (dump(e, RTM_GETROUTE, family, 0, e->ctx.protocol) == -1)
+		return -1;
+	for (i = 0; i < 2; i++)
+		if (e->dev[i].ifindex != 0 && dump(e, RTM_GETROUTE, family,
+		    e->dev[i].ifindex, 0) == -1)
+			return -1;
+	if (e->ctx.adopt != 0)
+		return dump(e, RTM_GETROUTE, family, 0, e->ctx.adopt);
+	if (e->ctx.mode == MODE_GRE)
+		return dump(e, RTM_GETROUTE, family, 0, 0);
+	return 0;
 }
 
 /* Reads every owned object the kernel holds into the have table. */
@@ -342,23 +390,23 @@ have_load(struct executor *e)
 	if (ktab_init(&e->have, e->max) == -1)
 		fatal("table of kernel objects");
 	if (e->ctx.mode == MODE_IPSEC)
-		return dump(e, XFRM_MSG_GETSA, 0, 0) == -1 ||
-		    dump(e, XFRM_MSG_GETPOLICY, 0, 0) == -1 ? -1 : 0;
+		return dump(e, XFRM_MSG_GETSA, 0, 0, 0) == -1 ||
+		    dump(e, XFRM_MSG_GETPOLICY, 0, 0, 0) == -1 ? -1 : 0;
 	/* gre mode: the tunnels of each family the cluster range has. */
 	for (i = 0; i < 2 && e->ctx.mode == MODE_GRE; i++)
 		if (cluster_of(e->ctx.cluster, i ? AF_INET6 : AF_INET) != NULL &&
-		    dump(e, RTM_GETLINK, i ? AF_INET6 : AF_INET, 0) == -1)
+		    dump(e, RTM_GETLINK, i ? AF_INET6 : AF_INET, 0, 0) == -1)
 			return -1;
-	if (dump(e, RTM_GETROUTE, AF_INET, 0) == -1 ||
-	    dump(e, RTM_GETROUTE, AF_INET6, 0) == -1)
+	if (routes_load(e, AF_INET) == -1 || routes_load(e, AF_INET6) == -1)
 		return -1;
 	for (i = 0; i < 2; i++) {
 		if (e->dev[i].ifindex == 0)
 			continue;
-		if (dump(e, RTM_GETNEIGH, AF_BRIDGE, e->dev[i].ifindex) == -1)
+		if (dump(e, RTM_GETNEIGH, AF_BRIDGE, e->dev[i].ifindex, 0) ==
+		    -1)
 			return -1;
 		if (e->ctx.neigh && dump(e, RTM_GETNEIGH,
-		    e->dev[i].family, e->dev[i].ifindex) == -1)
+		    e->dev[i].family, e->dev[i].ifindex, 0) == -1)
 			return -1;
 	}
 	return 0;
@@ -463,19 +511,25 @@ static void
 devices_ensure(struct executor *e)
 {
 	uint32_t	 before[2] = { e->ctx.vxlan[0], e->ctx.vxlan[1] };
+	uint8_t		 vaddr[2][16];
 	int		 i;
 
 	e->devcheck = 0;
+	memcpy(vaddr, e->ctx.vaddr, sizeof(vaddr));
 	for (i = 0; i < 2; i++)
 		if (e->dev[i].name != NULL) {
 			vdev_ensure(&e->cmd, &e->dev[i], &e->c->conf,
 			    e->rx.have_local ? &e->rx.local : NULL);
 			e->ctx.vxlan[i] = e->dev[i].ifindex;
+			memset(e->ctx.vaddr[i], 0, 16);
+			if (e->dev[i].wanted && e->dev[i].ifindex != 0)
+				memcpy(e->ctx.vaddr[i], e->dev[i].addr, 16);
 		}
 	if (e->ctx.mode == MODE_GRE)
 		gre_plan(e);
 	node_net_report(e);
-	if (before[0] != e->ctx.vxlan[0] || before[1] != e->ctx.vxlan[1]) {
+	if (before[0] != e->ctx.vxlan[0] || before[1] != e->ctx.vxlan[1] ||
+	    memcmp(vaddr, e->ctx.vaddr, sizeof(vaddr)) != 0) {
 		want_rebuild(e);
 		e->resync = 1;
 	}
@@ -563,13 +617,16 @@ executor_peer(struct child *c, enum role from, struct msg *m)
 	case INTENTRX_LOCAL:
 		/* The removals of the intents it withdrew, first. */
 		flush(e);
+		/* Routes clear of its pod CIDR may be adopted now. */
+		e->ctx.local = &e->rx.local;
 		if (e->ctx.mode == MODE_IPSEC) {
 			/* Every policy and state names this node. */
 			e->ctx.ipsec.local = &e->rx.local;
 			want_rebuild(e);
 			executor_sync_all(e);
 			node_net_report(e);
-		} else if (e->dev[0].name != NULL || e->ctx.mode == MODE_GRE)
+		} else if (e->dev[0].name != NULL || e->ctx.mode == MODE_GRE ||
+		    e->ctx.adopt != 0)
 			executor_sync_all(e);
 		else
 			node_net_report(e);
@@ -818,6 +875,9 @@ executor_main(void)
 	nl_batch_init(&e->batch, e->ctx.mode == MODE_IPSEC ? &e->xcmd :
 	    &e->cmd, outcome_done, e);
 	e->ctx.protocol = (uint8_t)e->c->conf.route_protocol;
+	e->ctx.adopt = (uint8_t)e->c->conf.adopt_protocol;
+	if (e->ctx.mode == MODE_GRE)
+		e->ctx.have = &e->have;
 	/* In vxlan-legacy the ARP helper owns the neighbours. */
 	e->ctx.neigh = e->ctx.mode == MODE_VXLAN;
 	e->max = 2 * KOBJ_PER_INTENT * e->c->conf.max_nodes + 64;

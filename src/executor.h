@@ -34,6 +34,8 @@ enum gre_support {
 struct pending {
 	enum kobj_op	 op;
 	struct kobj	 o;
+	uint8_t		 adopt;		/* route: the protocol it takes
+					   over; 0: none */
 };
 
 struct executor {
@@ -67,6 +69,8 @@ struct executor {
 	int64_t			 next_sync;
 	uint32_t		 failed;	/* in the current generation */
 	uint32_t		 requests;	/* sent for it */
+	uint32_t		 adopted[256];	/* routes taken over, by their
+						   protocol, not yet logged */
 	unsigned		 max;
 	struct pending		 pend[NL_BATCH_MAX];
 	struct nl_batch		 batch;
@@ -94,5 +98,6 @@ void	monitor_tunnel_gone(struct executor *, uint32_t ifindex);
 /* outcome.c */
 void	outcome_done(void *, unsigned idx, int error, const char *why);
 void	outcome_gre_batch(struct executor *);
+void	outcome_adopted(struct executor *);
 
 #endif

@@ -12,6 +12,7 @@
 #include <linux/if_link.h>
 #include <linux/if_tunnel.h>
 #include <linux/ip6_tunnel.h>
+#include <linux/ipv6_route.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 
@@ -21,6 +22,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "envelope.h"
 #include "kobj.h"
 #include "ktab.h"
 #include "kxfrm.h"
@@ -327,9 +329,10 @@ void
 kobj_request(struct nlmsghdr *nlh, const struct kobj_ctx *c, enum kobj_op op,
     const struct kobj *o)
 {
-	struct rtmsg	*rtm;
-	struct ndmsg	*ndm;
-	int		 del = op == KOBJ_DELETE;
+	static const uint8_t	 zero[16];
+	struct rtmsg		*rtm;
+	struct ndmsg		*ndm;
+	int			 del = op == KOBJ_DELETE;
 
 	if (o->k.type == KOBJ_TUNNEL) {
 		tunnel_request(nlh, op, o);
@@ -346,12 +349,18 @@ kobj_request(struct nlmsghdr *nlh, const struct kobj_ctx *c, enum kobj_op op,
 		rtm->rtm_family = o->k.family;
 		rtm->rtm_dst_len = o->k.plen;
 		rtm->rtm_table = RT_TABLE_MAIN;
-		rtm->rtm_protocol = c->protocol;
+		rtm->rtm_protocol = o->v.proto != 0 ? o->v.proto : c->protocol;
 		rtm->rtm_scope = del ? RT_SCOPE_NOWHERE : RT_SCOPE_UNIVERSE;
 		rtm->rtm_type = RTN_UNICAST;
 		mnl_attr_put(nlh, RTA_DST, alen(o->k.family), o->k.addr);
+		/* Another's, removed: that one alone, on our device. */
+		if (del && o->v.proto != 0 && o->v.oif != 0)
+			mnl_attr_put_u32(nlh, RTA_OIF, o->v.oif);
 		if (del)
 			return;
+		if (memcmp(o->v.local, zero, sizeof(o->v.local)) != 0)
+			mnl_attr_put(nlh, RTA_PREFSRC, alen(o->k.family),
+			    o->v.local);
 		if (o->v.onlink)
 			rtm->rtm_flags |= RTNH_F_ONLINK;
 		/* No gateway: straight into the device, as "ip route" does. */
@@ -394,15 +403,132 @@ attr_addr(const struct nlattr *a, uint8_t family, uint8_t *out)
 }
 
 static int
+our_device(const struct kobj_ctx *c, uint32_t ifindex)
+{
+	return ifindex != 0 && (ifindex == c->vxlan[0] ||
+	    ifindex == c->vxlan[1]);
+}
+
+/*
+ * Taking over another agent's routes, so that an upgrade from the
+ * original Go agent (kopeio/networking) needs no hand work.  What it
+ * leaves, per mode (its pkg/routing; vishvananda/netlink's RouteAdd with
+ * the protocol set to RTPROT_BOOT, 3, no metric: 0, or IPv6's 1024,
+ * table main, unicast; IPv4 only):
+ *  - layer2: podCIDR via nodeIP dev <target>;
+ *  - vxlan (its vxlan2): on vxlan1, VNI 1, port 4789, learning off,
+ *    MAC 00:53 and the pod network address, the address
+ *    podCIDR.network/32: podCIDR via podCIDR.network dev vxlan1
+ *    onlink, scope global; a permanent neighbour podCIDR.network
+ *    lladdr MAC and a permanent FDB entry (self) MAC dst nodeIP per
+ *    peer, as ours;
+ *  - vxlan-legacy (its vxlan): the same device addressed
+ *    podCIDR.network/<cluster length>, and the kernel's connected
+ *    route for the range replaced by its own (range dev vxlan1 proto
+ *    boot scope global, no source); FDB per peer;
+ *  - gre: a gre tunnel k8s-a-b-c-d (the pod network address's bytes in
+ *    hex: our names) local nodeIP remote peerIP ttl 255, up, MTU left
+ *    to the kernel; podCIDR dev k8s-a-b-c-d, scope global.
+ * Its neighbours, FDB entries, devices and tunnels are ours already by
+ * where they are; its routes are not, by their protocol.  So a route
+ * of another protocol is adopted when, at the default metric in the
+ * main table, its prefix lies in the cluster range clear of this
+ * node's pod CIDR (the envelope's bounds) and it goes through our own
+ * device (vxlan, vxlan-legacy: vxlan1 or vxlan1v6; gre: the tunnel
+ * named for its prefix) or, in layer2, it has --adopt-protocol's
+ * number (on --target when that is given).  The kernel's own routes
+ * (RTPROT_KERNEL) follow addresses and are never taken, but for
+ * vxlan-legacy's connected route (kobj_is_connected).  Adopted, a
+ * route is changed in place to ours (NLM_F_REPLACE, same table,
+ * prefix and metric) or removed, naming its protocol and device.
+ */
+int
+kobj_is_connected(const struct kobj_ctx *c, const struct kobj *o)
+{
+	const struct kn_prefix	*cl = cluster_of(c->cluster, o->k.family);
+
+	return c->mode == MODE_VXLAN_LEGACY && o->k.type == KOBJ_ROUTE &&
+	    o->k.family == AF_INET && cl != NULL && o->k.plen == cl->len &&
+	    memcmp(o->k.addr, cl->addr, 16) == 0 && our_device(c, o->v.oif);
+}
+
+/*
+ * vxlan-legacy, IPv4 (the family the original agent had): the route
+ * the kernel makes for the device's address, the whole range, as it
+ * makes it.  0 while the device or its address is not known.
+ */
+int
+kobj_connected(const struct kobj_ctx *c, int f, struct kobj *o)
+{
+	static const uint8_t	 zero[16];
+	const struct kn_prefix	*cl = cluster_of(c->cluster, AF_INET);
+
+	memset(o, 0, sizeof(*o));
+	if (c->mode != MODE_VXLAN_LEGACY || f != 0 || cl == NULL ||
+	    c->vxlan[f] == 0 || memcmp(c->vaddr[f], zero, 16) == 0)
+		return 0;
+	o->k.type = KOBJ_ROUTE;
+	o->k.family = AF_INET;
+	o->k.plen = cl->len;
+	memcpy(o->k.addr, cl->addr, 16);
+	o->v.oif = c->vxlan[f];
+	o->v.proto = RTPROT_KERNEL;
+	memcpy(o->v.local, c->vaddr[f], 16);
+	return 1;
+}
+
+static int
+adoptable(const struct kobj_ctx *c, uint8_t proto, uint32_t metric,
+    const struct kobj *o)
+{
+	struct kobj_key		 tk;
+	const struct kobj	*t;
+
+	if (c->local == NULL)
+		return 0;
+	if (kobj_is_connected(c, o))
+		return 1;
+	if (proto == RTPROT_KERNEL || metric != (o->k.family == AF_INET6 ?
+	    IP6_RT_PRIO_USER : 0) || !prefix_adoptable(c->cluster, c->local,
+	    o->k.family, o->k.plen, o->k.addr))
+		return 0;
+	switch (c->mode) {
+	case MODE_LAYER2:
+		return c->adopt != 0 && proto == c->adopt &&
+		    (c->target == 0 || o->v.oif == c->target);
+	case MODE_VXLAN:
+	case MODE_VXLAN_LEGACY:
+		return our_device(c, o->v.oif);
+	case MODE_GRE:
+		if (c->have == NULL || !kobj_gre_unique(c->cluster,
+		    o->k.family, o->k.plen))
+			return 0;
+		kobj_tunnel_key(o, &tk);
+		t = ktab_get(c->have, &tk);
+		return t != NULL && t->v.ifindex != 0 &&
+		    t->v.ifindex == o->v.oif;
+	}
+	return 0;
+}
+
+/* May a route of another protocol be adopted in this mode at all? */
+static int
+adopting(const struct kobj_ctx *c)
+{
+	return c->mode != MODE_LAYER2 || c->adopt != 0;
+}
+
+static int
 parse_route(const struct nlmsghdr *nlh, const struct kobj_ctx *c,
     struct kobj *o)
 {
 	const struct rtmsg	*rtm = mnl_nlmsg_get_payload(nlh);
 	struct nl_attrs		 t = { { NULL } };
-	uint32_t		 table;
+	uint32_t		 table, metric;
 
 	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*rtm) ||
-	    rtm->rtm_protocol != c->protocol || rtm->rtm_type != RTN_UNICAST ||
+	    rtm->rtm_type != RTN_UNICAST ||
+	    (rtm->rtm_protocol != c->protocol && !adopting(c)) ||
 	    (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6))
 		return 0;
 	if (mnl_attr_parse(nlh, sizeof(*rtm), nl_attr_cb, &t) < 0)
@@ -424,15 +550,18 @@ parse_route(const struct nlmsghdr *nlh, const struct kobj_ctx *c,
 	}
 	if (t.a[RTA_OIF] != NULL)
 		o->v.oif = mnl_attr_get_u32(t.a[RTA_OIF]);
+	if (t.a[RTA_PREFSRC] != NULL && attr_addr(t.a[RTA_PREFSRC],
+	    rtm->rtm_family, o->v.local) == -1)
+		return 0;
 	o->v.onlink = (rtm->rtm_flags & RTNH_F_ONLINK) != 0;
+	if (rtm->rtm_protocol == c->protocol)
+		return 1;
+	metric = t.a[RTA_PRIORITY] != NULL ?
+	    mnl_attr_get_u32(t.a[RTA_PRIORITY]) : 0;
+	if (!adoptable(c, rtm->rtm_protocol, metric, o))
+		return 0;
+	o->v.proto = rtm->rtm_protocol;
 	return 1;
-}
-
-static int
-our_device(const struct kobj_ctx *c, uint32_t ifindex)
-{
-	return ifindex != 0 && (ifindex == c->vxlan[0] ||
-	    ifindex == c->vxlan[1]);
 }
 
 static int
@@ -547,14 +676,15 @@ kobj_parse(const struct nlmsghdr *nlh, const struct kobj_ctx *c,
 }
 
 /*
- * A dump of what we may own: routes of our protocol in the main table
- * (strict checking lets the kernel filter), the neighbours or FDB
- * entries (AF_BRIDGE) of one device, or the GRE devices of a family
- * (the kernel filters by kind when the kind's module is loaded).
+ * A dump of what we may own, which the kernel filters (strict
+ * checking): routes in the main table of protocol proto (0: any) on
+ * device ifindex (0: any), the neighbours or FDB entries (AF_BRIDGE)
+ * of device ifindex, or the GRE devices of a family (when the kind's
+ * module is loaded).
  */
 struct nlmsghdr *
-kobj_dump_request(char *buf, size_t len, const struct kobj_ctx *c,
-    uint16_t type, uint8_t family, uint32_t ifindex)
+kobj_dump_request(char *buf, size_t len, uint16_t type, uint8_t family,
+    uint32_t ifindex, uint8_t proto)
 {
 	struct nlmsghdr	*nlh;
 	struct rtmsg	*rtm;
@@ -574,8 +704,10 @@ kobj_dump_request(char *buf, size_t len, const struct kobj_ctx *c,
 	} else if (type == RTM_GETROUTE) {
 		rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 		rtm->rtm_family = family;
-		rtm->rtm_protocol = c->protocol;
+		rtm->rtm_protocol = proto;
 		rtm->rtm_table = RT_TABLE_MAIN;
+		if (ifindex != 0)
+			mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
 	} else {
 		ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
 		ndm->ndm_family = family;

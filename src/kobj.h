@@ -53,12 +53,18 @@ struct kobj_val {
 	uint8_t		mac[6];		/* neighbour */
 	uint8_t		tunnel;		/* route: oif is its peer's tunnel */
 	uint8_t		ttl;		/* tunnel */
-	uint8_t		local[16];	/* tunnel: this end (gw: the other) */
+	/* tunnel: this end (gw: the other); route: its preferred source */
+	uint8_t		local[16];
 	uint32_t	mtu;		/* tunnel */
 	uint32_t	tflags;		/* ip6gre tunnel: IP6_TNL_F_* */
 	uint8_t		up;		/* tunnel: IFF_UP */
 	uint8_t		keyed;		/* tunnel: GRE key, csum or seq set */
-	uint8_t		pad[2];
+	/*
+	 * route: its rtm_protocol when it is not our own (one to adopt,
+	 * or vxlan-legacy's connected route, the kernel's); 0: ours
+	 */
+	uint8_t		proto;
+	uint8_t		pad;
 	/* state: gw is the source; policy: gw, tsrc the tunnel ends */
 	uint8_t		tsrc[16];
 	uint32_t	reqid;
@@ -85,6 +91,8 @@ struct kobj {
 	struct kobj_val	v;
 };
 
+struct ktab;
+
 /* The devices and numbers a mode's objects refer to. */
 struct kobj_ctx {
 	uint32_t	mode;		/* enum kn_mode */
@@ -93,6 +101,13 @@ struct kobj_ctx {
 	uint32_t	target;		/* layer2: --target's index, or 0 */
 	uint32_t	vxlan[2];	/* VXLAN device per family, 0 = none */
 	uint8_t		neigh;		/* the neighbours on them are ours */
+	uint8_t		adopt;		/* layer2: --adopt-protocol; 0: off */
+	/* this node; NULL while not known: nothing is adopted before */
+	const struct msg_local *local;
+	/* gre: the tunnels the kernel holds, to adopt the routes in them */
+	const struct ktab *have;
+	/* vxlan-legacy, by family: the device's address; zero: not known */
+	uint8_t		vaddr[2][16];
 	/* gre, by family (0 IPv4, 1 IPv6): this node's address, */
 	uint8_t		gre_local[2][16];
 	uint32_t	gre_mtu[2];	/* the tunnels' MTU; 0: not known yet */
@@ -117,6 +132,8 @@ struct kobj_ctx {
 
 int	kobj_wanted(const struct kobj_ctx *, const struct msg_intent *,
 	    struct kobj out[KOBJ_PER_INTENT]);
+int	kobj_connected(const struct kobj_ctx *, int f, struct kobj *);
+int	kobj_is_connected(const struct kobj_ctx *, const struct kobj *);
 void	kobj_vxlan_mac(uint8_t family, uint8_t plen, const uint8_t *prefix,
 	    uint8_t mac[6]);
 void	kobj_gre_name(uint8_t family, uint8_t plen, const uint8_t *prefix,
@@ -134,17 +151,14 @@ void	kobj_request(struct nlmsghdr *, const struct kobj_ctx *, enum kobj_op,
 int	kobj_parse(const struct nlmsghdr *, const struct kobj_ctx *,
 	    struct kobj *, int *deleted);
 
-struct ktab;
-
 /* Where a dump's owned objects go: nl_query(..., kobj_collect, &kc). */
 struct kobj_collect {
 	const struct kobj_ctx	*ctx;
 	struct ktab		*tab;
 };
 
-struct nlmsghdr	*kobj_dump_request(char *buf, size_t len,
-		    const struct kobj_ctx *, uint16_t type, uint8_t family,
-		    uint32_t ifindex);
+struct nlmsghdr	*kobj_dump_request(char *buf, size_t len, uint16_t type,
+		    uint8_t family, uint32_t ifindex, uint8_t proto);
 int		 kobj_collect(const struct nlmsghdr *, void *);
 
 #endif

@@ -122,6 +122,8 @@ static const struct scalar exec_scalars[] = {
 	    "state."),
 	E(overruns, "monitor_overruns_total", "counter", "Times the netlink "
 	    "monitor lost events."),
+	E(adopted, "adopted_routes_total", "counter", "Routes of another "
+	    "protocol (the original agent's) made the agent's own in place."),
 	E(gen, "generation", "gauge", "The last generation the executor "
 	    "reported."),
 	E(failed, "generation_failed_objects", "gauge", "Kernel objects that "

@@ -151,6 +151,10 @@ outcome_done(void *arg, unsigned idx, int error, const char *why)
 	int			 v6 = p->o.v.gwfamily == AF_INET6; /* tunnels */
 
 	if (error == 0) {
+		if (p->adopt != 0) {
+			e->adopted[p->adopt]++;
+			e->st.adopted++;
+		}
 		if (p->op == KOBJ_DELETE) {
 			ktab_del(&e->have, &p->o.k);
 			if (p->o.k.type == KOBJ_TUNNEL)
@@ -230,4 +234,21 @@ outcome_gre_batch(struct executor *e)
 	}
 	if (e->next_sync > e->gre_due)
 		e->next_sync = e->gre_due;
+}
+
+/*
+ * After each flush: the routes of other protocols made ours, one line
+ * per protocol, so an operator sees an upgrade take over.
+ */
+void
+outcome_adopted(struct executor *e)
+{
+	unsigned	 p;
+
+	for (p = 0; p < 256; p++)
+		if (e->adopted[p] != 0) {
+			log_info("adopted %u routes of protocol %u", e->adopted[p],
+			    p);
+			e->adopted[p] = 0;
+		}
 }

@@ -29,7 +29,7 @@ const char	*role_name(enum role);
 int		 role_from_name(const char *, enum role *);
 
 /* Bumped whenever a payload layout or the rule table changes. */
-#define MSG_VERSION	11
+#define MSG_VERSION	12
 /* Hard limit for one message, header included. */
 #define MSG_MAXLEN	16384
 
@@ -239,6 +239,7 @@ struct msg_exec_stats {
 	uint64_t	repairs;	/* objects put back after someone else */
 	uint64_t	resyncs;	/* full re-reads of the kernel */
 	uint64_t	overruns;	/* monitor events lost */
+	uint64_t	adopted;	/* routes of other protocols made ours */
 	uint64_t	reconcile[STATS_BUCKETS];	/* not cumulative */
 	uint64_t	reconcile_us;	/* sum */
 	uint64_t	masq_repairs;	/* table inet kopeio put back */

@@ -53,7 +53,8 @@ parent_reload(struct parent *pa, char *text, size_t len)
 		F("token-file", token_file), F("ca-file", ca_file),
 		F("node-address-type", address_type),
 		F("max-nodes", max_nodes), F("mtu", mtu),
-		F("route-protocol", route_protocol), F("socket", socket),
+		F("route-protocol", route_protocol),
+		F("adopt-protocol", adopt_protocol), F("socket", socket),
 		F("pid-file", pid_file), F("metrics-address", metrics_address),
 		F("masquerade", masquerade),
 		/* Zero past the count, and no prefix is /0: it says all. */

@@ -70,6 +70,9 @@ field(const char *name, char *buf, size_t len)
 		snprintf(buf, len, "%u", conf.mtu);
 	else if (strcmp(name, "proto") == 0)
 		snprintf(buf, len, "%u", conf.route_protocol);
+	else if (strcmp(name, "adopt") == 0)
+		snprintf(buf, len, "%s:%u", mode_name(conf.mode),
+		    conf.adopt_protocol);
 	else if (strcmp(name, "watch") == 0)
 		snprintf(buf, len, "%u", conf.watch_timeout);
 	else if (strcmp(name, "sync") == 0)
@@ -238,6 +241,16 @@ test_flags(void)
 		is_str(rv == 0 ? field(t[i].field, buf, sizeof(buf)) : err,
 		    t[i].want, "flag: %s", joined);
 	}
+	rv = LOAD("--provider=layer2", "--adopt-protocol", "3");
+	is_str(rv == 0 ? field("adopt", buf, sizeof(buf)) : err, "layer2:3",
+	    "flag: --adopt-protocol 3 (layer2)");
+	rv = LOAD("--provider=layer2", "--adopt-protocol=255",
+	    "--route-protocol=5");
+	is_str(rv == 0 ? field("adopt", buf, sizeof(buf)) : err, "layer2:255",
+	    "flag: --adopt-protocol=255 (layer2)");
+	rv = LOAD("--provider=layer2");
+	is_str(rv == 0 ? field("adopt", buf, sizeof(buf)) : err, "layer2:0",
+	    "flag: no --adopt-protocol: off");
 	rv = LOAD("-u", "daemon");
 	ok(rv == 0 && strcmp(conf.user, "daemon") == 0, "flag: -u daemon");
 	rv = LOAD("-udaemon");
@@ -343,6 +356,22 @@ test_errors(void)
 		{ { "-udaemon", "--uid-base=3000000" }, "--user and --uid-base: "
 		    "give one" },
 		{ { "--uid-base=3000000", "--user=daemon" }, "give one" },
+		{ { "--adopt-protocol=3" }, "--adopt-protocol: for --provider "
+		    "layer2 only" },
+		{ { "--provider=ipsec", "--adopt-protocol=3" }, "ipsec makes no "
+		    "routes" },
+		{ { "--provider=layer2", "--adopt-protocol=256" },
+		    "--adopt-protocol: \"256\" is not a number from 0 to 255" },
+		{ { "--provider=layer2", "--adopt-protocol=boot" },
+		    "from 0 to 255" },
+		{ { "--provider=layer2", "--adopt-protocol=0" }, "0 is the "
+		    "kernel's own protocol" },
+		{ { "--provider=layer2", "--adopt-protocol=2" }, "2 is the "
+		    "kernel's own protocol" },
+		{ { "--provider=layer2", "--adopt-protocol=4" }, "4 is the "
+		    "administrator's own protocol" },
+		{ { "--provider=layer2", "--adopt-protocol=107" }, "is "
+		    "--route-protocol: the routes of that protocol are ours" },
 		{ { "-f" }, "needs a value" },
 		{ { "--provider", "vxlan2" },
 		    "layer2, vxlan, vxlan-legacy, ipsec, gre" },
@@ -673,10 +702,11 @@ test_yaml_own(void)
 
 	ok(yaml("nodeAddressType: ExternalIP\nmaxNodes: 100\n"
 	    "watchTimeout: 60\nmtu: 1400\nrouteProtocol: 99\n"
-	    "metricsAddress: \"[::1]:9922\"\n") == 0 &&
+	    "metricsAddress: \"[::1]:9922\"\nprovider: layer2\n"
+	    "adoptProtocol: 3\n") == 0 &&
 	    conf.address_type == 1 && conf.max_nodes == 100 &&
 	    conf.watch_timeout == 60 && conf.mtu == 1400 &&
-	    conf.route_protocol == 99 &&
+	    conf.route_protocol == 99 && conf.adopt_protocol == 3 &&
 	    strcmp(conf.metrics_address, "[::1]:9922") == 0,
 	    "yaml: every key of our own accepted%s%s", *err ? ": " : "", err);
 	/* Trust and confinement stay on the command line. */
@@ -697,6 +727,9 @@ test_yaml_own(void)
 	ok(yaml("metricsAddress: [a]\n") == -1 &&
 	    strstr(err, "expected a single value") != NULL,
 	    "yaml: a list for metricsAddress: \"%s\"", err);
+	ok(yaml("adoptProtocol: 1\n") == -1 &&
+	    strstr(err, "test.yaml:1: adoptProtocol: 1 is the kernel's")
+	    != NULL, "yaml: adoptProtocol checked: \"%s\"", err);
 	ok(yaml("nodeAddressType: Internal\n") == -1 &&
 	    strstr(err, "test.yaml:1: nodeAddressType:") != NULL,
 	    "yaml: nodeAddressType checked: \"%s\"", err);

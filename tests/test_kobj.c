@@ -2,8 +2,9 @@
  * The gre mode's kernel objects, driven directly: the tunnel's name,
  * what an intent wants, the requests that make, change and remove a
  * tunnel and its route, and a tunnel the kernel reports read back as
- * the same object; for IPv4 (gre) and IPv6 (ip6gre).  No kernel: the
- * host may have no GRE.
+ * the same object; for IPv4 (gre) and IPv6 (ip6gre).  Then which
+ * routes of other protocols each mode adopts, and which never.  No
+ * kernel: the host may have no GRE.
  */
 #include <sys/socket.h>
 #include <net/if.h>
@@ -21,6 +22,7 @@
 #include "tap.h"
 #include "../src/config.h"
 #include "../src/kobj.h"
+#include "../src/ktab.h"
 #include "../src/nl.h"
 
 static struct kn_prefix	 cluster[2];
@@ -372,11 +374,188 @@ requests6(void)
 	    mnl_attr_get_u32(tb.a[RTA_OIF]) == 9,
 	    "the IPv6 route: protocol 107, no gateway, through index 9");
 
-	nlh = kobj_dump_request(buf, NL_MSG_MAX, &ctx, RTM_GETLINK, AF_INET6,
+	nlh = kobj_dump_request(buf, NL_MSG_MAX, RTM_GETLINK, AF_INET6, 0,
 	    0);
 	gre_data(nlh, &d, &kind);
 	ok(kind != NULL && strcmp(kind, "ip6gre") == 0, "the IPv6 tunnel "
 	    "dump asks for kind ip6gre");
+}
+
+/* A route as the kernel reports it; metric 0: none given. */
+static struct nlmsghdr *
+route_msg(char *buf, const char *dst, uint8_t plen, uint8_t proto,
+    uint32_t oif, uint32_t metric, const char *src)
+{
+	struct nlmsghdr	*nlh;
+	struct rtmsg	*rtm;
+	uint8_t		 a[16];
+
+	memset(buf, 0, NL_MSG_MAX);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWROUTE;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = strchr(dst, ':') != NULL ? AF_INET6 : AF_INET;
+	rtm->rtm_dst_len = plen;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = proto;
+	rtm->rtm_type = RTN_UNICAST;
+	inet_pton(rtm->rtm_family, dst, a);
+	mnl_attr_put(nlh, RTA_DST, rtm->rtm_family == AF_INET6 ? 16 : 4, a);
+	mnl_attr_put_u32(nlh, RTA_OIF, oif);
+	if (metric != 0)
+		mnl_attr_put_u32(nlh, RTA_PRIORITY, metric);
+	if (src != NULL && inet_pton(AF_INET, src, a) == 1)
+		mnl_attr_put(nlh, RTA_PREFSRC, 4, a);
+	return nlh;
+}
+
+/* Is a route reported so adopted (1, with its protocol) or not (0)? */
+static int
+adopts(const struct kobj_ctx *c, const char *dst, uint8_t plen,
+    uint8_t proto, uint32_t oif, uint32_t metric)
+{
+	char		 buf[NL_MSG_MAX] __attribute__((aligned(8)));
+	struct kobj	 o;
+	int		 deleted;
+
+	if (kobj_parse(route_msg(buf, dst, plen, proto, oif, metric, NULL), c,
+	    &o, &deleted) != 1)
+		return 0;
+	return o.v.proto == (proto == c->protocol ? 0 : proto);
+}
+
+/*
+ * Routes of other protocols: a mode adopts those on its own device in
+ * the cluster range, clear of this node's pod CIDR, at the default
+ * metric, never the kernel's; layer2 those of --adopt-protocol.
+ */
+static void
+adoption(void)
+{
+	char			 buf[NL_MSG_MAX] __attribute__((aligned(8)));
+	struct msg_local	 l;
+	struct kobj_ctx		 c;
+	struct kobj		 o, w;
+	struct ktab		 have;
+	struct nlmsghdr		*nlh;
+	struct rtmsg		*rtm;
+	struct nl_attrs		 tb = { { NULL } };
+	int			 deleted;
+
+	memset(&l, 0, sizeof(l));
+	l.family[0] = AF_INET;
+	l.plen[0] = 24;		/* this node: 100.96.0.0/24 */
+	l.cidr[0][0] = 100;
+	l.cidr[0][1] = 96;
+	memset(&c, 0, sizeof(c));
+	c.mode = MODE_VXLAN;
+	c.cluster = cluster;
+	c.protocol = 107;
+	c.vxlan[0] = 5;
+	c.vxlan[1] = 6;
+	ok(!adopts(&c, "100.96.1.0", 24, 3, 5, 0), "vxlan: nothing is adopted "
+	    "before this node is known");
+	c.local = &l;
+	ok(adopts(&c, "100.96.1.0", 24, 3, 5, 0), "vxlan: a route of protocol "
+	    "boot on vxlan1 in the range is adopted");
+	ok(adopts(&c, "fd00:100:0:1::", 64, 42, 6, 1024), "and one of any "
+	    "protocol on vxlan1v6 at IPv6's default metric");
+	ok(!adopts(&c, "100.96.1.0", 24, 3, 2, 0), "not one on another device "
+	    "(an intent for it may come: it stays another's)");
+	ok(!adopts(&c, "10.77.0.0", 24, 3, 5, 0), "not one out of the range");
+	ok(!adopts(&c, "100.96.0.0", 24, 3, 5, 0), "not one that is this "
+	    "node's pod CIDR");
+	ok(!adopts(&c, "100.96.0.0", 12, 3, 5, 0), "nor one that holds it");
+	ok(!adopts(&c, "100.96.0.128", 25, 3, 5, 0), "nor one inside it");
+	ok(!adopts(&c, "100.96.1.0", 24, RTPROT_KERNEL, 5, 0), "not the "
+	    "kernel's own");
+	ok(!adopts(&c, "100.96.1.0", 24, 3, 5, 100), "not one at another "
+	    "metric (a replace would not take its place)");
+	ok(adopts(&c, "100.96.1.0", 24, 107, 2, 0), "ours stay ours on any "
+	    "device");
+
+	/* Adopted: replaced with ours; extra: removed as itself, alone. */
+	kobj_parse(route_msg(buf, "100.96.1.0", 24, 3, 5, 0, NULL), &c, &o,
+	    &deleted);
+	w = o;
+	w.v.proto = 0;
+	ok(!kobj_same(&w, &o), "an adopted route differs from ours");
+	memset(buf, 0, NL_MSG_MAX);
+	nlh = mnl_nlmsg_put_header(buf);
+	kobj_request(nlh, &c, KOBJ_REPLACE, &w);
+	rtm = mnl_nlmsg_get_payload(nlh);
+	ok((nlh->nlmsg_flags & NLM_F_REPLACE) && !(nlh->nlmsg_flags &
+	    NLM_F_EXCL) && rtm->rtm_protocol == 107 && rtm->rtm_table ==
+	    RT_TABLE_MAIN, "it is replaced in place with our protocol");
+	memset(buf, 0, NL_MSG_MAX);
+	nlh = mnl_nlmsg_put_header(buf);
+	kobj_request(nlh, &c, KOBJ_DELETE, &o);
+	rtm = mnl_nlmsg_get_payload(nlh);
+	mnl_attr_parse(nlh, sizeof(*rtm), nl_attr_cb, &tb);
+	ok(nlh->nlmsg_type == RTM_DELROUTE && rtm->rtm_protocol == 3 &&
+	    tb.a[RTA_OIF] != NULL && mnl_attr_get_u32(tb.a[RTA_OIF]) == 5,
+	    "removed, it names its own protocol and our device");
+
+	c.mode = MODE_LAYER2;
+	c.vxlan[0] = c.vxlan[1] = 0;
+	ok(!adopts(&c, "100.96.1.0", 24, 3, 2, 0), "layer2: nothing without "
+	    "--adopt-protocol");
+	c.adopt = 3;
+	ok(adopts(&c, "100.96.1.0", 24, 3, 2, 0), "layer2: a route of "
+	    "--adopt-protocol in the range is adopted");
+	ok(!adopts(&c, "100.96.1.0", 24, 4, 2, 0) &&
+	    !adopts(&c, "10.77.0.0", 24, 3, 2, 0), "not one of another "
+	    "protocol, nor one out of the range");
+	c.target = 9;
+	ok(!adopts(&c, "100.96.1.0", 24, 3, 2, 0) &&
+	    adopts(&c, "100.96.1.0", 24, 3, 9, 0), "with --target, only one "
+	    "on it");
+
+	/* vxlan-legacy: the route for the range is the kernel's again. */
+	memset(&c.vaddr, 0, sizeof(c.vaddr));
+	c.mode = MODE_VXLAN_LEGACY;
+	c.adopt = 0;
+	c.target = 0;
+	c.vxlan[0] = 5;
+	c.vaddr[0][0] = 100;
+	c.vaddr[0][1] = 96;
+	ok(kobj_connected(&c, 0, &w) == 1 && w.v.proto == RTPROT_KERNEL &&
+	    w.k.plen == 12 && w.v.oif == 5 && kobj_connected(&c, 1, &o) == 0,
+	    "vxlan-legacy: the connected route for the range is wanted "
+	    "(IPv4 only)");
+	ok(kobj_parse(route_msg(buf, "100.96.0.0", 12, 3, 5, 0, NULL), &c, &o,
+	    &deleted) == 1 && kobj_is_connected(&c, &o) &&
+	    !kobj_same(&w, &o), "the original's (protocol boot) is ours, "
+	    "and not it");
+	ok(kobj_parse(route_msg(buf, "100.96.0.0", 12, RTPROT_KERNEL, 5, 0,
+	    "100.96.0.0"), &c, &o, &deleted) == 1 && kobj_same(&w, &o),
+	    "the kernel's own is the one wanted");
+	ok(!adopts(&c, "100.96.0.0", 12, 3, 2, 0), "not one on another "
+	    "device");
+
+	/* gre: a route through the tunnel named for its prefix. */
+	c.mode = MODE_GRE;
+	c.vxlan[0] = 0;
+	if (!ok(ktab_init(&have, 16) == 0, "a table of tunnels"))
+		return;
+	memset(&o, 0, sizeof(o));
+	o.k.type = KOBJ_ROUTE;
+	o.k.family = AF_INET;
+	o.k.plen = 24;
+	o.k.addr[0] = 100;
+	o.k.addr[1] = 96;
+	o.k.addr[2] = 1;
+	kobj_tunnel_key(&o, &w.k);
+	memset(&w.v, 0, sizeof(w.v));
+	w.v.ifindex = 7;
+	ktab_put(&have, &w);
+	c.have = &have;
+	ok(adopts(&c, "100.96.1.0", 24, 3, 7, 0), "gre: a route of protocol "
+	    "boot through k8s-64-60-01-00 is adopted");
+	ok(!adopts(&c, "100.96.1.0", 24, 3, 8, 0) &&
+	    !adopts(&c, "100.96.2.0", 24, 3, 7, 0), "not one through another "
+	    "device, nor one through the tunnel of another prefix");
+	ktab_free(&have);
 }
 
 int
@@ -391,5 +570,6 @@ main(void)
 	wanted();
 	requests();
 	requests6();
+	adoption();
 	return done_testing();
 }

@@ -139,6 +139,7 @@ try:
         'child_restarts_total{process="executor"}': 0,
         "cni_config_written": 0,
         "generation_failed_objects": 0,
+        "adopted_routes_total": 0,
     }
     for k, v in want.items():
         tap.eq(m.get("kopeio_networking_" + k), v, "metrics: %s is %s" % (k, v))
