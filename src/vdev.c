@@ -182,16 +182,25 @@ vdev_delete(struct nl *nl, struct vdev *d, uint32_t ifindex)
 	    ifindex), d->name);
 }
 
-/* MTU, MAC and up: what can change on a live device. */
+/*
+ * MTU, MAC and up: what can change on a live device, each only when
+ * it differs.  The kernel takes any MAC it is given as a new one and
+ * flushes the device's neighbours: in vxlan-legacy that fails the
+ * next packet to every pod until the ARP helper answers its miss
+ * (an upgrade from the original agent, whose MTU differs, lost one
+ * echo per peer that way).
+ */
 static int
-vdev_set(struct nl *nl, struct vdev *d, uint32_t ifindex)
+vdev_set(struct nl *nl, struct vdev *d, const struct linkinfo *li)
 {
 	char		 buf[128] __attribute__((aligned(8)));
 	struct nlmsghdr	*nlh;
 
-	nlh = link_msg(buf, sizeof(buf), RTM_NEWLINK, 0, ifindex);
-	mnl_attr_put_u32(nlh, IFLA_MTU, d->mtu);
-	mnl_attr_put(nlh, IFLA_ADDRESS, 6, d->mac);
+	nlh = link_msg(buf, sizeof(buf), RTM_NEWLINK, 0, li->ifindex);
+	if (li->mtu != d->mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, d->mtu);
+	if (memcmp(li->mac, d->mac, 6) != 0)
+		mnl_attr_put(nlh, IFLA_ADDRESS, 6, d->mac);
 	return link_talk(nl, nlh, d->name);
 }
 
@@ -333,7 +342,7 @@ vdev_ensure(struct nl *nl, struct vdev *d, const struct kn_config *conf,
 		    VXLAN_VNI, VXLAN_PORT, d->mtu);
 	} else if (li.mtu != d->mtu || memcmp(li.mac, d->mac, 6) != 0 ||
 	    !(li.flags & IFF_UP)) {
-		if (vdev_set(nl, d, li.ifindex) == -1)
+		if (vdev_set(nl, d, &li) == -1)
 			return;
 		log_info("%s: MTU, MAC or state put back", d->name);
 	}
