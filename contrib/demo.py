@@ -6,7 +6,8 @@ node.  Each daemon writes its node's CNI configuration (--cni-config),
 and two pod namespaces per node are attached with it by the real CNI
 plugins (bridge, host-local, portmap), as a container runtime would.
 Prints the topology, the CNI file and the kernel objects the daemons
-made and a ping from every pod to every pod on the other nodes, then
+made, a ping from every pod to every pod on the other nodes, and a pod
+reaching a host outside the cluster through the masquerade, then
 waits for Ctrl-C (or exits at once with --once) and removes everything
 it created, the pods through CNI DEL first.
 
@@ -23,6 +24,7 @@ import sys
 here = os.path.dirname(os.path.abspath(__file__))
 os.environ.setdefault("KN_SRCDIR", os.path.dirname(here))
 sys.path.insert(0, os.path.join(os.path.dirname(here), "tests"))
+import masqlib  # noqa: E402
 import netcluster  # noqa: E402
 
 MODES = ("layer2", "vxlan", "vxlan-legacy")
@@ -49,6 +51,30 @@ def show(c, mode):
     say("", "what the daemon made on %s (%s mode):" % (n.name, mode))
     for line in netcluster.owned(n):
         say("  " + line)
+
+
+def outside(c):
+    """A pod pings and connects to the outside host, which has no route
+    to any pod: the answer comes back because the node translated the
+    pod's address to its own (table inet kopeio).  True when it did."""
+    n, p, o = c.nodes[0], c.nodes[0].pods[0], c.outside
+    say("", "a pod reaching %s, a host outside the cluster with no route "
+        "to the pods, through the masquerade (nft list table inet kopeio "
+        "on %s):" % (o.addr, n.name))
+    for line in n.run("nft", "list", "table", "inet", "kopeio").splitlines():
+        say("  " + line.replace("\t", "  "))
+    pinged = masqlib.wait_until(lambda: masqlib.ping(p.ns, o.addr), 20, 0.5)
+    svc = masqlib.PeerService(o.ns)
+    try:
+        seen = masqlib.peer_seen(p.ns, o.addr)
+    finally:
+        svc.close()
+    say("  ping %s -> %s %s" % (p.addr, o.addr, "ok" if pinged else
+                                 "FAILED"),
+        "  TCP  %s -> %s: it saw the connection come from %s%s" % (
+            p.addr, o.addr, seen, " (the node %s)" % n.name
+            if seen == n.addr else ""))
+    return pinged and seen == n.addr
 
 
 def main():
@@ -85,6 +111,7 @@ def main():
                                          "ok" if ok else "FAILED"))
         good = sum(ok for _, _, ok in res)
         say("%d of %d answered" % (good, len(res)))
+        out = outside(c)
         if not args.once and not stop:
             say("running; Ctrl-C stops the daemons and removes the cluster")
             try:
@@ -92,7 +119,7 @@ def main():
                     signal.pause()
             except KeyboardInterrupt:
                 pass
-        return 0 if good == len(res) else 1
+        return 0 if good == len(res) and out else 1
     finally:
         c.close()
         say("removed every namespace the demo made")
