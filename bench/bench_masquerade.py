@@ -34,6 +34,7 @@ SRCDIR = os.environ.get("KN_SRCDIR",
                             os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(SRCDIR, "tests"))
 import knlib  # noqa: E402
+from benchlib import distinct, mm  # noqa: E402
 
 NODES = 1000
 NODE_BYTES = 2000
@@ -48,13 +49,6 @@ TABLE = """table inet kopeio {
 	}
 }
 """
-
-
-def mm(xs):
-    """min / median of a list, or "-" for none."""
-    if not xs:
-        return "-"
-    return "%d / %d" % (min(xs), statistics.median(xs))
 
 
 def waited(d, pattern, start=0, timeout=120):
@@ -151,8 +145,7 @@ def main():
             made += [x for x in cr if x is not None]
             rows.append((name, mm(st), mm([x for x in cr if x is not None]),
                          mm([x for x in ad if x is not None]),
-                         "/".join(sorted(set("%d" % x for x in rq))),
-                         "/".join(sorted(set("%d" % x for x in ev)))))
+                         distinct(rq), distinct(ev)))
     finally:
         if c is not None:
             c.close()
