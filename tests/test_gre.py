@@ -4,10 +4,14 @@ may have no GRE): three node namespaces on a shared underlay, two pod
 namespaces each, the test API server and the real, fully confined
 daemon on every node.  Pods ping across nodes through the tunnels and
 the underlay carries GRE; each node owns exactly one tunnel and one
-route per peer; a restart adopts them without a flap; drift is put
+route per peer; every pod reaches the outside host through the
+masquerade and pods see each other's own addresses
+(tests/masqlib.py); a restart adopts them without a flap; drift is put
 back; a changed node address moves the tunnel's remote in place; a
 removed node's tunnel and route go; a heartbeat costs nothing and an
-added node two requests.  Then a dual-stack cluster whose pods come
+added node two requests.  Then an upgrade from the original
+agent's tunnels and routes, pinged every 10 ms throughout
+(tests/test_upgrade.py).  Then a dual-stack cluster whose pods come
 from the daemons' CNI files: an ip6gre tunnel and a route per IPv6
 peer beside the IPv4 ones, pods pinging over both families at the
 full MTU of each, drift, a restart and a removed node for both, and
@@ -34,8 +38,10 @@ import knlib  # noqa: E402
 
 tap = knlib.Tap()
 knlib.need_apiserver(tap, "ping")
+import masqlib  # noqa: E402
 import netcluster  # noqa: E402
 import nodegen  # noqa: E402
+import test_upgrade  # noqa: E402
 import wire  # noqa: E402
 
 ARGS = ["-v", "--provider", "gre", "--sync-period", "1h"]
@@ -285,6 +291,7 @@ try:
     tap.ok(cap.counts["gre"] >= 2 * len(res) and cap.counts["icmp"] == 0,
            "the underlay carried the pings as GRE, never bare ICMP",
            cap.counts)
+    masqlib.masquerade_checks(tap, c, "gre")
     links = gre_links(n0)
     tap.ok("gre0" not in links or not links["gre0"][4],
            "gre0, the kernel's fallback device, is left alone (down)",
@@ -468,6 +475,14 @@ finally:
         f.write(modprobe + "\n")
     c.close()
 
+
+# An upgrade from the original agent, whose tunnels have our names.
+c = netcluster.Cluster(nodes=3, pods=1)
+try:
+    test_upgrade.run_upgrade(tap, c, "gre", ARGS, owned,
+                             lambda n, peers: expected(n, peers))
+finally:
+    c.close()
 
 # Dual stack: the pods come from the CNI file each daemon writes.
 c = netcluster.Cluster(nodes=3, pods=1, dual_stack=True, cni=True)
