@@ -15,7 +15,9 @@ so traffic over it passes; a node's reboot (a new boot ID, its kernel
 objects gone) puts both directions between it and each peer under new
 keys, so its pods ping the others again without a key rotation.  A
 dual-stack pair carries both families, each between the node
-addresses of its own, and the largest packet the mode's MTU
+addresses of its own, every pod reaches the outside host over both
+through the masquerade (tests/masqlib.py) while pods see each other's
+own addresses, and the largest packet the mode's MTU
 allows crosses with DF set; the CNI file has the underlay's MTU less
 the ESP-in-UDP overhead."""
 
@@ -37,6 +39,7 @@ import knlib  # noqa: E402
 
 tap = knlib.Tap()
 knlib.need_apiserver(tap, "ping")
+import masqlib  # noqa: E402
 import netcluster  # noqa: E402
 import wire  # noqa: E402
 
@@ -399,6 +402,8 @@ def run_dual():
                    cnt["esp"] == 0 and cnt["icmp"] == 0,
                    "dual-stack: pods ping across over IPv%d in "
                    "ESP-in-UDP" % fam, (failed(res), cnt))
+        masqlib.masquerade_checks(tap, c, "ipsec dual-stack",
+                                  dual_stack=True)
         states, pols = xfrm(n0, "state"), xfrm(n0, "policy")
         want = sorted("src %s dst %s" % p for p in [
             (n0.addr, n1.addr), (n1.addr, n0.addr),
