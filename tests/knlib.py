@@ -221,6 +221,7 @@ class Lines:
 
     def __init__(self, argv, stdin=subprocess.DEVNULL, env=None):
         self.lines = []
+        self.times = []     # time.time() when each line was read
         self.cond = threading.Condition()
         self.proc = subprocess.Popen(argv, stdin=stdin, env=env,
                                      stdout=subprocess.PIPE,
@@ -233,6 +234,7 @@ class Lines:
         for line in self.proc.stdout:
             with self.cond:
                 self.lines.append(line.rstrip("\n"))
+                self.times.append(time.time())
                 self.cond.notify_all()
         with self.cond:
             self.cond.notify_all()
@@ -263,6 +265,12 @@ class Lines:
     def mark(self):
         with self.cond:
             return len(self.lines)
+
+    def lines_between(self, t0, t1):
+        """The lines read from time t0 to t1 (time.time())."""
+        with self.cond:
+            return [x for x, t in zip(self.lines, self.times)
+                    if t0 <= t <= t1]
 
     def wait(self, timeout=15):
         """The exit status once the process ended and its output is read

@@ -167,21 +167,91 @@ class Pinger:
 
     def __init__(self, src, dst):
         self.what = "%s -> %s" % (src.pods[0].addr, dst.pods[0].addr)
+        self.ns = src.pods[0].ns
         self.p = subprocess.Popen(
-            ["ip", "netns", "exec", src.pods[0].ns, "ping", "-n", "-i",
-             "0.01", "-W", "5", dst.pods[0].addr], stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True)
+            ["ip", "netns", "exec", src.pods[0].ns, "ping", "-D", "-n",
+             "-i", "0.01", "-W", "5", dst.pods[0].addr],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def stop(self):
-        """The sequence numbers not answered before the last answered
-        one (those after it were in flight when it stopped), and how
-        many were answered."""
+        """The echoes not answered before the last answered one (those
+        after it were in flight when it stopped), each as (sequence
+        number, the time the one answered before it was answered), how
+        many were answered, and how many packets its socket dropped for
+        a full receive buffer (ping reads every ICMP packet of its pod,
+        the echoes other pods send it too)."""
+        raw = subprocess.run(["ip", "netns", "exec", self.ns, "cat",
+                              "/proc/net/raw"], capture_output=True,
+                             text=True).stdout
+        drops = sum(int(x.split()[-1]) for x in raw.splitlines()[1:])
         self.p.send_signal(signal.SIGINT)
         out = self.p.communicate(timeout=30)[0]
-        seqs = {int(m) for m in re.findall(r"icmp_seq=(\d+) ttl=", out)}
+        seqs = {int(s): float(t) for t, s in re.findall(
+            r"(?m)^\[(\d+\.\d+)\] .*icmp_seq=(\d+) ttl=", out)}
         if not seqs:
-            return None, 0
-        return sorted(set(range(1, max(seqs) + 1)) - seqs), len(seqs)
+            return None, 0, drops
+        lost, t = [], 0.0
+        for s in range(1, max(seqs) + 1):
+            if s in seqs:
+                t = seqs[s]
+            else:
+                lost.append((s, t))
+        return lost, len(seqs), drops
+
+
+def backlog_drops():
+    """The packets this kernel dropped, summed over its CPUs, because a
+    CPU's input backlog was full (/proc/net/softnet_stat's second
+    column; the kernel's, not a namespace's)."""
+    with open("/proc/net/softnet_stat") as f:
+        return sum(int(x.split()[1], 16) for x in f)
+
+
+def dropped(n):
+    """What a node's kernel counted as dropped or discarded, as text:
+    each device's, and its IP and ICMP counters' that are not zero."""
+    import json
+    out = []
+    for d in json.loads(n.run("ip", "-s", "-j", "link", "show")):
+        for way in ("rx", "tx"):
+            st = d.get("stats64", {}).get(way, {})
+            for k in ("dropped", "errors", "missed", "carrier_errors"):
+                if st.get(k):
+                    out.append("%s %s %s %d" % (d["ifname"], way, k, st[k]))
+    lines = n.run("cat", "/proc/net/snmp").splitlines()
+    for names, values in zip(lines[0::2], lines[1::2]):
+        for k, v in zip(names.split()[1:], values.split()[1:]):
+            if v != "0" and ("Discard" in k or "Err" in k or "NoRoute" in k
+                             or "Unreach" in k or "Drop" in k):
+                out.append("%s%s %s" % (names.split()[0], k, v))
+    return out
+
+
+def around(c, events, lost):
+    """For a failure: the first echoes each pinger lost, and what each
+    daemon logged and ip monitor saw within a second of the first."""
+    out = ["%s: %d lost, the first %s" % (what, len(lo), lo[:5])
+           for what, lo, _, _ in lost if lo]
+    first = min((lo[0][1] for _, lo, _, _ in lost if lo), default=None)
+    if first is None:
+        return out
+    for n in c.nodes:
+        out += ["%s daemon: %s" % (n.name, x)
+                for x in n.daemon.lines_between(first - 1, first + 1)]
+        out += ["%s monitor: %s" % (n.name, x)
+                for x in events[n.name].splitlines()
+                if abs(_stamp(x) - first) <= 1]
+    return out
+
+
+def _stamp(line):
+    """The time of an `ip -ts monitor` line, or 0."""
+    m = re.match(r"\[(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)\.(\d+)", line)
+    if m is None:
+        return 0
+    import datetime
+    d = datetime.datetime(*map(int, m.groups()[:6]))
+    return time.mktime(d.timetuple()) + float("0." + m.group(7))
 
 
 def run_upgrade(tap, c, mode, args, owned, expected):
@@ -220,9 +290,11 @@ def run_upgrade(tap, c, mode, args, owned, expected):
     mons = {}
     for n in c.nodes:
         mons[n.name] = subprocess.Popen(
-            ["ip", "netns", "exec", n.ns, "ip", "monitor", "route",
-             "neigh"],
+            ["ip", "netns", "exec", n.ns, "ip", "-ts", "monitor",
+             "route", "neigh", "link"],
             stdout=subprocess.PIPE, text=True)
+    backlog = backlog_drops()
+    drops = {n.name: dropped(n) for n in c.nodes}
     pingers = [Pinger(a, b) for a in c.nodes for b in c.nodes if a is not b]
     time.sleep(0.5)
     try:
@@ -268,18 +340,26 @@ def run_upgrade(tap, c, mode, args, owned, expected):
         for name, m in mons.items():
             m.terminate()
             events[name] = m.communicate(timeout=10)[0]
-    tap.ok(all(lo == [] and got > 50 for _, lo, got in lost),
+    tap.ok(all(lo == [] and got > 50 for _, lo, got, _ in lost),
            "%s: a ping every 10 ms to each other node lost nothing while "
            "the daemons took over (%s echoes answered)" %
-           (mode, ", ".join(str(g) for _, _, g in lost)), lost)
-    deleted = [x for name in events for x in events[name].splitlines()
+           (mode, ", ".join(str(g) for _, _, g, _ in lost)),
+           ["dropped by the measurement itself: %d packets for a full "
+            "socket receive buffer, %d for a full CPU backlog" %
+            (sum(d for _, _, _, d in lost), backlog_drops() - backlog)] +
+           around(c, events, lost) +
+           ["%s: %s" % (n.name, x) for n in c.nodes
+            for x in sorted(set(dropped(n)) - set(drops[n.name]))])
+    seen = [x.split("] ", 1)[-1] for name in events
+            for x in events[name].splitlines()]
+    deleted = [x for x in seen
                if x.startswith("Deleted") and x.split()[1] in pod_cidrs]
     tap.eq(deleted, [], "%s: ip monitor saw no route of a pod CIDR "
            "deleted, not for a moment" % mode)
     # A device setting put back must not flush the neighbours: in
     # vxlan-legacy the next packet to each pod would fail its miss.
     pods = [p.addr for n in c.nodes for p in n.pods]
-    flushed = [x for name in events for x in events[name].splitlines()
+    flushed = [x for x in seen
                if x.startswith("Deleted") and x.split()[1] in pods]
     tap.eq(flushed, [], "%s: ip monitor saw no neighbour of a pod "
            "deleted" % mode)
