@@ -112,15 +112,8 @@ def check_unit_config(args):
         run, etc, cni = [os.path.join(tmp, d) for d in ("run", "etc", "cni")]
         for d in (run, etc, cni):
             os.mkdir(d, 0o755)
-        with open(os.path.join(etc, "kubeconfig"), "w") as f:
-            f.write("apiVersion: v1\nkind: Config\n"
-                    "clusters:\n- name: c\n  cluster:\n"
-                    "    server: https://127.0.0.1:6443\n"
-                    "    certificate-authority-data: bm90IHJlYWQ=\n"
-                    "users:\n- name: u\n  user:\n    token: t\n"
-                    "contexts:\n- name: x\n  context:\n"
-                    "    cluster: c\n    user: u\n"
-                    "current-context: x\n")
+        knlib.write_kubeconfig(os.path.join(etc, "kubeconfig"),
+                               "https://127.0.0.1:6443")
         argv = knlib.host_args(
             args, {"/run/kopeio-networking": run,
                    "/etc/kopeio-networking": etc, "/etc/cni/net.d": cni},
