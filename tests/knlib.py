@@ -100,6 +100,20 @@ def check_config(tap, what, argv, want):
                   "%s" % (what, ", ".join(want)), r.stdout + r.stderr)
 
 
+def write_kubeconfig(path, server):
+    """A kubeconfig at path, as a unit or a user would install it: a
+    token and a CA the daemon reads only when server answers."""
+    with open(path, "w") as f:
+        f.write("apiVersion: v1\nkind: Config\n"
+                "clusters:\n- name: c\n  cluster:\n"
+                "    server: %s\n"
+                "    certificate-authority-data: bm90IHJlYWQ=\n"
+                "users:\n- name: u\n  user:\n    token: t\n"
+                "contexts:\n- name: x\n  context:\n"
+                "    cluster: c\n    user: u\n"
+                "current-context: x\n" % server)
+
+
 def capmask(*caps):
     m = 0
     for c in caps:
