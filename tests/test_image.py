@@ -30,6 +30,7 @@ tap = knlib.Tap()
 COMMITTED = r"^watcher: generation \d+ committed"
 # What a crash, a child's death or a sanitizer looks like in the log.
 CRASH = r"killed by|exited with status|Sanitizer|runtime error|fatal"
+CANARY = "198.51.100.1"  # TEST-NET-2: routes to it are the test's
 IPSEC_KEY = {"kopeio-networking-ipsec": {"key": "1 %s\n" %
                                           os.urandom(32).hex()}}
 
@@ -122,6 +123,12 @@ def check_self_test(image):
         ns.close()
 
 
+def listening(mon, node):
+    """Makes the route again and waits a second for mon to show it."""
+    node.run("ip", "route", "replace", "blackhole", CANARY)
+    return mon.wait_for(re.escape(CANARY), 1)[1] is not None
+
+
 def check_mode(image, mode):
     import netcluster
     ds = imagelib.daemonset(mode)
@@ -149,6 +156,10 @@ def check_mode(image, mode):
                "%s: the CNI file is in each node's host directory" % mode)
         want = netcluster.owned(n0)
         mon = knlib.Lines(["ip", "-n", n0.ns, "monitor", "route"])
+        # A route of the test's own, seen made, says the monitor is
+        # listening; seen deleted at the end, that it sees deletions.
+        tap.ok(knlib.wait_until(lambda: listening(mon, n0), 60, 0),
+               "%s: ip monitor route listens" % mode, mon.log())
         old = n0.daemon
         rc = n0.stop(keep_pod=True)
         log = old.log()
@@ -161,12 +172,14 @@ def check_mode(image, mode):
         res = c.converge_pings(timeout=60)
         tap.ok(res and all(ok for _, _, ok in res),
                "%s: pods still ping across the nodes" % mode, res)
+        n0.run("ip", "route", "del", "blackhole", CANARY)
+        i, m = mon.wait_for("^Deleted.*" + re.escape(CANARY), 30)
         mon.proc.terminate()
         mon.wait()
-        deleted = [x for x in mon.log().splitlines()
-                   if x.startswith("Deleted")]
-        tap.ok(not deleted, "%s: no route deleted over the restart (ip "
-               "monitor)" % mode, "\n".join(deleted))
+        deleted = [x for x in mon.lines[:i] if x.startswith("Deleted")]
+        tap.ok(m is not None and not deleted, "%s: no route deleted over "
+               "the restart (ip monitor)" % mode, "\n".join(deleted) or
+               mon.log())
         logs = "\n".join([log] + [n.daemon.log() for n in c.nodes])
         crash = [x for x in logs.splitlines() if re.search(CRASH, x)]
         tap.ok(not crash, "%s: nothing logged as a crash" % mode,
