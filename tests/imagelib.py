@@ -14,8 +14,8 @@ registry is reachable from a test machine), cached by content under
 /var/cache/kopeio-networking/image (or $KN_IMAGE_CACHE) and imported
 under the name of the Containerfile's FROM.  Our image is built as
 README tells users to, from the top of a clean copy of the source tree
-(what contrib/Containerfile.dockerignore leaves, without a build
-directory inside the tree), and tagged by a hash of that copy, so
+(what contrib/Containerfile.dockerignore leaves, without the build
+directories inside the tree), and tagged by a hash of that copy, so
 "make check" and "make distcheck" of one tree build it once.
 
 Everything lives in a podman store of its own under the cache, so a
@@ -232,8 +232,9 @@ def _ignore_rx():
 
 def context_files():
     """The relative paths of the clean tree podman build sees: the
-    source tree less what the ignore file names and less a build
-    directory inside it (make check's may be anywhere)."""
+    source tree less what the ignore file names and less any build
+    directory inside it (make check's, or another configured one: a
+    directory with a config.status), whatever its name."""
     top = os.path.realpath(knlib.SRCDIR)
     build = os.path.realpath(knlib.BUILDDIR)
     rxs = _ignore_rx()
@@ -244,7 +245,8 @@ def context_files():
         dirnames[:] = sorted(
             d for d in dirnames
             if os.path.realpath(os.path.join(dirpath, d)) != build and
-            not any(rx.match(rel + d) for rx in rxs))
+            not os.path.exists(os.path.join(dirpath, d, "config.status"))
+            and not any(rx.match(rel + d) for rx in rxs))
         files += [rel + n for n in sorted(filenames)
                   if not any(rx.match(rel + n) for rx in rxs)]
     return files
