@@ -592,6 +592,19 @@ def expected_owned(mode, peers, dev="eth0"):
     return sorted(out)
 
 
+def http_status(ns, url):
+    """The status of a GET of url from inside namespace ns, as the
+    kubelet probes from the node's network; 0 when nothing answers."""
+    r = subprocess.run(
+        ["ip", "netns", "exec", ns, sys.executable, "-c",
+         "import sys, urllib.request as u\n"
+         "try:\n print(u.urlopen(sys.argv[1], timeout=5).status)\n"
+         "except Exception as e:\n print(getattr(e, 'code', 0))", url],
+        capture_output=True, text=True, timeout=120,
+        stdin=subprocess.DEVNULL)
+    return int(r.stdout.strip() or 0)
+
+
 def wait_until(fn, timeout=20, interval=0.2):
     """fn() until it is true or the time is up; its last value."""
     deadline = time.monotonic() + timeout

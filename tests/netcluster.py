@@ -217,9 +217,30 @@ class Node:
                                    wrap=wrap)
         return self.daemon
 
-    def stop(self):
-        """Stops the daemon; its exit status (None if none ran)."""
+    def start_image(self, image, ds, files=None, pod=None):
+        """The daemon as it ships: the container of image with the
+        settings of the DaemonSet ds (tests/imagelib.py) in this node's
+        network, reaching the API server as a pod's service account,
+        the host's CNI directory this node's own (needs cni=True).
+        pod: an imagelib.Pod to start again (a restart).  The daemon
+        has knlib.Daemon's interface."""
+        import imagelib
+        api = self.cluster.api
+        if pod is None:
+            pod = imagelib.Pod(ds, self.name, self.ns,
+                               host_paths={"/etc/cni/net.d": self.cni_dir},
+                               files=files, api=(API_HOST, api.port,
+                                                 api.token_file, api.pki.ca))
+        self.daemon = imagelib.Container(image, pod)
+        return self.daemon
+
+    def stop(self, keep_pod=False):
+        """Stops the daemon; its exit status (None if none ran).
+        keep_pod: a container's pod stays, to start it again."""
         rc = self.daemon.stop() if self.daemon is not None else None
+        pod = getattr(self.daemon, "pod", None)
+        if pod is not None and not keep_pod:
+            pod.close()
         self.daemon = None
         return rc
 
@@ -384,11 +405,16 @@ class Cluster:
         obj["spec"]["podCIDRs"] = [node.pod_cidr]
         self.api.control("POST", "/nodes", obj)
 
-    def start_all(self, args):
-        """Starts every node's daemon; with CNI, then attaches every
-        node's pods from the file its daemon wrote."""
+    def start_all(self, args, image=None):
+        """Starts every node's daemon (with image: the container of
+        image with the settings of the DaemonSet args, Node.start_image);
+        with CNI, then attaches every node's pods from the file its
+        daemon wrote."""
         for n in self.nodes:
-            n.start(args)
+            if image is None:
+                n.start(args)
+            else:
+                n.start_image(image, args)
         if self.cni:
             for n in self.nodes:
                 if not n.pods:

@@ -171,17 +171,18 @@ def check_volumes(mode, spec, c, args):
     mounts = {m["mountPath"]: m for m in c.get("volumeMounts", [])}
     kind = {p: [k for k in volumes.get(m["name"], {}) if k != "name"]
             for p, m in mounts.items()}
-    tap.eq(sorted(v["hostPath"]["path"] for v in volumes.values()
-                  if "hostPath" in v), ["/etc/cni/net.d"],
-           "%s: the host's CNI directory is its only host path" % mode)
     sock = os.path.dirname(args.get("-s", ""))
     cni = os.path.dirname(args.get("--cni-config", ""))
-    tap.ok(kind.get(sock) == ["emptyDir"] and kind.get(cni) == ["hostPath"]
+    tap.eq(sorted(v["hostPath"]["path"] for v in volumes.values()
+                  if "hostPath" in v), sorted([cni, sock]),
+           "%s: the host's CNI directory and the control socket's are its "
+           "only host paths" % mode)
+    tap.ok(kind.get(sock) == ["hostPath"] and kind.get(cni) == ["hostPath"]
            and not mounts[sock].get("readOnly") and
            not mounts[cni].get("readOnly"),
-           "%s: the control socket's directory (%s) is an emptyDir and the "
-           "CNI file's (%s) the host path, both writable" % (mode, sock, cni),
-           kind)
+           "%s: the control socket's directory (%s) and the CNI file's (%s) "
+           "are host paths (0755, as the daemon demands: an emptyDir is "
+           "world-writable), both writable" % (mode, sock, cni), kind)
     cm = volumes.get(mounts.get("/config", {}).get("name"), {})
     tap.eq((cm.get("configMap"), mounts.get("/config", {}).get("readOnly")),
            ({"name": "kopeio-networking", "optional": True}, True),
@@ -287,26 +288,16 @@ def check_caps():
         ns.close()
 
 
-def http_status(ns, url):
-    """The status of a GET of url from inside namespace ns, as the
-    kubelet probes from the node's network; 0 when nothing answers."""
-    r = run(["ip", "netns", "exec", ns, sys.executable, "-c",
-             "import sys, urllib.request as u\n"
-             "try:\n print(u.urlopen(sys.argv[1], timeout=5).status)\n"
-             "except Exception as e:\n print(getattr(e, 'code', 0))",
-             url])
-    return int(r.stdout.strip() or 0)
-
-
 def check_probes(n0, pod, text):
     """The probes answer as the kubelet would see them, and the verify
     command of the file's comment works."""
     for probe in ("livenessProbe", "readinessProbe"):
         g = pod.c[probe]["httpGet"]
         url = "http://%s:%d%s" % (g["host"], g["port"], g["path"])
-        tap.ok(knlib.wait_until(lambda: http_status(n0.ns, url) == 200),
+        tap.ok(knlib.wait_until(
+               lambda: knlib.http_status(n0.ns, url) == 200),
                "vxlan.yaml's %s: %s answers 200 in the node's network"
-               % (probe, url), http_status(n0.ns, url))
+               % (probe, url), knlib.http_status(n0.ns, url))
     m = re.search(r"exec ds/\S+ -- (kopeio-networkctl) \\\n#\s+(-s \S+ "
                   r"show status)", text)
     if m is None:
