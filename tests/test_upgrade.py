@@ -167,6 +167,7 @@ class Pinger:
 
     def __init__(self, src, dst):
         self.what = "%s -> %s" % (src.pods[0].addr, dst.pods[0].addr)
+        self.said = []
         self.ns = src.pods[0].ns
         self.p = subprocess.Popen(
             ["ip", "netns", "exec", src.pods[0].ns, "ping", "-D", "-n",
@@ -176,21 +177,26 @@ class Pinger:
     def stop(self):
         """The echoes not answered before the last answered one (those
         after it were in flight when it stopped), each as (sequence
-        number, the time the one answered before it was answered), how
-        many were answered, and how many packets its socket dropped for
-        a full receive buffer (ping reads every ICMP packet of its pod,
-        the echoes other pods send it too)."""
+        number, the time the one answered before it was answered, or
+        the first answered if none was), how many were answered, and
+        how many packets its socket dropped for a full receive buffer
+        (ping reads every ICMP packet of its pod, the echoes other pods
+        send it too)."""
         raw = subprocess.run(["ip", "netns", "exec", self.ns, "cat",
                               "/proc/net/raw"], capture_output=True,
                              text=True).stdout
         drops = sum(int(x.split()[-1]) for x in raw.splitlines()[1:])
         self.p.send_signal(signal.SIGINT)
         out = self.p.communicate(timeout=30)[0]
+        # What ping said of any echo but an answer (unreachable, a
+        # redirect, an error), for a failure's report.
+        self.said = [x for x in out.splitlines()
+                     if "icmp_seq=" in x and " ttl=" not in x]
         seqs = {int(s): float(t) for t, s in re.findall(
             r"(?m)^\[(\d+\.\d+)\] .*icmp_seq=(\d+) ttl=", out)}
         if not seqs:
             return None, 0, drops
-        lost, t = [], 0.0
+        lost, t = [], min(seqs.values())
         for s in range(1, max(seqs) + 1):
             if s in seqs:
                 t = seqs[s]
@@ -348,6 +354,8 @@ def run_upgrade(tap, c, mode, args, owned, expected):
             "socket receive buffer, %d for a full CPU backlog" %
             (sum(d for _, _, _, d in lost), backlog_drops() - backlog)] +
            around(c, events, lost) +
+           ["%s: ping said: %s" % (p.what, x) for p in pingers
+            for x in p.said[:5]] +
            ["%s: %s" % (n.name, x) for n in c.nodes
             for x in sorted(set(dropped(n)) - set(drops[n.name]))])
     seen = [x.split("] ", 1)[-1] for name in events
