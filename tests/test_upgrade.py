@@ -230,6 +230,15 @@ def dropped(n):
             if v != "0" and ("Discard" in k or "Err" in k or "NoRoute" in k
                              or "Unreach" in k or "Drop" in k):
                 out.append("%s%s %s" % (names.split()[0], k, v))
+    # Connection tracking's, once the masquerade has turned it on: per
+    # CPU, in hex.
+    lines = n.run("cat", "/proc/net/stat/nf_conntrack",
+                  check=False).splitlines() or [""]
+    for i, k in enumerate(lines[0].split()):
+        v = sum(int(x.split()[i], 16) for x in lines[1:])
+        if v and k in ("invalid", "insert_failed", "drop", "early_drop",
+                       "icmp_error", "clashres"):
+            out.append("conntrack %s %d" % (k, v))
     return out
 
 
