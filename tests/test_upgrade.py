@@ -2,7 +2,8 @@
 """An upgrade from the original Go agent without hand work, in layer2
 (with --adopt-protocol 3), vxlan and vxlan-legacy: every node namespace
 gets the original's objects, made by hand as it makes them (routes of
-protocol boot, its device, FDB and neighbour entries), and pods ping
+protocol boot, its device, FDB and neighbour entries), and connection
+tracking on as kube-proxy has it (kube_proxy()), and pods ping
 across; then the real daemon starts on every node while a pod on each
 node pings a pod on each other node every 10 ms.  Not one echo may be
 lost, no route for a pod CIDR may be deleted (ip monitor), and
@@ -119,6 +120,22 @@ def original_objects(c, mode):
                   "scope", "global")
         else:
             raise ValueError(mode)
+
+
+def kube_proxy(c):
+    """In every node of c, connection tracking on before the daemons
+    start, as kube-proxy has it on every node the original agent ran
+    on (its MASQUERADE of marked packets, modelled by a rule that
+    matches none): turning tracking on while a flow runs may drop one
+    of its packets (the kernel counts it in insert_failed and drop),
+    which is the kernel's, not the takeover's, and is said in
+    kopeio-networkd(8)."""
+    for n in c.nodes:
+        n.run("nft", "add table ip kube-proxy-model; "
+              "add chain ip kube-proxy-model postrouting "
+              "{ type nat hook postrouting priority 100; }; "
+              "add rule ip kube-proxy-model postrouting "
+              "meta mark and 0x4000 == 0x4000 masquerade")
 
 
 def foreign_routes(c, mode):
@@ -308,6 +325,7 @@ def run_upgrade(tap, c, mode, args, owned, expected):
             ["ip", "netns", "exec", n.ns, "ip", "-ts", "monitor",
              "route", "neigh", "link"],
             stdout=subprocess.PIPE, text=True)
+    kube_proxy(c)
     backlog = backlog_drops()
     drops = {n.name: dropped(n) for n in c.nodes}
     pingers = [Pinger(a, b) for a in c.nodes for b in c.nodes if a is not b]
