@@ -16,7 +16,9 @@ run_upgrade(tap, cluster, mode, args, owned, expected) is the whole
 check for one cluster, so tests/test_gre.py can run it for gre in its
 VM with its own owned() and expected()."""
 
+import datetime
 import ipaddress
+import json
 import os
 import re
 import signal
@@ -233,7 +235,6 @@ def backlog_drops():
 def dropped(n):
     """What a node's kernel counted as dropped or discarded, as text:
     each device's, and its IP and ICMP counters' that are not zero."""
-    import json
     out = []
     for d in json.loads(n.run("ip", "-s", "-j", "link", "show")):
         for way in ("rx", "tx"):
@@ -281,7 +282,6 @@ def _stamp(line):
     m = re.match(r"\[(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)\.(\d+)", line)
     if m is None:
         return 0
-    import datetime
     d = datetime.datetime(*map(int, m.groups()[:6]))
     return time.mktime(d.timetuple()) + float("0." + m.group(7))
 
