@@ -318,6 +318,15 @@ reconcile_all(struct executor *e)
 	while ((o = ktab_next(&e->want, &b, o)) != NULL)
 		executor_reconcile_key(e, &o->k);
 	if (executor_synced(e)) {
+		/*
+		 * The outcomes of the creations queued above link into
+		 * have, which may grow it: sent now, so that the walk of
+		 * have below sees only removals' outcomes, which unlink.
+		 */
+		if (nl_batch_flush(&e->batch) == -1) {
+			log_warn("netlink batch");
+			e->resync = 1;
+		}
 		b = 0;
 		o = NULL;
 		while ((o = ktab_next(&e->have, &b, o)) != NULL)

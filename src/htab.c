@@ -19,19 +19,47 @@ hash_bytes(uint32_t h, const void *p, size_t len)
 	return h;
 }
 
+/*
+ * A table starts with HTAB_MIN buckets and doubles them whenever it
+ * holds more records than buckets, so it costs what the cluster holds
+ * rather than what its bound allows (at 65,536 nodes the executor's
+ * bounds alone would be six tables of 2^21 buckets, 96 MiB).  It
+ * stops at the buckets max records need, and at HTAB_MAX_BUCKETS
+ * (16 MiB of pointers): past that, chains grow longer instead.
+ */
+#define HTAB_MIN		16
+#define HTAB_MAX_BUCKETS	(1u << 21)
+
 int
 htab_init(struct htab *t, unsigned max)
 {
-	unsigned	 n = 16;
-
-	while (n < max && n < (1u << 21))
-		n <<= 1;
-	if ((t->bucket = calloc(n, sizeof(*t->bucket))) == NULL)
+	if ((t->bucket = calloc(HTAB_MIN, sizeof(*t->bucket))) == NULL)
 		return -1;
-	t->mask = n - 1;
+	t->mask = HTAB_MIN - 1;
 	t->count = 0;
 	t->max = max;
 	return 0;
+}
+
+/* Twice the buckets: each chain splits in two by one more bit of hash. */
+static void
+htab_grow(struct htab *t)
+{
+	struct hnode	**b, *e, *next;
+	unsigned	 n = (t->mask + 1) * 2, i;
+
+	/* Out of memory: the old buckets still work, with longer chains. */
+	if ((b = calloc(n, sizeof(*b))) == NULL)
+		return;
+	for (i = 0; i <= t->mask; i++)
+		for (e = t->bucket[i]; e != NULL; e = next) {
+			next = e->next;
+			e->next = b[e->hash & (n - 1)];
+			b[e->hash & (n - 1)] = e;
+		}
+	free(t->bucket);
+	t->bucket = b;
+	t->mask = n - 1;
 }
 
 /* Frees every record with fn (may be NULL), then the buckets. */
@@ -66,7 +94,12 @@ htab_slot(const struct htab *t, uint32_t hash, hkey_eq eq, const void *key)
 	return pp;
 }
 
-/* -1 when the table already holds its maximum. */
+/*
+ * -1 when the table already holds its maximum.  The link may grow the
+ * table, which moves records to new buckets: every slot from
+ * htab_slot is stale after it, and a walk must not link into the
+ * table it walks.
+ */
 int
 htab_link(struct htab *t, struct hnode **slot, struct hnode *e, uint32_t hash)
 {
@@ -76,6 +109,9 @@ htab_link(struct htab *t, struct hnode **slot, struct hnode *e, uint32_t hash)
 	e->next = NULL;
 	*slot = e;
 	t->count++;
+	if (t->count > t->mask + 1 && t->mask + 1 < t->max &&
+	    t->mask + 1 < HTAB_MAX_BUCKETS)
+		htab_grow(t);
 	return 0;
 }
 

@@ -2,7 +2,8 @@
  * One chained hash table for every keyed table in the daemon.  The
  * caller embeds a struct hnode first in its own records, hashes its
  * own key and says how two keys compare; the table only links,
- * unlinks, counts and walks.  Sizes are bounded at creation.
+ * unlinks, counts and walks.  A table starts small and grows with
+ * what it holds; its bound, given at creation, counts records.
  */
 #ifndef KN_HTAB_H
 #define KN_HTAB_H

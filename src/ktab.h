@@ -1,7 +1,8 @@
 /*
  * A table of kernel objects keyed the way the kernel keys them: the
  * executor's have, want and bookkeeping tables and the ARP helper's
- * neighbours.  Bounded at creation; its internals are ktab.c's alone.
+ * neighbours.  It grows as it fills, up to the bound given at
+ * creation; its internals are ktab.c's alone.
  */
 #ifndef KN_KTAB_H
 #define KN_KTAB_H

@@ -3,7 +3,8 @@
  * what an intent wants, the requests that make, change and remove a
  * tunnel and its route, and a tunnel the kernel reports read back as
  * the same object; for IPv4 (gre) and IPv6 (ip6gre).  Then which
- * routes of other protocols each mode adopts, and which never.  No
+ * routes of other protocols each mode adopts, and which never.  Last,
+ * the table of objects growing from 16 buckets to its bound.  No
  * kernel: the host may have no GRE.
  */
 #include <sys/socket.h>
@@ -558,6 +559,151 @@ adoption(void)
 	ktab_free(&have);
 }
 
+#define GROWN	50000
+
+/* The i-th of many distinct routes: 10.0.0.0/8 split into /32s. */
+static struct kobj
+numbered(unsigned i)
+{
+	struct kobj	o;
+
+	memset(&o, 0, sizeof(o));
+	o.k.type = KOBJ_ROUTE;
+	o.k.family = AF_INET;
+	o.k.plen = 32;
+	o.k.addr[0] = 10;
+	o.k.addr[1] = (uint8_t)(i >> 16);
+	o.k.addr[2] = (uint8_t)(i >> 8);
+	o.k.addr[3] = (uint8_t)i;
+	o.v.oif = i + 1;
+	return o;
+}
+
+/* Is every record there that should be, once, with its value? */
+static int
+walk_once(const struct ktab *t, unsigned n, int (*want)(unsigned))
+{
+	const struct kobj	*o = NULL;
+	unsigned char		*seen = calloc(n, 1);
+	unsigned		 b = 0, i, walked = 0, bad = 0;
+
+	if (seen == NULL)
+		bail_out("out of memory");
+	while ((o = ktab_next(t, &b, o)) != NULL) {
+		i = o->v.oif - 1;
+		walked++;
+		if (i >= n || !want(i) || seen[i]++ != 0)
+			bad++;
+	}
+	for (i = 0; i < n; i++)
+		if (want(i) != (seen[i] == 1))
+			bad++;
+	free(seen);
+	if (bad != 0 || walked != ktab_count(t))
+		diag("walked %u of %u, %u wrong", walked, ktab_count(t), bad);
+	return bad == 0 && walked == ktab_count(t);
+}
+
+/* Removed as they came: the second of every three, but the last. */
+static int
+kept(unsigned i)
+{
+	return i % 3 != 1 || i + 1 == GROWN;
+}
+
+static int
+any(unsigned i)
+{
+	(void)i;
+	return 1;
+}
+
+static int
+odd(unsigned i)
+{
+	return i % 2 == 1;
+}
+
+/*
+ * A table starts small and doubles: through twelve doublings with
+ * removals among the additions, every record found and walked once,
+ * the buckets never beyond what the bound needs, the bound refused.
+ */
+static void
+growth(void)
+{
+	struct ktab		 t;
+	struct kobj		 o;
+	const struct kobj	*g;
+	unsigned		 i, bad = 0;
+
+	if (!ok(ktab_init(&t, GROWN) == 0, "growth: a table for %u", GROWN))
+		return;
+	is_int(t.t.mask + 1, 16, "growth: it starts with 16 buckets");
+	for (i = 0; i < GROWN; i++) {
+		o = numbered(i);
+		if (ktab_put(&t, &o) != 0)
+			bad++;
+		/* One in three removed while the table grows. */
+		o = numbered(i - 1);
+		if (i % 3 == 2 && ktab_del(&t, &o.k) != 0)
+			bad++;
+	}
+	is_int(bad, 0, "growth: %u added, a third removed as they came",
+	    GROWN);
+	is_int(ktab_count(&t), GROWN - (GROWN - 1) / 3, "growth: counted");
+	is_int(t.t.mask + 1, 65536, "growth: 65,536 buckets, the power of "
+	    "two the bound needs");
+	for (i = 0, bad = 0; i < GROWN; i++) {
+		o = numbered(i);
+		g = ktab_get(&t, &o.k);
+		if (kept(i) ? g == NULL || g->v.oif != i + 1 : g != NULL)
+			bad++;
+	}
+	is_int(bad, 0, "growth: each found with its value, none removed");
+	ok(walk_once(&t, GROWN, kept), "growth: a walk sees each once");
+	for (i = 1, bad = 0; i < GROWN; i += 3) {
+		o = numbered(i);
+		if (ktab_put(&t, &o) != 0)
+			bad++;
+	}
+	ok(bad == 0 && ktab_count(&t) == GROWN, "growth: filled to the bound");
+	o = numbered(GROWN);
+	is_int(ktab_put(&t, &o), -1, "growth: one more is refused");
+	ok(ktab_get(&t, &o.k) == NULL && ktab_count(&t) == GROWN,
+	    "growth: and not kept");
+	o = numbered(7);
+	o.v.onlink = 1;
+	ok(ktab_put(&t, &o) == 0 && (g = ktab_get(&t, &o.k)) != NULL &&
+	    g->v.onlink == 1, "growth: at the bound, one held may still "
+	    "change");
+	ok(walk_once(&t, GROWN, any), "growth: a walk of the full table sees "
+	    "each once");
+	for (i = 0, bad = 0; i < GROWN; i += 2) {
+		o = numbered(i);
+		if (ktab_del(&t, &o.k) != 0)
+			bad++;
+	}
+	ok(bad == 0 && ktab_count(&t) == GROWN / 2, "growth: half removed "
+	    "after");
+	ok(walk_once(&t, GROWN, odd), "growth: a walk sees the rest once");
+	ktab_free(&t);
+
+	/* A bound below the first 16 buckets. */
+	if (!ok(ktab_init(&t, 3) == 0, "growth: a table for 3"))
+		return;
+	for (i = 0, bad = 0; i < 3; i++) {
+		o = numbered(i);
+		if (ktab_put(&t, &o) != 0)
+			bad++;
+	}
+	o = numbered(3);
+	ok(bad == 0 && ktab_put(&t, &o) == -1 &&
+	    ktab_count(&t) == 3 && t.t.mask + 1 == 16,
+	    "growth: 3 held, the fourth refused, 16 buckets");
+	ktab_free(&t);
+}
+
 int
 main(void)
 {
@@ -571,5 +717,6 @@ main(void)
 	requests();
 	requests6();
 	adoption();
+	growth();
 	return done_testing();
 }
