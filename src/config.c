@@ -127,7 +127,9 @@ static const char usage_text[] =
 "      --node-address-type InternalIP|ExternalIP\n"
 "                             which node address carries pod traffic\n"
 "                             (default InternalIP)\n"
-"      --max-nodes n          most nodes the agent keeps (default 5000)\n"
+"      --max-nodes n          most nodes the agent keeps, a safety bound\n"
+"                             (default " KN_STR(KN_DEFAULT_MAX_NODES) ", at most "
+KN_STR(KN_MAX_MAX_NODES) ")\n"
 "      --watch-timeout seconds\n"
 "                             a watch lasts 1 to 2 times this (default "
 KN_STR(KN_DEFAULT_WATCH_TIMEOUT) ")\n"
@@ -601,7 +603,7 @@ config_option(struct kn_config *c, struct kn_cmdline *cl, int ch,
 		    NELEM(address_type_names), arg, &c->address_type, err,
 		    errlen);
 	case OPT_MAX_NODES:
-		return set_number(what, arg, 1, 100000, &c->max_nodes,
+		return set_number(what, arg, 1, KN_MAX_MAX_NODES, &c->max_nodes,
 		    err, errlen);
 	case OPT_WATCH_TIMEOUT:
 		return set_number(what, arg, 1, 3600,

@@ -33,7 +33,15 @@
 #define KN_ID_SLOTS		4
 #define KN_EXIT_IDS_IN_USE	2	/* a child's uid or gid is in use */
 #define KN_DEFAULT_SYSTEM_UUID	"/sys/class/dmi/id/product_uuid"
-#define KN_DEFAULT_MAX_NODES	5000
+/*
+ * --max-nodes: a safety bound, not the cluster's size (tables grow with
+ * what they hold).  65,536 is the design's target; 100,000, the most
+ * it accepts, is above the largest clusters run today and keeps the
+ * figures that follow the bound finite (RLIMIT_AS of the executor
+ * 0.9 GiB, the liveness bound 260 s).
+ */
+#define KN_DEFAULT_MAX_NODES	65536
+#define KN_MAX_MAX_NODES	100000
 #define KN_DEFAULT_WATCH_TIMEOUT	300	/* seconds; a watch lasts 1-2x */
 /* rtm_protocol of our routes; contrib/kopeio.conf names it for ip(8). */
 #define KN_DEFAULT_ROUTE_PROTOCOL	107

@@ -35,7 +35,7 @@ ROLES = ["executor", "arp-helper", "watcher", "metrics"]
 SANITIZERS = os.environ.get("KN_SANITIZERS") == "yes"
 SAN_FD = 6
 # Resource limits per role (src/sandbox.c): descriptors, and address
-# space as MiB plus KiB per node of --max-nodes (5,000 by default); no
+# space as MiB plus KiB per node of --max-nodes (65,536 by default); no
 # address-space limit in a sanitizer build, which reserves terabytes.
 ROLE_LIMITS = {"watcher": (32, 128, 2), "executor": (32, 128, 8),
                "arp-helper": (32, 128, 2), "metrics": (64, 128, 0)}
@@ -108,7 +108,7 @@ try:
         tap.eq(lim.get("Max processes"), ("0", "0"),
                "%s: RLIMIT_NPROC 0: no process or thread" % role)
         want = "unlimited" if SANITIZERS else str((base << 20) +
-                                                  (per_node << 10) * 5000)
+                                                  (per_node << 10) * 65536)
         tap.eq(lim.get("Max address space"), (want, want),
                "%s: address space %s" % (role, want))
         for f in (0, 1, 2):

@@ -645,7 +645,7 @@ test_conf(struct kn_config *conf)
 	memset(conf, 0, sizeof(*conf));
 	conf->uid = conf->gid = 65534;
 	conf->seccomp = SECCOMP_MODE_KILL;
-	conf->max_nodes = 5000;
+	conf->max_nodes = KN_DEFAULT_MAX_NODES;
 	if ((size_t)snprintf(conf->chroot, sizeof(conf->chroot), "%s", jail) >=
 	    sizeof(conf->chroot))
 		bail_out("%s: too long for --chroot", jail);
@@ -818,7 +818,8 @@ test_limits(void)
 			continue;
 		}
 		ok(limit >= 128 << 20 && limit <= 1024 << 20,
-		    "limits: %s: a memory limit of %llu MiB for 5,000 nodes",
+		    "limits: %s: a memory limit of %llu MiB at the default "
+		    "--max-nodes",
 		    role_name(roles[r]), (unsigned long long)(limit >> 20));
 		status = confined_run(roles[r], l_memory, &limit);
 		got = WIFEXITED(status) ? WEXITSTATUS(status) * 4 : -1;
