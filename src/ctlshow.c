@@ -95,6 +95,13 @@ show_status(FILE *out, const struct kn_status *st)
 	}
 	fprintf(out, "peers: %u of %u nodes; %u intents, %u kernel objects\n",
 	    st->watch.peers, st->watch.nodes, e->intents, e->objects);
+	if (WATCH_OVER(&st->watch))
+		fprintf(out, "NODES IGNORED: more than %u nodes (--max-nodes), "
+		    "%" PRIu64 " ignored: their pods get no routes\n",
+		    st->watch.bound, st->watch.ignored);
+	if (EXEC_OVER(e))
+		fprintf(out, "INTENTS REFUSED: more than %u intents "
+		    "(--max-nodes), %" PRIu64 " refused\n", e->bound, e->over);
 	fprintf(out, "masquerade: table inet kopeio, rules %u, repairs %" PRIu64
 	    "\n", e->masq_rules, e->masq_repairs);
 	if (st->cni_config[0] == '\0')

@@ -598,6 +598,8 @@ executor_count(struct executor *e, const struct msg_gen_result *res,
 		e->st.reconcile_us += us;
 	}
 	e->st.intents = itab_count(e->rx.active);
+	e->st.over = e->rx.over;
+	e->st.bound = 2 * e->c->conf.max_nodes;
 	e->st.objects = ktab_count(&e->have);
 	e->st.synced = executor_synced(e);
 	e->st.masq_repairs = e->nft.repairs;

@@ -95,6 +95,7 @@ accept_one(struct intent_rx *rx, struct itab *t, const struct msg_intent *in,
 		intent_name(in, name, sizeof(name));
 		log_warnx("refused intent %s: more than %u intents "
 		    "(--max-nodes)", name, 2 * rx->conf->max_nodes);
+		rx->over++;
 		return 1;
 	case -2:
 		o = itab_overlap(t, in->family, in->plen, in->prefix);

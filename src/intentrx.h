@@ -35,6 +35,7 @@ struct intent_rx {
 	uint64_t		 staging_gen;
 	uint32_t		 staging_sent;
 	uint32_t		 staging_refused;
+	uint64_t		 over;		/* refused: past the bound */
 	struct msg_local	 local;
 	int			 have_local;
 };

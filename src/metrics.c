@@ -108,6 +108,8 @@ static const struct scalar watch_scalars[] = {
 	W(ignored, "nodes_ignored_total", "counter", "Node objects ignored: "
 	    "the watcher already held --max-nodes of them."),
 	W(nodes, "nodes", "gauge", "Node objects the watcher knows."),
+	W(bound, "max_nodes", "gauge", "The --max-nodes bound the watcher "
+	    "keeps to."),
 	W(peers, "peers", "gauge", "Nodes with a route intent."),
 };
 #undef W
@@ -129,6 +131,8 @@ static const struct scalar exec_scalars[] = {
 	E(failed, "generation_failed_objects", "gauge", "Kernel objects that "
 	    "failed in the last generation."),
 	E(intents, "intents", "gauge", "Route intents the executor accepted."),
+	E(over, "intents_ignored_total", "counter", "Route intents refused: "
+	    "the executor already held 2 x --max-nodes of them."),
 	E(objects, "kernel_objects", "gauge", "Owned kernel objects."),
 	E(masq_repairs, "masquerade_repairs_total", "counter", "Times table "
 	    "inet kopeio was put back after someone else changed it."),
@@ -285,10 +289,25 @@ metrics_health(const struct kn_status *st, int64_t age_ms, int ready,
 			    role_name(r));
 			return 0;
 		}
+	/*
+	 * Past --max-nodes some nodes have no routes: not ready, so that
+	 * a rollout stops on it and the pod shows it; still healthy, as a
+	 * restart would change nothing.
+	 */
 	if (ready && !st->ready) {
-		snprintf(why, len, "%s\n", st->exec.gen_time == 0 ?
-		    "no generation in the kernel yet" :
-		    "the CNI configuration is not written");
+		if (st->exec.gen_time == 0)
+			snprintf(why, len, "no generation in the kernel yet\n");
+		else if (WATCH_OVER(&st->watch))
+			snprintf(why, len, "more than %u nodes (--max-nodes): %"
+			    PRIu64 " ignored\n", st->watch.bound,
+			    st->watch.ignored);
+		else if (EXEC_OVER(&st->exec))
+			snprintf(why, len, "more than %u intents (--max-nodes): "
+			    "%" PRIu64 " refused\n", st->exec.bound,
+			    st->exec.over);
+		else
+			snprintf(why, len, "the CNI configuration is not "
+			    "written\n");
 		return 0;
 	}
 	snprintf(why, len, "ok\n");

@@ -245,6 +245,9 @@ struct msg_exec_stats {
 	uint64_t	masq_repairs;	/* table inet kopeio put back */
 	uint32_t	masq_rules;	/* in its chain, as last read */
 	uint32_t	pad2;
+	uint64_t	over;		/* intents refused: past the bound */
+	uint32_t	bound;		/* 2 x --max-nodes intents */
+	uint32_t	pad3;
 };
 
 struct stats_code {
@@ -264,7 +267,16 @@ struct msg_watch_stats {
 	uint64_t	ignored;	/* nodes ignored: --max-nodes */
 	uint32_t	nodes;		/* Node objects known */
 	uint32_t	peers;		/* nodes with a route intent */
+	uint32_t	bound;		/* --max-nodes */
+	uint32_t	pad;
 };
+
+/*
+ * Past the bound now: something was ignored and the table is still
+ * full.  Once nodes go, an ignored node's next event finds room.
+ */
+#define WATCH_OVER(w)	((w)->ignored > 0 && (w)->nodes >= (w)->bound)
+#define EXEC_OVER(e)	((e)->over > 0 && (e)->intents >= (e)->bound)
 
 struct status_proc {
 	int32_t		pid;		/* 0: not running */

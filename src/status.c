@@ -40,7 +40,12 @@ status_build(const struct parent *pa, struct kn_status *st)
 	st->exec = pa->status.exec;
 	st->watch = pa->status.watch;
 	st->cni_written = pa->conf.cni_config[0] != '\0' && cni_current();
-	st->ready = pa->status.exec.synced && cni_current();
+	/*
+	 * Nodes past --max-nodes have no routes: not ready, so that a
+	 * rollout stops on it and the pod shows it.
+	 */
+	st->ready = pa->status.exec.synced && cni_current() &&
+	    !WATCH_OVER(&st->watch) && !EXEC_OVER(&st->exec);
 	snprintf(st->cni_config, sizeof(st->cni_config), "%s",
 	    pa->conf.cni_config);
 	snprintf(st->version, sizeof(st->version), "%s", PACKAGE_VERSION);

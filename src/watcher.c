@@ -741,6 +741,7 @@ watcher_stats(struct child *c)
 	unsigned		 b = 0;
 
 	w->st.nodes = w->st.peers = 0;
+	w->st.bound = w->api.srv.max_nodes;
 	while (w->map != NULL && (n = nodemap_next(w->map, &b, n)) != NULL) {
 		w->st.nodes++;
 		if (node_intents(n, in) > 0)

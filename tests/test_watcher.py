@@ -360,6 +360,17 @@ def watcher_hwm(d):
         return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
 
 
+def readyz(api):
+    """(HTTP status, body) of /readyz of the daemon in the API server's
+    namespace."""
+    r = subprocess.run(["ip", "netns", "exec", api.own_ns.name, "curl", "-s",
+                        "-m", "10", "-w", "\\n%{http_code}",
+                        "http://127.0.0.1:%d/readyz" % METRICS_PORT],
+                       capture_output=True, text=True, timeout=30)
+    body, _, code = r.stdout.rpartition("\n")
+    return int(code or 0), body.strip()
+
+
 def metric(api, sample):
     """The value of sample (a name and its labels, without the
     kopeio_networking_ prefix) in the metrics of the daemon in the API
@@ -525,6 +536,19 @@ try:
            d.log(mark))
     tap.ok(knlib.wait_until(lambda: metric(api, "nodes_ignored_total") >
                             before, 20), "--max-nodes: and counted")
+    # Loud: not ready, in show status and in /readyz, with the bound.
+    tap.eq(metric(api, "max_nodes"), 2, "--max-nodes: the bound in max_nodes")
+    tap.ok(knlib.wait_until(lambda: metric(api, "ready") == 0, 20),
+           "--max-nodes: ready is 0 while nodes are ignored")
+    code, body = readyz(api)
+    tap.ok(code == 503 and re.match(r"more than 2 nodes \(--max-nodes\): "
+                                    r"\d+ ignored$", body),
+           "--max-nodes: /readyz answers 503 and says why", (code, body))
+    rc, out, err = d.ctl("show", "status")
+    tap.ok(rc == 0 and re.search(r"^NODES IGNORED: more than 2 nodes "
+                                 r"\(--max-nodes\), \d+ ignored: their pods "
+                                 r"get no routes$", out, re.M),
+           "--max-nodes: show status says so", out + err)
 finally:
     if d is not None:
         d.stop()
