@@ -107,11 +107,86 @@ test_itab(void)
 	itab_free(t);
 }
 
+/* Counts what a walk sees; a prefix seen twice shows as a bad count. */
+static void
+seen(const struct msg_intent *in, void *arg)
+{
+	unsigned char	*once = arg;
+	unsigned	 i = (unsigned)in->prefix[1] << 8 | in->prefix[2];
+
+	once[i]++;
+}
+
+/*
+ * The table grows from 16 buckets as intents come: 20,000 /24s, every
+ * other one removed on the way, each one found and walked once, the
+ * overlap index kept in step, the bound refused.
+ */
+#define MANY	20000
+
+static void
+test_itab_growth(void)
+{
+	struct itab		*t = itab_new(MANY);
+	struct msg_intent	 in;
+	unsigned char		*once = calloc(1u << 16, 1);
+	unsigned		 i, bad = 0;
+
+	if (t == NULL || once == NULL)
+		bail_out("out of memory");
+	memset(&in, 0, sizeof(in));
+	in.family = AF_INET;
+	in.plen = 24;
+	in.prefix[0] = 100;
+	in.node[0] = 10;
+	in.node[3] = 1;
+	for (i = 0; i < MANY; i++) {
+		in.prefix[1] = (uint8_t)(i >> 8);
+		in.prefix[2] = (uint8_t)i;
+		if (itab_put(t, &in) != 0)
+			bad++;
+		if (i % 2 == 1) {
+			in.prefix[2] = (uint8_t)(i - 1);
+			if (itab_del(t, &in) != 0)
+				bad++;
+		}
+	}
+	ok(bad == 0 && itab_count(t) == MANY / 2, "itab growth: %u added, "
+	    "every other one removed on the way", MANY);
+	for (i = 0, bad = 0; i < MANY; i++) {
+		in.prefix[1] = (uint8_t)(i >> 8);
+		in.prefix[2] = (uint8_t)i;
+		if ((itab_get(t, &in) != NULL) != (i % 2 == 1) ||
+		    (itab_overlap(t, AF_INET, 24, in.prefix) != NULL) !=
+		    (i % 2 == 1))
+			bad++;
+	}
+	is_int(bad, 0, "itab growth: each found, and by overlap, or gone");
+	itab_walk(t, seen, once);
+	for (i = 0, bad = 0; i < MANY; i++)
+		if (once[i] != (i % 2 == 1))
+			bad++;
+	is_int(bad, 0, "itab growth: a walk sees each once");
+	for (i = 0, bad = 0; i < MANY; i += 2) {
+		in.prefix[1] = (uint8_t)(i >> 8);
+		in.prefix[2] = (uint8_t)i;
+		if (itab_put(t, &in) != 0)
+			bad++;
+	}
+	in.prefix[1] = (uint8_t)(MANY >> 8);
+	in.prefix[2] = (uint8_t)MANY;
+	ok(bad == 0 && itab_put(t, &in) == -1 && itab_count(t) == MANY,
+	    "itab growth: filled to the bound, one more refused");
+	free(once);
+	itab_free(t);
+}
+
 int
 main(void)
 {
 	log_init(1, "test");
 	test_envelope();
 	test_itab();
+	test_itab_growth();
 	return done_testing();
 }

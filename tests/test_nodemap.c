@@ -203,11 +203,68 @@ test_boot_id(void)
 	    "reads as all zero");
 }
 
+/*
+ * The map grows from 16 buckets as nodes come: 10,000 of them, a
+ * third deleted on the way, each walked once, the bound refused.
+ */
+#define MANY	10000
+
+static void
+test_growth(void)
+{
+	struct nodemap		*m = nodemap_new(MANY, NODE_BY_NAME, "self");
+	const struct nm_node	*nd = NULL;
+	struct k8s_node		 k;
+	unsigned char		*once = calloc(MANY, 1);
+	char			 name[32];
+	unsigned		 i, b = 0, bad = 0, walked = 0;
+
+	if (m == NULL || once == NULL)
+		bail_out("out of memory");
+	for (i = 0; i < MANY; i++) {
+		snprintf(name, sizeof(name), "n%u", i);
+		node(&k, name, NULL, NULL);
+		if (apply(m, K8S_ADDED, &k) != 0)
+			bad++;
+		if (i % 3 == 2) {
+			snprintf(k.name, sizeof(k.name), "n%u", i - 1);
+			if (apply(m, K8S_DELETED, &k) != 0)
+				bad++;
+		}
+	}
+	ok(bad == 0 && nodemap_count(m) == MANY - (MANY - 1) / 3,
+	    "growth: %u nodes added, a third deleted on the way", MANY);
+	while ((nd = nodemap_next(m, &b, nd)) != NULL) {
+		walked++;
+		i = (unsigned)strtoul(nd->name + 1, NULL, 10);
+		if (i >= MANY || once[i]++ != 0)
+			bad++;
+	}
+	for (i = 0; i < MANY; i++)
+		if (once[i] != (i % 3 != 1 || i + 1 == MANY))
+			bad++;
+	ok(bad == 0 && walked == nodemap_count(m), "growth: a walk sees each "
+	    "node once");
+	for (i = 1; i + 1 < MANY; i += 3) {
+		snprintf(name, sizeof(name), "n%u", i);
+		node(&k, name, NULL, NULL);
+		if (apply(m, K8S_ADDED, &k) != 0)
+			bad++;
+	}
+	node(&k, "one-more", NULL, NULL);
+	ok(bad == 0 && nodemap_count(m) == MANY &&
+	    apply(m, K8S_ADDED, &k) == -1, "growth: filled to the bound, "
+	    "one more refused");
+	free(once);
+	nodemap_free(m);
+}
+
 int
 main(void)
 {
 	log_init(1, "test");
 	test_map();
+	test_growth();
 	test_dual_stack_and_ids();
 	test_boot_id();
 	return done_testing();
