@@ -150,6 +150,11 @@ prune(struct arp *a)
 
 	a->prune = 0;
 	ktab_free(&a->seen);
+	/*
+	 * A count, the table grows: what the dump of the VXLAN devices
+	 * finds, ours (one a peer, two intents a node) and, as many
+	 * again and some, entries others put there.
+	 */
 	if (ktab_init(&a->seen, 4 * a->c->conf.max_nodes + 1024) == -1)
 		fatal("neighbour table");
 	for (i = 0; i < 2; i++) {

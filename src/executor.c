@@ -891,6 +891,11 @@ executor_main(void)
 		e->ctx.have = &e->have;
 	/* In vxlan-legacy the ARP helper owns the neighbours. */
 	e->ctx.neigh = e->ctx.mode == MODE_VXLAN;
+	/*
+	 * A count, not a size: the tables grow with what they hold.  Two
+	 * intents a node (IPv4 and IPv6), the most objects a mode makes
+	 * of one, and the few of the node itself (its connected routes).
+	 */
 	e->max = 2 * KOBJ_PER_INTENT * e->c->conf.max_nodes + 64;
 	if (ktab_init(&e->have, e->max) == -1 ||
 	    ktab_init(&e->want, e->max) == -1 ||

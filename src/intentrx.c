@@ -18,6 +18,7 @@ intentrx_init(struct intent_rx *rx, const struct kn_config *conf)
 {
 	memset(rx, 0, sizeof(*rx));
 	rx->conf = conf;
+	/* At most an IPv4 and an IPv6 pod CIDR a node; the table grows. */
 	return (rx->active = itab_new(2 * conf->max_nodes)) == NULL ? -1 : 0;
 }
 
