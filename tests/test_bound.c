@@ -56,11 +56,59 @@ page(const struct kn_status *st)
 	return buf;
 }
 
+/*
+ * A status past a bound, not ready as status.c makes it: what /readyz,
+ * /healthz, show status and the metrics say.  line: show status's,
+ * other: the other bound's line, never shown with it.
+ */
+static void
+over(struct kn_status *st, const char *who, const char *why_want,
+    const char *line, const char *other, const char *sample)
+{
+	char	 why[256], *t;
+
+	st->ready = 0;
+	ok(metrics_health(st, 0, 1, why, sizeof(why)) == 0,
+	    "%s over: /readyz not ready", who);
+	is_str(why, why_want, "%s over: /readyz says why", who);
+	ok(metrics_health(st, 0, 0, why, sizeof(why)) == 1,
+	    "%s over: /healthz still ok", who);
+	t = status_text(st);
+	like(t, "\nready: no\n", "%s over: show status: not ready", who);
+	like(t, line, "%s over: show status says so", who);
+	ok(strstr(t, other) == NULL, "%s over: and not the other's line", who);
+	free(t);
+	t = page(st);
+	like(t, "\nkopeio_networking_ready 0\n", "%s over: ready 0", who);
+	like(t, sample, "%s over: counted", who);
+	free(t);
+}
+
+/* From synced(): the nodes and intents added, what was refused. */
+static const struct {
+	const char	*who;
+	uint32_t	 nodes, intents;
+	uint64_t	 ignored, over;
+	const char	*why, *line, *other, *sample;
+} cases[] = {
+	{ "watcher", 2, 0, 3, 0,
+	    "more than 8 nodes (--max-nodes): 3 ignored\n",
+	    "\nNODES IGNORED: more than 8 nodes (--max-nodes), 3 ignored: "
+	    "their pods get no routes\n", "INTENTS REFUSED",
+	    "\nkopeio_networking_nodes_ignored_total 3\n" },
+	{ "executor", 0, 11, 0, 2,
+	    "more than 16 intents (--max-nodes): 2 refused\n",
+	    "\nINTENTS REFUSED: more than 16 intents (--max-nodes), 2 "
+	    "refused\n", "NODES IGNORED",
+	    "\nkopeio_networking_intents_ignored_total 2\n" },
+};
+
 int
 main(void)
 {
 	struct kn_status	 st;
 	char			 why[256], *t;
+	size_t			 i;
 
 	synced(&st);
 	ok(metrics_health(&st, 0, 1, why, sizeof(why)) == 1 &&
@@ -77,56 +125,25 @@ main(void)
 	    "metrics: no intent refused");
 	free(t);
 
-	/* The watcher full and a ninth node ignored, as status.c sees it. */
-	st.watch.nodes = 8;
-	st.watch.ignored = 3;
-	ok(WATCH_OVER(&st.watch), "watcher: full and ignoring: over");
-	st.ready = 0;
-	ok(metrics_health(&st, 0, 1, why, sizeof(why)) == 0,
-	    "watcher over: /readyz not ready");
-	is_str(why, "more than 8 nodes (--max-nodes): 3 ignored\n",
-	    "watcher over: /readyz says why");
-	ok(metrics_health(&st, 0, 0, why, sizeof(why)) == 1,
-	    "watcher over: /healthz still ok");
-	t = status_text(&st);
-	like(t, "\nready: no\n", "watcher over: show status: not ready");
-	like(t, "\nNODES IGNORED: more than 8 nodes (--max-nodes), 3 ignored: "
-	    "their pods get no routes\n", "watcher over: show status says so");
-	free(t);
-	t = page(&st);
-	like(t, "\nkopeio_networking_ready 0\n", "watcher over: ready 0");
-	like(t, "\nkopeio_networking_nodes_ignored_total 3\n",
-	    "watcher over: nodes_ignored_total");
-	free(t);
-
-	/* Nodes went: the ignored ones find room at their next event. */
-	st.watch.nodes = 7;
-	ok(!WATCH_OVER(&st.watch), "watcher: room again: no longer over");
-
-	/* The executor refusing intents past 2 x --max-nodes. */
-	synced(&st);
-	st.exec.intents = 16;
-	st.exec.over = 2;
-	ok(EXEC_OVER(&st.exec), "executor: full and refusing: over");
-	st.ready = 0;
-	ok(metrics_health(&st, 0, 1, why, sizeof(why)) == 0,
-	    "executor over: /readyz not ready");
-	is_str(why, "more than 16 intents (--max-nodes): 2 refused\n",
-	    "executor over: /readyz says why");
-	ok(metrics_health(&st, 0, 0, why, sizeof(why)) == 1,
-	    "executor over: /healthz still ok");
-	t = status_text(&st);
-	like(t, "\nINTENTS REFUSED: more than 16 intents (--max-nodes), 2 "
-	    "refused\n", "executor over: show status says so");
-	ok(strstr(t, "NODES IGNORED") == NULL, "executor over: and not the "
-	    "watcher's line");
-	free(t);
-	t = page(&st);
-	like(t, "\nkopeio_networking_intents_ignored_total 2\n",
-	    "executor over: intents_ignored_total");
-	free(t);
-	st.exec.intents = 15;
-	ok(!EXEC_OVER(&st.exec), "executor: room again: no longer over");
+	/*
+	 * Each bound full and something past it; then, one gone, room
+	 * again: an ignored node finds it at its next event.
+	 */
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		synced(&st);
+		st.watch.nodes += cases[i].nodes;
+		st.watch.ignored = cases[i].ignored;
+		st.exec.intents += cases[i].intents;
+		st.exec.over = cases[i].over;
+		ok(WATCH_OVER(&st.watch) || EXEC_OVER(&st.exec),
+		    "%s: full and refusing: over", cases[i].who);
+		over(&st, cases[i].who, cases[i].why, cases[i].line,
+		    cases[i].other, cases[i].sample);
+		st.watch.nodes -= cases[i].nodes != 0;
+		st.exec.intents -= cases[i].intents != 0;
+		ok(!WATCH_OVER(&st.watch) && !EXEC_OVER(&st.exec),
+		    "%s: room again: no longer over", cases[i].who);
+	}
 
 	/* Before the first generation, that comes first. */
 	synced(&st);
