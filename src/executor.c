@@ -600,6 +600,10 @@ executor_count(struct executor *e, const struct msg_gen_result *res,
 	e->st.intents = itab_count(e->rx.active);
 	e->st.over = e->rx.over;
 	e->st.bound = 2 * e->c->conf.max_nodes;
+	/* Refusals stand until the table has room again. */
+	if (e->st.intents < e->st.bound)
+		e->over_room = e->rx.over;
+	e->st.full = (uint32_t)(e->rx.over - e->over_room);
 	e->st.objects = ktab_count(&e->have);
 	e->st.synced = executor_synced(e);
 	e->st.masq_repairs = e->nft.repairs;

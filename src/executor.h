@@ -76,6 +76,8 @@ struct executor {
 	struct nl_batch		 batch;
 	struct msg_node_net	 node_net;	/* last sent to the parent */
 	struct msg_exec_stats	 st;
+	uint64_t		 over_room;	/* rx.over when the active
+						   table last had room */
 	struct msg_route_info	*info;		/* show routes */
 	unsigned		 ninfo;
 	/* ipsec */

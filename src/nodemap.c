@@ -17,6 +17,7 @@ struct nodemap {
 	enum node_id_kind idkind;
 	char		 id[K8S_ID_MAX];
 	struct nm_node	*local;
+	unsigned	 refused;	/* nodes refused since it had room */
 };
 
 static uint32_t
@@ -248,14 +249,18 @@ nodemap_apply(struct nodemap *m, enum k8s_event ev, const struct k8s_node *k,
 		nold = node_intents(n, old);
 		delta(old, nold, NULL, 0, ch);
 		htab_unlink(&m->t, pp);
+		/* Room: a refused node's next event finds it. */
+		m->refused = 0;
 		if (m->local == n)
 			m->local = NULL;
 		free(n);
 		return 0;
 	}
 	if (n == NULL) {
-		if (m->t.count >= m->t.max)
+		if (m->t.count >= m->t.max) {
+			m->refused++;
 			return -1;
+		}
 		/* Names average a few dozen bytes: keep only those. */
 		len = strnlen(k->name, sizeof(k->name) - 1);
 		if ((n = calloc(1, sizeof(*n) + len + 1)) == NULL)
@@ -273,6 +278,16 @@ nodemap_apply(struct nodemap *m, enum k8s_event ev, const struct k8s_node *k,
 	nnew = node_intents(n, new);
 	delta(old, nold, new, nnew, ch);
 	return 0;
+}
+
+/*
+ * Events of nodes refused for want of room since the map last had
+ * some: while not 0, nodes exist that it does not hold.
+ */
+unsigned
+nodemap_refused(const struct nodemap *m)
+{
+	return m->refused;
 }
 
 /* Every node in turn: start with *bucket 0 and prev NULL. */

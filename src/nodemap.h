@@ -42,6 +42,7 @@ void		 nodemap_free(struct nodemap *);
 int		 nodemap_apply(struct nodemap *, enum k8s_event,
 		    const struct k8s_node *, struct nm_change *);
 unsigned	 nodemap_count(const struct nodemap *);
+unsigned	 nodemap_refused(const struct nodemap *);
 const struct nm_node *nodemap_get(const struct nodemap *, const char *name);
 const struct nm_node *nodemap_local(const struct nodemap *);
 const struct nm_node *nodemap_next(const struct nodemap *, unsigned *bucket,

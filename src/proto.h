@@ -247,7 +247,7 @@ struct msg_exec_stats {
 	uint32_t	pad2;
 	uint64_t	over;		/* intents refused: past the bound */
 	uint32_t	bound;		/* 2 x --max-nodes intents */
-	uint32_t	pad3;
+	uint32_t	full;		/* refused since the table had room */
 };
 
 struct stats_code {
@@ -268,15 +268,16 @@ struct msg_watch_stats {
 	uint32_t	nodes;		/* Node objects known */
 	uint32_t	peers;		/* nodes with a route intent */
 	uint32_t	bound;		/* --max-nodes */
-	uint32_t	pad;
+	uint32_t	full;		/* ignored since the map had room */
 };
 
 /*
- * Past the bound now: something was ignored and the table is still
- * full.  Once nodes go, an ignored node's next event finds room.
+ * Past the bound now: something was ignored or refused since the
+ * table last had room.  Once nodes go, an ignored node's next event
+ * finds it.
  */
-#define WATCH_OVER(w)	((w)->ignored > 0 && (w)->nodes >= (w)->bound)
-#define EXEC_OVER(e)	((e)->over > 0 && (e)->intents >= (e)->bound)
+#define WATCH_OVER(w)	((w)->full > 0)
+#define EXEC_OVER(e)	((e)->full > 0)
 
 struct status_proc {
 	int32_t		pid;		/* 0: not running */

@@ -742,6 +742,7 @@ watcher_stats(struct child *c)
 
 	w->st.nodes = w->st.peers = 0;
 	w->st.bound = w->api.srv.max_nodes;
+	w->st.full = w->map != NULL ? nodemap_refused(w->map) : 0;
 	while (w->map != NULL && (n = nodemap_next(w->map, &b, n)) != NULL) {
 		w->st.nodes++;
 		if (node_intents(n, in) > 0)

@@ -84,19 +84,23 @@ over(struct kn_status *st, const char *who, const char *why_want,
 	free(t);
 }
 
-/* From synced(): the nodes and intents added, what was refused. */
+/*
+ * From synced(): the nodes and intents added, what was refused in all
+ * and since the table last had room.
+ */
 static const struct {
 	const char	*who;
 	uint32_t	 nodes, intents;
 	uint64_t	 ignored, over;
+	uint32_t	 wfull, efull;
 	const char	*why, *line, *other, *sample;
 } cases[] = {
-	{ "watcher", 2, 0, 3, 0,
+	{ "watcher", 2, 0, 3, 0, 1, 0,
 	    "more than 8 nodes (--max-nodes): 3 ignored\n",
 	    "\nNODES IGNORED: more than 8 nodes (--max-nodes), 3 ignored: "
 	    "their pods get no routes\n", "INTENTS REFUSED",
 	    "\nkopeio_networking_nodes_ignored_total 3\n" },
-	{ "executor", 0, 11, 0, 2,
+	{ "executor", 0, 11, 0, 2, 0, 2,
 	    "more than 16 intents (--max-nodes): 2 refused\n",
 	    "\nINTENTS REFUSED: more than 16 intents (--max-nodes), 2 "
 	    "refused\n", "NODES IGNORED",
@@ -126,8 +130,8 @@ main(void)
 	free(t);
 
 	/*
-	 * Each bound full and something past it; then, one gone, room
-	 * again: an ignored node finds it at its next event.
+	 * Each bound full and something past it since it had room; then,
+	 * one gone, room again (nodemap.c and the executor count so).
 	 */
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		synced(&st);
@@ -135,12 +139,13 @@ main(void)
 		st.watch.ignored = cases[i].ignored;
 		st.exec.intents += cases[i].intents;
 		st.exec.over = cases[i].over;
+		st.watch.full = cases[i].wfull;
+		st.exec.full = cases[i].efull;
 		ok(WATCH_OVER(&st.watch) || EXEC_OVER(&st.exec),
 		    "%s: full and refusing: over", cases[i].who);
 		over(&st, cases[i].who, cases[i].why, cases[i].line,
 		    cases[i].other, cases[i].sample);
-		st.watch.nodes -= cases[i].nodes != 0;
-		st.exec.intents -= cases[i].intents != 0;
+		st.watch.full = st.exec.full = 0;
 		ok(!WATCH_OVER(&st.watch) && !EXEC_OVER(&st.exec),
 		    "%s: room again: no longer over", cases[i].who);
 	}
@@ -151,6 +156,7 @@ main(void)
 	st.exec.gen_time = 0;
 	st.watch.nodes = 8;
 	st.watch.ignored = 1;
+	st.watch.full = 1;
 	ok(metrics_health(&st, 0, 1, why, sizeof(why)) == 0 &&
 	    strcmp(why, "no generation in the kernel yet\n") == 0,
 	    "no generation yet: said first");

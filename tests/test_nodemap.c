@@ -252,9 +252,21 @@ test_growth(void)
 			bad++;
 	}
 	node(&k, "one-more", NULL, NULL);
-	ok(bad == 0 && nodemap_count(m) == MANY &&
+	ok(bad == 0 && nodemap_count(m) == MANY && nodemap_refused(m) == 0 &&
 	    apply(m, K8S_ADDED, &k) == -1, "growth: filled to the bound, "
 	    "one more refused");
+	ok(apply(m, K8S_MODIFIED, &k) == -1 && nodemap_refused(m) == 2,
+	    "growth: and again at its next event, both counted");
+	node(&k, "n0", NULL, NULL);
+	ok(apply(m, K8S_DELETED, &k) == 0 && nodemap_refused(m) == 0,
+	    "growth: a node gone: room, the count starts again");
+	node(&k, "one-more", NULL, NULL);
+	ok(apply(m, K8S_MODIFIED, &k) == 0 && nodemap_refused(m) == 0 &&
+	    nodemap_count(m) == MANY, "growth: the refused node's next event "
+	    "finds the room");
+	node(&k, "two-more", NULL, NULL);
+	ok(apply(m, K8S_ADDED, &k) == -1 && nodemap_refused(m) == 1,
+	    "growth: full again, the next one refused and counted");
 	free(once);
 	nodemap_free(m);
 }

@@ -3,7 +3,8 @@
 test API server holding 16,000 nodes, listed in pages, a route for
 every other node, then 100 nodes added one by one, each routed before
 the next; and, with a small --max-nodes, one node past the bound is
-loud: a log line, a metric, show status and /readyz."""
+loud: a log line, a metric, show status and /readyz, until a node
+goes and makes room."""
 
 import os
 import re
@@ -140,6 +141,22 @@ try:
                                  r"\(--max-nodes\), \d+ ignored", out, re.M)
            and re.search(r"^ready: no$", out, re.M),
            "show status: not ready, and why", out + err)
+    # A node removed makes room: ready again, and the ignored node's
+    # next event (a kubelet's status report) gets it its route.
+    ignored = m.group(1) if m else ""
+    gone = nodegen.node_name(1 if ignored != nodegen.node_name(1) else 2)
+    api.control("DELETE", "/nodes/" + gone)
+    tap.ok(knlib.wait_until(lambda: scrape(api.own_ns, "/readyz")[0] == 200,
+                            30), "a node removed: /readyz answers 200 again",
+           scrape(api.own_ns, "/readyz"))
+    api.control("POST", "/heartbeat/" + ignored)
+    tap.ok(knlib.wait_until(lambda: routes(api.own_ns) == 7, 60),
+           "the ignored node's next event: it is routed",
+           api.own_ns.run("ip", "route"))
+    rc, out, err = d.ctl("show", "status")
+    tap.ok(rc == 0 and "IGNORED" not in out and
+           re.search(r"^ready: yes$", out, re.M),
+           "show status: ready, nothing ignored", out + err)
 finally:
     if d is not None:
         d.stop()
