@@ -44,6 +44,10 @@ struct watcher {
 	char			 rv[K8S_RV_MAX];	/* last seen */
 	char			 list_rv[K8S_RV_MAX];
 	char			*cont;		/* continue token of the list */
+	int			 rv_unavailable; /* list from etcd: rv "" */
+	int			 paginated;	/* rv "0" came in pages */
+	int			 unpaged;	/* a continue token expired */
+	int			 listing_rv0;	/* this list asked rv "0" */
 	struct nodemap		*map;		/* what the watch keeps current */
 	struct nodemap		*building;	/* a list in progress */
 	uint64_t		 gen;
@@ -336,12 +340,53 @@ stream_new(struct watcher *w, enum req_kind kind, const char *url,
 	return r;
 }
 
+/*
+ * The resourceVersion a list asks for, chosen as client-go's reflector
+ * chooses it (relistResourceVersion, tools/cache/reflector.go):
+ * - "0" for the first list: kube-apiserver answers it from its watch
+ *   cache, whole (the cache ignores limit), without reading etcd;
+ *   with --watch-cache=false it reads etcd and honours limit;
+ * - afterwards (a watch's 410 Gone or "too old resource version", a
+ *   re-sync asked for) the last version seen: a list "not older than"
+ *   it, which the watch cache serves once it has caught up with it,
+ *   so a cache lagging behind what we saw cannot take the map back
+ *   in time.  The reflector does not give that version up after a
+ *   watch's 410 either ("LIST call with ResourceVersion=RV already
+ *   has a semantic that it returns data at least as fresh as provided
+ *   RV");
+ * - "" (a consistent read from etcd) once a list at that version was
+ *   answered 410 Expired or 504 "Too large resource version" (a cache
+ *   that did not catch up), until a list succeeds.
+ */
+static const char *
+list_rv(const struct watcher *w)
+{
+	if (w->rv_unavailable)
+		return "";
+	return *w->rv == '\0' ? "0" : w->rv;
+}
+
+/*
+ * A list in pages of LIST_LIMIT, a request each; or whole.  As the
+ * reflector's pager does: rv "0" keeps the limit (the watch cache
+ * ignores it, and a server without one then pages from etcd rather
+ * than reading everything at once), so does rv ""; a list at a
+ * version drops it, as the watch cache serves such a list only
+ * without a limit ("to avoid thundering herd on etcd"), unless the
+ * first list came in pages (no watch cache).  After a continue token
+ * expired, the pager's fallback: the whole list at once.
+ *
+ * Streaming lists (a watch with sendInitialEvents=true, Kubernetes
+ * 1.27+) are not used: see the figures in the README.
+ */
 static void
 start_list(struct watcher *w)
 {
 	const struct msg_api_server *srv = &w->api.srv;
+	const char	*rv = list_rv(w);
 	struct req	*r;
-	char		 url[API_URL_MAX + 2200], *esc = NULL;
+	char		 url[API_URL_MAX + 2400], *esc = NULL;
+	int		 n, paged;
 
 	if (w->cont == NULL) {
 		nodemap_free(w->building);
@@ -349,10 +394,23 @@ start_list(struct watcher *w)
 		    *srv->node_name ? srv->node_name : srv->node_id);
 		if (w->building == NULL)
 			fatal("node map");
-	} else if ((esc = curl_easy_escape(NULL, w->cont, 0)) == NULL)
+		w->listing_rv0 = strcmp(rv, "0") == 0;
+		log_debug("listing nodes at resourceVersion \"%s\"", rv);
+	}
+	/* A continue page names no version: the token holds it. */
+	if ((esc = curl_easy_escape(NULL, w->cont ? w->cont : rv, 0)) == NULL)
 		fatalx("out of memory");
-	snprintf(url, sizeof(url), "%s/api/v1/nodes?limit=%d%s%s", srv->url,
-	    LIST_LIMIT, esc ? "&continue=" : "", esc ? esc : "");
+	paged = !w->unpaged && (w->paginated || *rv == '\0' ||
+	    w->listing_rv0);
+	n = snprintf(url, sizeof(url), "%s/api/v1/nodes", srv->url);
+	if (w->cont != NULL)
+		n += snprintf(url + n, sizeof(url) - n, "?continue=%s", esc);
+	else if (*rv != '\0')
+		n += snprintf(url + n, sizeof(url) - n, "?resourceVersion=%s",
+		    esc);
+	if (paged)
+		snprintf(url + n, sizeof(url) - n, "%climit=%d",
+		    strchr(url, '?') ? '&' : '?', LIST_LIMIT);
 	curl_free(esc);
 	if ((r = stream_new(w, REQ_LIST, url, &list_cb, 60L)) == NULL)
 		return;
@@ -500,14 +558,26 @@ req_failed(struct watcher *w, struct req *r, CURLcode cc)
 	return r->code == 429 || r->code >= 500 ? r->retry_after : 0;
 }
 
+/* 504 "Too large resource version": a cache behind the version asked. */
+static int
+list_too_new(const struct req *r)
+{
+	return r->code == 504 && r->have_status &&
+	    strstr(r->status.message, "Too large resource version") != NULL;
+}
+
 static void
 list_done(struct watcher *w, struct req *r, CURLcode cc)
 {
 	long	 ra;
 
+	int	 was_cont = w->cont != NULL, again = 1;
+
 	if (cc == CURLE_OK && r->code == 200 && !r->bad_body &&
 	    k8s_parser_finish(r->parser) == 0) {
 		if (w->cont != NULL) {
+			/* Pages for rv "0": the server has no watch cache. */
+			w->paginated |= w->listing_rv0;
 			start_list(w);
 			return;
 		}
@@ -516,6 +586,7 @@ list_done(struct watcher *w, struct req *r, CURLcode cc)
 		w->building = NULL;
 		snprintf(w->rv, sizeof(w->rv), "%s", w->list_rv);
 		w->need_list = 0;
+		w->rv_unavailable = w->unpaged = 0;
 		log_info("listed %u nodes at resourceVersion %s",
 		    nodemap_count(w->map), w->rv);
 		w->st.lists++;
@@ -532,8 +603,31 @@ list_done(struct watcher *w, struct req *r, CURLcode cc)
 		count_error(w, 0);
 		log_warnx("list: page abandoned: %s; listing again", r->errbuf);
 		ra = 0;
-	} else if ((ra = req_failed(w, r, cc)) == -1)
-		ra = 0;
+	} else if ((ra = req_failed(w, r, cc)) == -1 || list_too_new(r)) {
+		/*
+		 * As the reflector: 410 on a continue page means the token
+		 * expired, and its pager lists again whole, at once.  410
+		 * or a version the watch cache does not reach, on a first
+		 * page: the version is unavailable, and it lists the
+		 * latest from etcd, at once.  At once only the first time:
+		 * a server that answers so again waits the backoff.
+		 */
+		if (ra == -1 && was_cont && !w->unpaged)
+			w->unpaged = 1;
+		else if (!w->rv_unavailable) {
+			log_info("list: resourceVersion %s unavailable: listing "
+			    "the latest from etcd", list_rv(w));
+			w->rv_unavailable = 1;
+		} else
+			again = 0;
+		if (again) {
+			free(w->cont);
+			w->cont = NULL;
+			watcher_schedule(w, 1, 0);
+			return;
+		}
+		ra = ra < 0 ? 0 : ra;
+	}
 	/* A failed page restarts the list: nothing partial is used. */
 	free(w->cont);
 	w->cont = NULL;
@@ -790,7 +884,11 @@ watcher_control(struct child *c, struct msg *m)
 		break;
 	case MSG_RESYNC:
 		log_info("re-sync asked for: listing again");
-		/* The watch in flight ends here; a list in flight stands. */
+		/*
+		 * The watch in flight ends here; a list in flight stands.
+		 * The list is at the last version seen (list_rv): fresh
+		 * from the watch cache, never older than the map.
+		 */
 		req_free(w->watch);
 		w->watch = NULL;
 		w->need_list = 1;

@@ -84,6 +84,11 @@ try:
     patches = [r for r in reqs if r["method"] == "PATCH"]
     tap.ok(lists and q(lists[0], "limit") == "500",
            "the list asks for pages of 500", lists[:1])
+    tap.ok(lists and q(lists[0], "resourceVersion") == "0" and
+           not q(lists[0], "continue"),
+           "the first list asks resourceVersion=0: the watch cache's",
+           lists[:1])
+    tap.eq(len(lists), 1, "one request gets the whole list")
     tap.ok(watches and q(watches[0], "allowWatchBookmarks") == "true" and
            300 <= int(q(watches[0], "timeoutSeconds")) <= 600,
            "the watch asks for bookmarks and a timeout of 5 to 10 minutes",
@@ -151,6 +156,16 @@ try:
     i, m = d.wait_for(r"^watcher: listed \d+ nodes", start=mark, timeout=30)
     tap.ok(m is not None and requests_since(api, n, "list"),
            "an ERROR 410 event makes it list again", d.log())
+    relist = requests_since(api, n, "list")[:1]
+    seen = [r for r in requests_since(api, 0, "watch")
+            if r["seq"] < n][-1:]
+    tap.ok(relist and seen and q(relist[0], "resourceVersion") != "0" and
+           int(q(relist[0], "resourceVersion")) >=
+           int(q(seen[0], "resourceVersion")) and
+           q(relist[0], "limit") is None and relist[0]["code"] == 200,
+           "the relist asks for the last version seen, whole, as the "
+           "reflector does (not older than the map; the watch cache's)",
+           (relist, seen))
     i, m = d.wait_for(r"^watcher: snapshot \d+: 5 nodes, 4 intents$",
                       start=mark)
     tap.ok(m is not None, "and send a full snapshot", d.log())
@@ -530,12 +545,75 @@ finally:
         d.stop()
     api.close()
 
-# 5,000 nodes through pagination; memory independent of object size.
+# The watch cache off (kube-apiserver --watch-cache=false): the same
+# first list comes in pages.  A continue token that expires between
+# two pages: the whole list again at once, without a limit (the
+# reflector's pager).  A relist at a version the server says is gone:
+# the latest, from etcd, in pages.
+api = knlib.ApiServer(bookmark_interval=1.0)
+d = None
+try:
+    api.control("POST", "/settings", {"watch_cache": False})
+    api.control("POST", "/generate", {"count": 1200, "target_bytes": 1000,
+                                      "pod_cidr_mask": 25})
+    api.control("POST", "/faults", [{"match": "list", "action": "trickle",
+                                     "seconds": 2}])
+    d = api.daemon(["-v"], LOCAL)
+    tap.ok(knlib.wait_until(lambda: requests_since(api, 0, "list"), 60),
+           "no watch cache: the list starts")
+    api.control("POST", "/compact")
+    i, m = d.wait_for(r"^watcher: listed (\d+) nodes", timeout=60)
+    tap.ok(m is not None and m.group(1) == "1200",
+           "no watch cache: all 1,200 listed", d.log())
+    lists = requests_since(api, 0, "list")
+    tap.ok(len(lists) == 3 and q(lists[0], "resourceVersion") == "0" and
+           q(lists[0], "limit") == "500" and lists[0]["code"] == 200,
+           "no watch cache: the first page asks rv=0, limit=500",
+           lists[:1])
+    tap.ok(len(lists) == 3 and q(lists[1], "continue") and
+           q(lists[1], "resourceVersion") is None and
+           lists[1]["code"] == 410,
+           "a continue page names no version; its token expired: 410",
+           lists[1:2])
+    tap.ok(len(lists) == 3 and q(lists[2], "resourceVersion") == "0" and
+           q(lists[2], "limit") is None and not q(lists[2], "continue"),
+           "after the expired token: the whole list at once, no limit",
+           lists[2:])
+    n = len(api.requests())
+    mark = d.mark()
+    api.control("POST", "/faults", [
+        {"match": "watch", "action": "error_event", "code": 410},
+        {"match": "list", "action": "status", "code": 410}])
+    i, m = d.wait_for(r"^watcher: list: resourceVersion (\S+) unavailable: "
+                      r"listing the latest from etcd$", start=mark, timeout=30)
+    tap.ok(m is not None and m.group(1) not in ("0", '""'),
+           "a relist at a version gone: said", d.log(mark))
+    i, m = d.wait_for(r"^watcher: listed 1200 nodes", start=mark, timeout=60)
+    lists = requests_since(api, n, "list")
+    tap.ok(m is not None and len(lists) == 4 and lists[0]["code"] == 410 and
+           q(lists[0], "resourceVersion") not in (None, "0") and
+           q(lists[0], "limit") == "500",
+           "the relist after the watch's 410: at the last version seen, in "
+           "pages (the first list came in pages: no watch cache)", lists[:1])
+    tap.ok(m is not None and len(lists) == 4 and
+           q(lists[1], "resourceVersion") is None and
+           q(lists[1], "limit") == "500" and
+           all(q(r, "continue") for r in lists[2:]),
+           "then the latest from etcd (no version), in pages of 500",
+           lists[1:])
+finally:
+    if d is not None:
+        d.stop()
+    api.close()
+
+# 5,000 nodes: from the watch cache in one request; with the cache
+# off, ten pages; memory independent of object size.
 hwm = {}
-for size in (2000, 20000):
+for size, cache in ((2000, True), (20000, False)):
     api = knlib.ApiServer()
     d = None
     try:
+        api.control("POST", "/settings", {"watch_cache": cache})
         # /25s: 5,000 of them fit the default 100.96.0.0/12.
         api.control("POST", "/generate", {"count": 5000,
                                           "target_bytes": size,
@@ -546,9 +624,15 @@ for size in (2000, 20000):
                "%d-byte nodes: all 5,000 listed" % size, d.log())
         pages = [r for r in api.requests() if r["path"] == "/api/v1/nodes"
                  and not r["query"].get("watch")]
-        tap.ok(len(pages) == 10 and all(q(r, "continue") for r in pages[1:]),
-               "%d-byte nodes: ten pages joined by continue tokens" % size,
-               len(pages))
+        if cache:
+            tap.ok(len(pages) == 1 and q(pages[0], "resourceVersion") == "0",
+                   "%d-byte nodes: one request from the watch cache" % size,
+                   len(pages))
+        else:
+            tap.ok(len(pages) == 10 and all(q(r, "continue")
+                                            for r in pages[1:]),
+                   "%d-byte nodes, no watch cache: ten pages joined by "
+                   "continue tokens" % size, len(pages))
         i, m = d.wait_for(r"^watcher: snapshot \d+: 5000 nodes, 4999 "
                           r"intents$")
         tap.ok(m is not None, "%d-byte nodes: one snapshot of 4,999 "
