@@ -53,6 +53,9 @@ struct watcher {
 	uint64_t		 gen;
 	uint64_t		 snap_gen;	/* the snapshot the peers have */
 	int			 snap_sent;
+	int			 ever_snap;	/* the peers have had one */
+	int			 streaming;	/* adds go out as listed */
+	int			 stream_local;	/* and this node went first */
 	struct msg_local	 local_sent;
 	int			 waiting_logged;
 	struct msg_intent	 adds[MSG_INTENTS_MAX];
@@ -178,7 +181,7 @@ send_snapshot(struct watcher *w)
 	w->nadds = 0;
 	peers_send(w, MSG_SNAP_END, (uint32_t)g.gen, &g, sizeof(g));
 	w->snap_gen = g.gen;
-	w->snap_sent = 1;
+	w->snap_sent = w->ever_snap = 1;
 	w->committed = 0;
 	log_info("snapshot %llu: %u nodes, %u intents",
 	    (unsigned long long)g.gen, nodemap_count(w->map), g.count);
@@ -229,6 +232,36 @@ node_ignored(struct watcher *w, const struct k8s_node *n)
 	child_stats_changed(w->c, 0);
 }
 
+/*
+ * During the first list, adds go out as the nodes are read, so routes
+ * are in while the rest still streams: an add is safe on its own, and
+ * the executor removes nothing before the first snapshot, which the
+ * end of the list sends as before (routes already in cost no netlink
+ * then).  They wait for this node's own entry, which the executor
+ * needs first (it bounds every intent); what was read before it goes
+ * out when it comes.  Removals wait for the whole list.
+ */
+static void
+stream_list_node(struct watcher *w, const struct nm_change *ch)
+{
+	const struct nm_node	*local, *n = NULL;
+	struct msg_intent	 in[2];
+	unsigned		 b = 0;
+
+	if (w->stream_local) {
+		queue_intents(w, w->adds, &w->nadds, ch->add, ch->nadd);
+		return;
+	}
+	if ((local = nodemap_local(w->building)) == NULL || local->ncidr == 0)
+		return;
+	nodemap_local_msg(local, &w->local_sent);
+	peers_send(w, MSG_LOCAL, (uint32_t)++w->gen, &w->local_sent,
+	    sizeof(w->local_sent));
+	w->stream_local = 1;
+	while ((n = nodemap_next(w->building, &b, n)) != NULL)
+		queue_intents(w, w->adds, &w->nadds, in, node_intents(n, in));
+}
+
 /* A list builds a map of its own: intents go out as one snapshot. */
 static void
 on_list_node(void *arg, enum k8s_event ev, const struct k8s_node *n)
@@ -239,6 +272,8 @@ on_list_node(void *arg, enum k8s_event ev, const struct k8s_node *n)
 	log_oversized(w, n);
 	if (nodemap_apply(w->building, ev, n, &ch) == -1)
 		node_ignored(w, n);
+	else if (w->streaming)
+		stream_list_node(w, &ch);
 }
 
 static void
@@ -341,6 +376,16 @@ stream_new(struct watcher *w, enum req_kind kind, const char *url,
 }
 
 /*
+ * After each piece of a watch, or of the first list: what it changed
+ * goes out together.
+ */
+static void
+watch_fed(void *arg)
+{
+	flush_intents(arg);
+}
+
+/*
  * The resourceVersion a list asks for, chosen as client-go's reflector
  * chooses it (relistResourceVersion, tools/cache/reflector.go):
  * - "0" for the first list: kube-apiserver answers it from its watch
@@ -395,6 +440,14 @@ start_list(struct watcher *w)
 		if (w->building == NULL)
 			fatal("node map");
 		w->listing_rv0 = strcmp(rv, "0") == 0;
+		/*
+		 * A relist streams nothing: the routes in place stand,
+		 * and only the snapshot's difference is news (a pod CIDR
+		 * that moved from one node to another, streamed, would be
+		 * refused as overlapping the old owner's).
+		 */
+		w->streaming = !w->ever_snap;
+		w->stream_local = 0;
 		log_debug("listing nodes at resourceVersion \"%s\"", rv);
 	}
 	/* A continue page names no version: the token holds it. */
@@ -414,17 +467,14 @@ start_list(struct watcher *w)
 	curl_free(esc);
 	if ((r = stream_new(w, REQ_LIST, url, &list_cb, 60L)) == NULL)
 		return;
+	if (w->streaming) {
+		r->fed = watch_fed;
+		r->fed_arg = w;
+	}
 	/* A page that trickles is as stuck as one that stalls. */
 	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT,
 	    (long)w->c->conf.watch_timeout);
 	w->list = req_start(r);
-}
-
-/* After each piece of the watch: what it changed goes out together. */
-static void
-watch_fed(void *arg)
-{
-	flush_intents(arg);
 }
 
 static void

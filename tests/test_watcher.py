@@ -545,6 +545,104 @@ finally:
         d.stop()
     api.close()
 
+# Routes while the first list still streams: a node added while the
+# agent was down gets its route before the list has ended (the list
+# trickles for 20 s, the server's log says when it ended); the route
+# of a node deleted meanwhile goes only once the list is complete.
+def route_of(api, i):
+    cidr = node(i)["spec"]["podCIDR"]
+    return [x for x in knlib.owned(api.own_ns) if x.startswith(cidr + " ")]
+
+
+def trickled(api):
+    return [r for r in requests_since(api, 0, "list")
+            if r["fault"] == "trickle"]
+
+
+api = knlib.ApiServer(bookmark_interval=1.0)
+d = None
+try:
+    for i in range(4):
+        api.control("POST", "/nodes", node(i))
+    d = api.daemon(["-v", "--provider", "vxlan"], LOCAL)
+    i, m = d.wait_for(r"^watcher: generation \d+ committed", timeout=60)
+    tap.ok(m is not None and route_of(api, 3) and not route_of(api, 4),
+           "streaming: the first run routes node 3", knlib.owned(api.own_ns))
+    d.stop()
+    api.control("DELETE", "/nodes/" + nodegen.node_name(3))
+    api.control("POST", "/nodes", node(4))
+    api.control("POST", "/faults", [{"match": "list", "action": "trickle",
+                                     "seconds": 20}])
+    n = len(api.requests())
+    d = api.daemon(["-v", "--provider", "vxlan"], LOCAL)
+    seen = {}
+
+    def new_route():
+        if route_of(api, 4):
+            seen["list"] = trickled(api)
+            seen["stale"] = route_of(api, 3)
+            return True
+        return False
+    tap.ok(knlib.wait_until(new_route, 60),
+           "streaming: the new node's route is installed", d.log())
+    tap.ok(seen.get("list") and seen["list"][0]["end"] is None,
+           "streaming: while the list still streams (the server has not "
+           "finished it)", seen.get("list"))
+    tap.ok(seen.get("stale"), "streaming: the deleted node's route stays "
+           "while the list streams", knlib.owned(api.own_ns))
+    i, m = d.wait_for(r"^watcher: listed 4 nodes at resourceVersion \S+$",
+                      timeout=60)
+    tap.ok(m is not None, "streaming: the list completes", d.log())
+
+    def stale_gone():
+        if route_of(api, 3):
+            return False
+        seen["end"] = trickled(api)
+        return True
+    tap.ok(knlib.wait_until(stale_gone, 30) and
+           seen["end"][0]["end"] == "complete",
+           "streaming: the deleted node's route goes after the list "
+           "completed", (seen.get("end"), knlib.owned(api.own_ns)))
+    tap.ok(not re.search(r"(?m)refused intent| [1-9]\d* refused", d.log()),
+           "streaming: nothing refused", d.log())
+    lists = requests_since(api, n, "list")
+    tap.eq(len(lists), 1, "streaming: one list request")
+
+    # A relist streams nothing: nodes 1 and 2 swap pod CIDRs while the
+    # watch stalls, the history is compacted, the watch's resume gets
+    # 410 and the relist's snapshot alone moves both, no intent
+    # refused as overlapping the other's old one.
+    mark = d.mark()
+    api.control("POST", "/faults", [{"match": "watch", "action": "stall",
+                                     "seconds": 3}])
+    tap.ok(knlib.wait_until(lambda: [
+        r for r in requests_since(api, n, "watch")
+        if r["fault"] == "stall"], 30), "relist: the watch stalls")
+    a1, a2 = node(1), node(2)
+    for k in ("podCIDR", "podCIDRs"):
+        a1["spec"][k], a2["spec"][k] = a2["spec"][k], a1["spec"][k]
+    api.control("POST", "/nodes", a1)
+    api.control("POST", "/nodes", a2)
+    api.control("POST", "/compact")
+    i, m = d.wait_for(r"^watcher: snapshot \d+: 4 nodes, 3 intents$",
+                      start=mark, timeout=60)
+    tap.ok(m is not None and len(requests_since(api, n, "list")) == 2,
+           "relist: after the 410 a new list and snapshot", d.log(mark))
+    i, m = d.wait_for(r"^executor: generation \d+: 3 intents accepted, "
+                      r"0 refused$", start=mark, timeout=30)
+    tap.ok(m is not None and not re.search(
+        r"(?m)refused intent|intents added", d.log(mark)),
+           "relist: no streamed adds, nothing refused", d.log(mark))
+    cidr1 = a1["spec"]["podCIDR"]
+    tap.ok(knlib.wait_until(lambda: [
+        x for x in knlib.owned(api.own_ns) if x.startswith(cidr1 + " ")],
+        30), "relist: the moved pod CIDR is routed",
+           knlib.owned(api.own_ns))
+finally:
+    if d is not None:
+        d.stop()
+    api.close()
+
 # The watch cache off (kube-apiserver --watch-cache=false): the same
 # first list comes in pages.  A continue token that expires between
 # two pages: the whole list again at once, without a limit (the
