@@ -32,6 +32,7 @@ struct arp {
 	struct kobj_ctx		 ctx;
 	struct ktab		 seen;		/* neighbours found by a dump */
 	int			 prune;		/* peers went: check neighbours */
+	int			 snapped;	/* the first snapshot is in */
 	struct kobj		 pend[NL_BATCH_MAX];
 	struct nl_batch		 batch;
 };
@@ -190,8 +191,17 @@ arp_peer(struct child *c, enum role from, struct msg *m)
 	(void)from;
 	switch (intentrx_msg(&a->rx, m, &res)) {
 	case INTENTRX_BATCH:
+		/*
+		 * The watcher streams the additions of its first list
+		 * before the snapshot: until that is in, the table is
+		 * partial, and a neighbour of a peer not read yet stays,
+		 * as the executor keeps its routes.
+		 */
+		if (a->snapped)
+			a->prune = 1;
+		break;
 	case INTENTRX_SNAPSHOT:
-		a->prune = 1;
+		a->prune = a->snapped = 1;
 		break;
 	default:
 		break;

@@ -28,6 +28,7 @@
 
 #define LIST_LIMIT		500
 #define BACKOFF_FIRST_MS	500
+#define LIST_FLUSH_MS		10
 #define BACKOFF_MAX_MS		30000
 
 static const char *const req_resource[] = { "nodes", "nodes", "nodes/status" };
@@ -44,11 +45,19 @@ struct watcher {
 	char			 rv[K8S_RV_MAX];	/* last seen */
 	char			 list_rv[K8S_RV_MAX];
 	char			*cont;		/* continue token of the list */
+	int			 rv_unavailable; /* list from etcd: rv "" */
+	int			 paginated;	/* rv "0" came in pages */
+	int			 unpaged;	/* a continue token expired */
+	int			 listing_rv0;	/* this list asked rv "0" */
 	struct nodemap		*map;		/* what the watch keeps current */
 	struct nodemap		*building;	/* a list in progress */
 	uint64_t		 gen;
 	uint64_t		 snap_gen;	/* the snapshot the peers have */
 	int			 snap_sent;
+	int			 ever_snap;	/* the peers have had one */
+	int			 streaming;	/* adds go out as listed */
+	int			 stream_local;	/* and this node went first */
+	int64_t			 list_flushed;	/* when adds last went out */
 	struct msg_local	 local_sent;
 	int			 waiting_logged;
 	struct msg_intent	 adds[MSG_INTENTS_MAX];
@@ -174,7 +183,7 @@ send_snapshot(struct watcher *w)
 	w->nadds = 0;
 	peers_send(w, MSG_SNAP_END, (uint32_t)g.gen, &g, sizeof(g));
 	w->snap_gen = g.gen;
-	w->snap_sent = 1;
+	w->snap_sent = w->ever_snap = 1;
 	w->committed = 0;
 	log_info("snapshot %llu: %u nodes, %u intents",
 	    (unsigned long long)g.gen, nodemap_count(w->map), g.count);
@@ -225,6 +234,36 @@ node_ignored(struct watcher *w, const struct k8s_node *n)
 	child_stats_changed(w->c, 0);
 }
 
+/*
+ * During the first list, adds go out as the nodes are read, so routes
+ * are in while the rest still streams: an add is safe on its own, and
+ * the executor removes nothing before the first snapshot, which the
+ * end of the list sends as before (routes already in cost no netlink
+ * then).  They wait for this node's own entry, which the executor
+ * needs first (it bounds every intent); what was read before it goes
+ * out when it comes.  Removals wait for the whole list.
+ */
+static void
+stream_list_node(struct watcher *w, const struct nm_change *ch)
+{
+	const struct nm_node	*local, *n = NULL;
+	struct msg_intent	 in[2];
+	unsigned		 b = 0;
+
+	if (w->stream_local) {
+		queue_intents(w, w->adds, &w->nadds, ch->add, ch->nadd);
+		return;
+	}
+	if ((local = nodemap_local(w->building)) == NULL || local->ncidr == 0)
+		return;
+	nodemap_local_msg(local, &w->local_sent);
+	peers_send(w, MSG_LOCAL, (uint32_t)++w->gen, &w->local_sent,
+	    sizeof(w->local_sent));
+	w->stream_local = 1;
+	while ((n = nodemap_next(w->building, &b, n)) != NULL)
+		queue_intents(w, w->adds, &w->nadds, in, node_intents(n, in));
+}
+
 /* A list builds a map of its own: intents go out as one snapshot. */
 static void
 on_list_node(void *arg, enum k8s_event ev, const struct k8s_node *n)
@@ -235,6 +274,8 @@ on_list_node(void *arg, enum k8s_event ev, const struct k8s_node *n)
 	log_oversized(w, n);
 	if (nodemap_apply(w->building, ev, n, &ch) == -1)
 		node_ignored(w, n);
+	else if (w->streaming)
+		stream_list_node(w, &ch);
 }
 
 static void
@@ -336,12 +377,90 @@ stream_new(struct watcher *w, enum req_kind kind, const char *url,
 	return r;
 }
 
+/* After each piece of the watch: what it changed goes out together. */
+static void
+watch_fed(void *arg)
+{
+	flush_intents(arg);
+}
+
+/*
+ * After a piece of the first list: its adds go out at once the first
+ * time, then at most every LIST_FLUSH_MS, so that 5,000 nodes of 12 KB
+ * (about one a piece) are not 5,000 generations for the executor.
+ */
+static void
+list_fed(void *arg)
+{
+	struct watcher	*w = arg;
+	int64_t		 now = mono_ms();
+
+	if (w->nadds > 0 && now - w->list_flushed >= LIST_FLUSH_MS) {
+		flush_intents(w);
+		w->list_flushed = now;
+	}
+}
+
+/*
+ * The resourceVersion a list asks for, chosen as client-go's reflector
+ * chooses it (relistResourceVersion, tools/cache/reflector.go):
+ * - "0" for the first list: kube-apiserver answers it from its watch
+ *   cache, whole (the cache ignores limit), without reading etcd;
+ *   with --watch-cache=false it reads etcd and honours limit;
+ * - afterwards (a watch's 410 Gone or "too old resource version", a
+ *   re-sync asked for) the last version seen: a list "not older than"
+ *   it, which the watch cache serves once it has caught up with it,
+ *   so a cache lagging behind what we saw cannot take the map back
+ *   in time.  The reflector does not give that version up after a
+ *   watch's 410 either ("LIST call with ResourceVersion=RV already
+ *   has a semantic that it returns data at least as fresh as provided
+ *   RV");
+ * - "" (a consistent read from etcd) once a list at that version was
+ *   answered 410 Expired or 504 "Too large resource version" (a cache
+ *   that did not catch up), until a list succeeds.
+ */
+static const char *
+list_rv(const struct watcher *w)
+{
+	if (w->rv_unavailable)
+		return "";
+	return *w->rv == '\0' ? "0" : w->rv;
+}
+
+/*
+ * A list in pages of LIST_LIMIT, a request each; or whole.  As the
+ * reflector's pager does: rv "0" keeps the limit (the watch cache
+ * ignores it, and a server without one then pages from etcd rather
+ * than reading everything at once), so does rv ""; a list at a
+ * version drops it, as the watch cache serves such a list only
+ * without a limit ("to avoid thundering herd on etcd"), unless the
+ * first list came in pages (no watch cache).  After a continue token
+ * expired, the pager's fallback: the whole list at once.
+ *
+ * Streaming lists (a watch with sendInitialEvents=true, Kubernetes
+ * 1.27+; refused with 422 where the WatchList feature is off, and
+ * before 1.27 for resourceVersionMatch on a watch) are not used.
+ * Against the test API server with 5,000 nodegen nodes (12 KB each),
+ * with curl (bench/bench_list.py): a list at rv 0 was 60.75 MB, 0.17
+ * to 0.26 s of the server's CPU; the watch-list 61.05 MB (each node
+ * framed as an ADDED event, plus the bookmark), 0.22 to 0.28 s.  And kube-apiserver gzips a list
+ * response larger than 128 KiB for a client that asks for it
+ * (deferredResponseWriter, responsewriters/writers.go), but never a
+ * watch stream (WatchServer writes its frames unbuffered): gzip -1
+ * makes that list 15.2 MB here, and the issue's real nodes 1.6 MB of
+ * 63.6 MB.  So a watch-list costs the server as much CPU and 4 to 40
+ * times the bytes, and gains us nothing: routes already go out while
+ * the list streams.  The test API server still mimics both kinds of
+ * server (POST /settings watch_list).
+ */
 static void
 start_list(struct watcher *w)
 {
 	const struct msg_api_server *srv = &w->api.srv;
+	const char	*rv = list_rv(w);
 	struct req	*r;
-	char		 url[API_URL_MAX + 2200], *esc = NULL;
+	char		 url[API_URL_MAX + 2400], *esc = NULL;
+	int		 n, paged;
 
 	if (w->cont == NULL) {
 		nodemap_free(w->building);
@@ -349,24 +468,43 @@ start_list(struct watcher *w)
 		    *srv->node_name ? srv->node_name : srv->node_id);
 		if (w->building == NULL)
 			fatal("node map");
-	} else if ((esc = curl_easy_escape(NULL, w->cont, 0)) == NULL)
+		w->listing_rv0 = strcmp(rv, "0") == 0;
+		/*
+		 * A relist streams nothing: the routes in place stand,
+		 * and only the snapshot's difference is news (a pod CIDR
+		 * that moved from one node to another, streamed, would be
+		 * refused as overlapping the old owner's).
+		 */
+		w->streaming = !w->ever_snap;
+		w->stream_local = 0;
+		w->list_flushed = 0;
+		log_debug("listing nodes at resourceVersion \"%s\"", rv);
+	}
+	/* A continue page names no version: the token holds it. */
+	if ((esc = curl_easy_escape(NULL, w->cont ? w->cont : rv, 0)) == NULL)
 		fatalx("out of memory");
-	snprintf(url, sizeof(url), "%s/api/v1/nodes?limit=%d%s%s", srv->url,
-	    LIST_LIMIT, esc ? "&continue=" : "", esc ? esc : "");
+	paged = !w->unpaged && (w->paginated || *rv == '\0' ||
+	    w->listing_rv0);
+	n = snprintf(url, sizeof(url), "%s/api/v1/nodes", srv->url);
+	if (w->cont != NULL)
+		n += snprintf(url + n, sizeof(url) - n, "?continue=%s", esc);
+	else if (*rv != '\0')
+		n += snprintf(url + n, sizeof(url) - n, "?resourceVersion=%s",
+		    esc);
+	if (paged)
+		snprintf(url + n, sizeof(url) - n, "%climit=%d",
+		    strchr(url, '?') ? '&' : '?', LIST_LIMIT);
 	curl_free(esc);
 	if ((r = stream_new(w, REQ_LIST, url, &list_cb, 60L)) == NULL)
 		return;
+	if (w->streaming) {
+		r->fed = list_fed;
+		r->fed_arg = w;
+	}
 	/* A page that trickles is as stuck as one that stalls. */
 	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT,
 	    (long)w->c->conf.watch_timeout);
 	w->list = req_start(r);
-}
-
-/* After each piece of the watch: what it changed goes out together. */
-static void
-watch_fed(void *arg)
-{
-	flush_intents(arg);
 }
 
 static void
@@ -500,14 +638,26 @@ req_failed(struct watcher *w, struct req *r, CURLcode cc)
 	return r->code == 429 || r->code >= 500 ? r->retry_after : 0;
 }
 
+/* 504 "Too large resource version": a cache behind the version asked. */
+static int
+list_too_new(const struct req *r)
+{
+	return r->code == 504 && r->have_status &&
+	    strstr(r->status.message, "Too large resource version") != NULL;
+}
+
 static void
 list_done(struct watcher *w, struct req *r, CURLcode cc)
 {
 	long	 ra;
 
+	int	 was_cont = w->cont != NULL, again = 1;
+
 	if (cc == CURLE_OK && r->code == 200 && !r->bad_body &&
 	    k8s_parser_finish(r->parser) == 0) {
 		if (w->cont != NULL) {
+			/* Pages for rv "0": the server has no watch cache. */
+			w->paginated |= w->listing_rv0;
 			start_list(w);
 			return;
 		}
@@ -516,6 +666,7 @@ list_done(struct watcher *w, struct req *r, CURLcode cc)
 		w->building = NULL;
 		snprintf(w->rv, sizeof(w->rv), "%s", w->list_rv);
 		w->need_list = 0;
+		w->rv_unavailable = w->unpaged = 0;
 		log_info("listed %u nodes at resourceVersion %s",
 		    nodemap_count(w->map), w->rv);
 		w->st.lists++;
@@ -532,8 +683,31 @@ list_done(struct watcher *w, struct req *r, CURLcode cc)
 		count_error(w, 0);
 		log_warnx("list: page abandoned: %s; listing again", r->errbuf);
 		ra = 0;
-	} else if ((ra = req_failed(w, r, cc)) == -1)
-		ra = 0;
+	} else if ((ra = req_failed(w, r, cc)) == -1 || list_too_new(r)) {
+		/*
+		 * As the reflector: 410 on a continue page means the token
+		 * expired, and its pager lists again whole, at once.  410
+		 * or a version the watch cache does not reach, on a first
+		 * page: the version is unavailable, and it lists the
+		 * latest from etcd, at once.  At once only the first time:
+		 * a server that answers so again waits the backoff.
+		 */
+		if (ra == -1 && was_cont && !w->unpaged)
+			w->unpaged = 1;
+		else if (!w->rv_unavailable) {
+			log_info("list: resourceVersion %s unavailable: listing "
+			    "the latest from etcd", list_rv(w));
+			w->rv_unavailable = 1;
+		} else
+			again = 0;
+		if (again) {
+			free(w->cont);
+			w->cont = NULL;
+			watcher_schedule(w, 1, 0);
+			return;
+		}
+		ra = ra < 0 ? 0 : ra;
+	}
 	/* A failed page restarts the list: nothing partial is used. */
 	free(w->cont);
 	w->cont = NULL;
@@ -792,7 +966,11 @@ watcher_control(struct child *c, struct msg *m)
 		break;
 	case MSG_RESYNC:
 		log_info("re-sync asked for: listing again");
-		/* The watch in flight ends here; a list in flight stands. */
+		/*
+		 * The watch in flight ends here; a list in flight stands.
+		 * The list is at the last version seen (list_rv): fresh
+		 * from the watch cache, never older than the map.
+		 */
 		req_free(w->watch);
 		w->watch = NULL;
 		w->need_list = 1;

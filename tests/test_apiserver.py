@@ -424,6 +424,15 @@ def test_watch(tap, srv):
            {"k8s.io/initial-events-end": "true"},
            "sendInitialEvents: the nodes, then the initial-events-end "
            "bookmark", [e["type"] for e in events])
+    srv.ctl("POST", "/settings", {"watch_list": False})
+    status, doc = srv.get_json(NODES + "?watch=1&sendInitialEvents=true"
+                               "&allowWatchBookmarks=true&resourceVersionMatch"
+                               "=NotOlderThan&timeoutSeconds=1")
+    srv.ctl("POST", "/settings", {"watch_list": True})
+    tap.ok(status == 422 and doc.get("reason") == "Invalid" and
+           "WatchList feature gate" in doc.get("message", ""),
+           "without streaming lists: 422 Invalid, as with the WatchList "
+           "feature gate off", (status, doc))
 
 
 # ---------------------------------------------------------------------
@@ -663,6 +672,19 @@ def test_scale(tap, srv):
     tap.eq((status, len(whole["items"]), "continue" in whole["metadata"]),
            (200, st["nodes"], False),
            "resourceVersion=0 ignores limit, as the watch cache does")
+    srv.ctl("POST", "/settings", {"watch_cache": False})
+    status, page = srv.get_json(NODES + "?limit=10&resourceVersion=0")
+    cont = page.get("metadata", {}).get("continue")
+    status2, page2 = srv.get_json(NODES + "?limit=10&continue=%s" % cont) \
+        if cont else (None, {})
+    srv.ctl("POST", "/settings", {"watch_cache": True})
+    tap.ok(status == 200 and len(page["items"]) == 10 and cont and
+           status2 == 200 and len(page2.get("items", [])) == 10 and
+           page2["items"][0]["metadata"]["name"] >
+           page["items"][-1]["metadata"]["name"],
+           "without the watch cache resourceVersion=0 honours limit and "
+           "continues, as --watch-cache=false reads etcd",
+           (status, status2, page.get("metadata")))
     old_rv = first["metadata"]["resourceVersion"]
     status, doc = srv.get_json(NODES + "?resourceVersion=%s"
                                "&resourceVersionMatch=Exact" % old_rv)

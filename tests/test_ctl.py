@@ -137,11 +137,18 @@ try:
 
     # resync: the watcher lists again, the executor re-reads the kernel
     mark = d.mark()
+    seq = len(c.api.requests())
     rc, out, err = d.ctl("resync")
     tap.ok(rc == 0 and "re-sync started" in out, "resync answers", out + err)
     i, m = d.wait_for(r"^watcher: listed 3 nodes", 15, mark)
     tap.ok(m is not None, "resync: the watcher lists the nodes again",
            d.log(mark))
+    lists = [r["query"] for r in c.api.requests()[seq:]
+             if r["kind"] == "list"]
+    tap.ok(lists and lists[0].get("resourceVersion", "0") != "0" and
+           "limit" not in lists[0],
+           "resync: at the last version seen, whole (the watch cache's, "
+           "never older than the map)", lists)
     i, m = d.wait_for(r"^executor: re-sync asked for", 15, mark)
     tap.ok(m is not None, "resync: the executor re-reads the kernel",
            d.log(mark))

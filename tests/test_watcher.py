@@ -84,6 +84,11 @@ try:
     patches = [r for r in reqs if r["method"] == "PATCH"]
     tap.ok(lists and q(lists[0], "limit") == "500",
            "the list asks for pages of 500", lists[:1])
+    tap.ok(lists and q(lists[0], "resourceVersion") == "0" and
+           not q(lists[0], "continue"),
+           "the first list asks resourceVersion=0: the watch cache's",
+           lists[:1])
+    tap.eq(len(lists), 1, "one request gets the whole list")
     tap.ok(watches and q(watches[0], "allowWatchBookmarks") == "true" and
            300 <= int(q(watches[0], "timeoutSeconds")) <= 600,
            "the watch asks for bookmarks and a timeout of 5 to 10 minutes",
@@ -151,6 +156,16 @@ try:
     i, m = d.wait_for(r"^watcher: listed \d+ nodes", start=mark, timeout=30)
     tap.ok(m is not None and requests_since(api, n, "list"),
            "an ERROR 410 event makes it list again", d.log())
+    relist = requests_since(api, n, "list")[:1]
+    seen = [r for r in requests_since(api, 0, "watch")
+            if r["seq"] < n][-1:]
+    tap.ok(relist and seen and q(relist[0], "resourceVersion") != "0" and
+           int(q(relist[0], "resourceVersion")) >=
+           int(q(seen[0], "resourceVersion")) and
+           q(relist[0], "limit") is None and relist[0]["code"] == 200,
+           "the relist asks for the last version seen, whole, as the "
+           "reflector does (not older than the map; the watch cache's)",
+           (relist, seen))
     i, m = d.wait_for(r"^watcher: snapshot \d+: 5 nodes, 4 intents$",
                       start=mark)
     tap.ok(m is not None, "and send a full snapshot", d.log())
@@ -554,12 +569,173 @@ finally:
         d.stop()
     api.close()
 
-# 5,000 nodes through pagination; memory independent of object size.
+# Routes while the first list still streams: a node added while the
+# agent was down gets its route before the list has ended (the list
+# trickles for 20 s, the server's log says when it ended); the route
+# of a node deleted meanwhile goes only once the list is complete.
+def route_of(api, i):
+    cidr = node(i)["spec"]["podCIDR"]
+    return [x for x in knlib.owned(api.own_ns) if x.startswith(cidr + " ")]
+
+
+def trickled(api):
+    return [r for r in requests_since(api, 0, "list")
+            if r["fault"] == "trickle"]
+
+
+api = knlib.ApiServer(bookmark_interval=1.0)
+d = None
+try:
+    for i in range(4):
+        api.control("POST", "/nodes", node(i))
+    d = api.daemon(["-v", "--provider", "vxlan"], LOCAL)
+    i, m = d.wait_for(r"^watcher: generation \d+ committed", timeout=60)
+    tap.ok(m is not None and route_of(api, 3) and not route_of(api, 4),
+           "streaming: the first run routes node 3", knlib.owned(api.own_ns))
+    d.stop()
+    api.control("DELETE", "/nodes/" + nodegen.node_name(3))
+    api.control("POST", "/nodes", node(4))
+    api.control("POST", "/faults", [{"match": "list", "action": "trickle",
+                                     "seconds": 20}])
+    n = len(api.requests())
+    d = api.daemon(["-v", "--provider", "vxlan"], LOCAL)
+    seen = {}
+
+    def new_route():
+        if route_of(api, 4):
+            seen["list"] = trickled(api)
+            seen["stale"] = route_of(api, 3)
+            return True
+        return False
+    tap.ok(knlib.wait_until(new_route, 60),
+           "streaming: the new node's route is installed", d.log())
+    tap.ok(seen.get("list") and seen["list"][0]["end"] is None,
+           "streaming: while the list still streams (the server has not "
+           "finished it)", seen.get("list"))
+    tap.ok(seen.get("stale"), "streaming: the deleted node's route stays "
+           "while the list streams", knlib.owned(api.own_ns))
+    i, m = d.wait_for(r"^watcher: listed 4 nodes at resourceVersion \S+$",
+                      timeout=60)
+    tap.ok(m is not None, "streaming: the list completes", d.log())
+
+    def stale_gone():
+        if route_of(api, 3):
+            return False
+        seen["end"] = trickled(api)
+        return True
+    tap.ok(knlib.wait_until(stale_gone, 30) and
+           seen["end"][0]["end"] == "complete",
+           "streaming: the deleted node's route goes after the list "
+           "completed", (seen.get("end"), knlib.owned(api.own_ns)))
+    tap.ok(not re.search(r"(?m)refused intent| [1-9]\d* refused", d.log()),
+           "streaming: nothing refused", d.log())
+    lists = requests_since(api, n, "list")
+    tap.eq(len(lists), 1, "streaming: one list request")
+
+    # A relist streams nothing: nodes 1 and 2 swap pod CIDRs while the
+    # watch stalls, the history is compacted, the watch's resume gets
+    # 410 and the relist's snapshot alone moves both, no intent
+    # refused as overlapping the other's old one.
+    mark = d.mark()
+    api.control("POST", "/faults", [{"match": "watch", "action": "stall",
+                                     "seconds": 3}])
+    tap.ok(knlib.wait_until(lambda: [
+        r for r in requests_since(api, n, "watch")
+        if r["fault"] == "stall"], 30), "relist: the watch stalls")
+    a1, a2 = node(1), node(2)
+    for k in ("podCIDR", "podCIDRs"):
+        a1["spec"][k], a2["spec"][k] = a2["spec"][k], a1["spec"][k]
+    api.control("POST", "/nodes", a1)
+    api.control("POST", "/nodes", a2)
+    api.control("POST", "/compact")
+    i, m = d.wait_for(r"^watcher: snapshot \d+: 4 nodes, 3 intents$",
+                      start=mark, timeout=60)
+    tap.ok(m is not None and len(requests_since(api, n, "list")) == 2,
+           "relist: after the 410 a new list and snapshot", d.log(mark))
+    i, m = d.wait_for(r"^executor: generation \d+: 3 intents accepted, "
+                      r"0 refused$", start=mark, timeout=30)
+    tap.ok(m is not None and not re.search(
+        r"(?m)refused intent|intents added", d.log(mark)),
+           "relist: no streamed adds, nothing refused", d.log(mark))
+    cidr1 = a1["spec"]["podCIDR"]
+    tap.ok(knlib.wait_until(lambda: [
+        x for x in knlib.owned(api.own_ns) if x.startswith(cidr1 + " ")],
+        30), "relist: the moved pod CIDR is routed",
+           knlib.owned(api.own_ns))
+finally:
+    if d is not None:
+        d.stop()
+    api.close()
+
+# The watch cache off (kube-apiserver --watch-cache=false): the same
+# first list comes in pages.  A continue token that expires between
+# two pages: the whole list again at once, without a limit (the
+# reflector's pager).  A relist at a version the server says is gone:
+# the latest, from etcd, in pages.
+api = knlib.ApiServer(bookmark_interval=1.0)
+d = None
+try:
+    api.control("POST", "/settings", {"watch_cache": False})
+    api.control("POST", "/generate", {"count": 1200, "target_bytes": 1000,
+                                      "pod_cidr_mask": 25})
+    api.control("POST", "/faults", [{"match": "list", "action": "trickle",
+                                     "seconds": 2}])
+    d = api.daemon(["-v"], LOCAL)
+    tap.ok(knlib.wait_until(lambda: requests_since(api, 0, "list"), 60),
+           "no watch cache: the list starts")
+    api.control("POST", "/compact")
+    i, m = d.wait_for(r"^watcher: listed (\d+) nodes", timeout=60)
+    tap.ok(m is not None and m.group(1) == "1200",
+           "no watch cache: all 1,200 listed", d.log())
+    lists = requests_since(api, 0, "list")
+    tap.ok(len(lists) == 3 and q(lists[0], "resourceVersion") == "0" and
+           q(lists[0], "limit") == "500" and lists[0]["code"] == 200,
+           "no watch cache: the first page asks rv=0, limit=500",
+           lists[:1])
+    tap.ok(len(lists) == 3 and q(lists[1], "continue") and
+           q(lists[1], "resourceVersion") is None and
+           lists[1]["code"] == 410,
+           "a continue page names no version; its token expired: 410",
+           lists[1:2])
+    tap.ok(len(lists) == 3 and q(lists[2], "resourceVersion") == "0" and
+           q(lists[2], "limit") is None and not q(lists[2], "continue"),
+           "after the expired token: the whole list at once, no limit",
+           lists[2:])
+    n = len(api.requests())
+    mark = d.mark()
+    api.control("POST", "/faults", [
+        {"match": "watch", "action": "error_event", "code": 410},
+        {"match": "list", "action": "status", "code": 410}])
+    i, m = d.wait_for(r"^watcher: list: resourceVersion (\S+) unavailable: "
+                      r"listing the latest from etcd$", start=mark, timeout=30)
+    tap.ok(m is not None and m.group(1) not in ("0", '""'),
+           "a relist at a version gone: said", d.log(mark))
+    i, m = d.wait_for(r"^watcher: listed 1200 nodes", start=mark, timeout=60)
+    lists = requests_since(api, n, "list")
+    tap.ok(m is not None and len(lists) == 4 and lists[0]["code"] == 410 and
+           q(lists[0], "resourceVersion") not in (None, "0") and
+           q(lists[0], "limit") == "500",
+           "the relist after the watch's 410: at the last version seen, in "
+           "pages (the first list came in pages: no watch cache)", lists[:1])
+    tap.ok(m is not None and len(lists) == 4 and
+           q(lists[1], "resourceVersion") is None and
+           q(lists[1], "limit") == "500" and
+           all(q(r, "continue") for r in lists[2:]),
+           "then the latest from etcd (no version), in pages of 500",
+           lists[1:])
+finally:
+    if d is not None:
+        d.stop()
+    api.close()
+
+# 5,000 nodes: from the watch cache in one request; with the cache
+# off, ten pages; memory independent of object size.
 hwm = {}
-for size in (2000, 20000):
+for size, cache in ((2000, True), (20000, False)):
     api = knlib.ApiServer()
     d = None
     try:
+        api.control("POST", "/settings", {"watch_cache": cache})
         # /25s: 5,000 of them fit the default 100.96.0.0/12.
         api.control("POST", "/generate", {"count": 5000,
                                           "target_bytes": size,
@@ -570,9 +746,15 @@ for size in (2000, 20000):
                "%d-byte nodes: all 5,000 listed" % size, d.log())
         pages = [r for r in api.requests() if r["path"] == "/api/v1/nodes"
                  and not r["query"].get("watch")]
-        tap.ok(len(pages) == 10 and all(q(r, "continue") for r in pages[1:]),
-               "%d-byte nodes: ten pages joined by continue tokens" % size,
-               len(pages))
+        if cache:
+            tap.ok(len(pages) == 1 and q(pages[0], "resourceVersion") == "0",
+                   "%d-byte nodes: one request from the watch cache" % size,
+                   len(pages))
+        else:
+            tap.ok(len(pages) == 10 and all(q(r, "continue")
+                                            for r in pages[1:]),
+                   "%d-byte nodes, no watch cache: ten pages joined by "
+                   "continue tokens" % size, len(pages))
         i, m = d.wait_for(r"^watcher: snapshot \d+: 5000 nodes, 4999 "
                           r"intents$")
         tap.ok(m is not None, "%d-byte nodes: one snapshot of 4,999 "

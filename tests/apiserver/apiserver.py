@@ -16,6 +16,7 @@ port.
                  [--client-ca CA] [--host 127.0.0.1] [--port 0]
                  [--control-port 0] [--ready-file PATH]
                  [--bookmark-interval SECONDS] [--history N] [--verbose]
+                 [--no-watch-cache] [--no-watch-list]
 
 The API side speaks HTTP/1.1 over TLS and authenticates every request
 with a bearer token from --token-file (re-read on every request; each
@@ -32,6 +33,14 @@ older than the history (or than the last /compact) is "too old", as
 after an etcd compaction.  Any consistent snapshot newer than that is
 rebuilt by undoing history, which is what continue tokens and
 resourceVersionMatch=Exact read.  Python 3 standard library only.
+
+Two settings (flags at start, POST /settings later) make it behave as
+the two kinds of real server a client meets: --no-watch-cache as
+kube-apiserver with --watch-cache=false (a list with resourceVersion=0
+then goes to etcd and honours limit, so it comes in pages), and
+--no-watch-list as a server that cannot stream lists (before 1.27, or
+the WatchList feature gate off): a watch with sendInitialEvents is
+refused with 422 Invalid.
 """
 
 import argparse
@@ -397,6 +406,8 @@ class Store:
         self.snapshots = collections.OrderedDict()
         self.faults = []
         self.watches = 0
+        self.watch_cache = True   # rv=0 lists whole, without etcd
+        self.watch_list = True    # sendInitialEvents accepted
 
     # All methods below expect self.cond to be held.
 
@@ -811,7 +822,9 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         (a list's closing "]}"), then one space every "interval"
         seconds (0.25: faster than any low-speed limit) for "seconds"
         (60), then the rest.  Valid JSON that takes as long as the
-        server likes; the client going away ends it."""
+        server likes; the client going away ends it.  The log says
+        "complete" once the last bytes are written, so a test can tell
+        what a client did while the body still streamed."""
         f, store = self.fault, self.server.store
         self.send_response(code)
         self.common_headers(ctype)
@@ -828,8 +841,8 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(self.chunk(b" "))
                 store.stopping.wait(f.get("interval", 0.25))
             else:
-                return self.wfile.write(self.chunk(body[-2:]) +
-                                        b"0\r\n\r\n")
+                self.wfile.write(self.chunk(body[-2:]) + b"0\r\n\r\n")
+                return self.server.log_update(self.entry, end="complete")
         except OSError:
             pass
         self.server.log_update(self.entry, end="client_gone")
@@ -846,13 +859,16 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
 
     def serve_list(self, q):
         """A NodeList page.  Semantics as the real server (etcd-backed,
-        watch cache for resourceVersion=0):
+        watch cache for resourceVersion=0 unless it is off):
         - continue: the page after the token's key, from the token's
           snapshot; 410 Expired (with an inconsistent-continue token)
           once that snapshot is compacted; a token with rv -1 (that
           inconsistent kind) reads the current state;
         - resourceVersion=0: whatever is current, all of it: limit is
-          ignored, as the watch cache does;
+          ignored, as the watch cache does; with the watch cache off
+          (--no-watch-cache) it reads the store as for no
+          resourceVersion, honouring limit, as kube-apiserver with
+          --watch-cache=false reads etcd;
         - resourceVersion=N with resourceVersionMatch=Exact: the
           snapshot at N, 410 if compacted;
         - resourceVersion=N otherwise: current state, or 504 "Too large
@@ -880,7 +896,7 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                 except Expired:
                     raise ApiError(410, CONTINUE_EXPIRED, metadata={
                         "continue": encode_continue(-1, start)})
-            elif rv == "0" and rvm != "Exact":
+            elif rv == "0" and rvm != "Exact" and store.watch_cache:
                 snap, limit = store.snapshot(), 0
             elif rv and rvm == "Exact":
                 try:
@@ -998,7 +1014,11 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         history -- a 410 ERROR event and ends, as the watch cache does.
         sendInitialEvents=true (with allowWatchBookmarks and
         resourceVersionMatch=NotOlderThan) sends the current nodes then
-        a BOOKMARK annotated k8s.io/initial-events-end.  BOOKMARKs every
+        a BOOKMARK annotated k8s.io/initial-events-end, unless the
+        server cannot stream lists (--no-watch-list): then 422 Invalid,
+        as validateWatchOptions answers with the WatchList feature gate
+        off (a server before 1.27 refuses resourceVersionMatch on a
+        watch with 422 as well).  BOOKMARKs every
         --bookmark-interval when allowed; the stream ends cleanly after
         timeoutSeconds (default: 30-60 minutes, like minRequestTimeout)."""
         store = self.server.store
@@ -1006,6 +1026,16 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         rv = q.get("resourceVersion", "")
         bookmarks = truthy(q, "allowWatchBookmarks")
         initial = truthy(q, "sendInitialEvents")
+        if "sendInitialEvents" in q and not store.watch_list:
+            why = ("sendInitialEvents is forbidden for watch unless the "
+                   "WatchList feature gate is enabled")
+            raise ApiError(422, 'ListOptions.meta.k8s.io "" is invalid: '
+                           "sendInitialEvents: Forbidden: " + why,
+                           reason="Invalid", details={
+                               "group": "meta.k8s.io", "kind": "ListOptions",
+                               "causes": [{"reason": "FieldValueForbidden",
+                                           "message": "Forbidden: " + why,
+                                           "field": "sendInitialEvents"}]})
         if initial and (not bookmarks or
                         q.get("resourceVersionMatch") != "NotOlderThan"):
             raise ApiError(422, "sendInitialEvents is forbidden for watch "
@@ -1316,6 +1346,7 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
     POST   /heartbeat/NAME    kubelet heartbeat of one node (MODIFIED)
     POST   /heartbeat         heartbeat of every node
     POST   /compact           every resourceVersion up to now is too old
+    POST   /settings          {"watch_cache": bool, "watch_list": bool}
     GET    /faults            pending faults
     POST   /faults            add a fault or a list of them
     DELETE /faults            drop pending faults
@@ -1374,7 +1405,9 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
                  "compacted": str(self.store.floor),
                  "history": len(self.store.history),
                  "watches": self.store.watches,
-                 "faults": len(self.store.faults)}
+                 "faults": len(self.store.faults),
+                 "watch_cache": self.store.watch_cache,
+                 "watch_list": self.store.watch_list}
         with open("/proc/self/status") as f:
             for line in f:
                 if line.startswith("VmRSS:"):
@@ -1434,6 +1467,20 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
     def post_compact(self, rest, q, body):
         with self.store.cond:
             return {"compacted": str(self.store.compact())}
+
+    def post_settings(self, rest, q, body):
+        """Turns the watch cache or streaming lists on or off, for the
+        requests that start from now on."""
+        body = dict(body or {})
+        extra = set(body) - {"watch_cache", "watch_list"}
+        if extra or not all(isinstance(v, bool) for v in body.values()):
+            raise ValueError("settings are watch_cache and watch_list, "
+                             "each true or false")
+        with self.store.cond:
+            for k, v in body.items():
+                setattr(self.store, k, v)
+            return {"watch_cache": self.store.watch_cache,
+                    "watch_list": self.store.watch_list}
 
     def get_faults(self, rest, q, body):
         with self.store.cond:
@@ -1528,6 +1575,12 @@ def main():
     p.add_argument("--bookmark-interval", type=float, default=60.0)
     p.add_argument("--history", type=int, default=10000)
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--no-watch-cache", action="store_true",
+                   help="lists with resourceVersion=0 honour limit, as "
+                   "with kube-apiserver --watch-cache=false")
+    p.add_argument("--no-watch-list", action="store_true",
+                   help="refuse watches with sendInitialEvents, as a "
+                   "server without the WatchList feature does")
     p.add_argument("--netns", help="serve the API inside this network "
                    "namespace; the control port stays on the host")
     args = p.parse_args()
@@ -1535,6 +1588,8 @@ def main():
         p.error("--history must be at least 1")
 
     store = Store(args.history)
+    store.watch_cache = not args.no_watch_cache
+    store.watch_list = not args.no_watch_list
     ctl = ControlServer(args.control_port, None)
     if args.netns:
         enter_netns(args.netns)
