@@ -72,8 +72,11 @@ def pod_cidr_mask(nodes):
 
 
 def memory(pid):
-    """{Rss, Pss, VmHWM, RssAnon} in KiB of one process."""
-    out = {}
+    """{Rss, Pss, VmHWM, RssAnon, Libs} in KiB of one process; Libs:
+    the anonymous pages in its mappings of files (the binary and the
+    libraries: their relocated data, GOT and .bss), what each process
+    pays again for every library the binary links, needed or not."""
+    out = {"Libs": 0}
     with open("/proc/%d/smaps_rollup" % pid) as f:
         for k, v in re.findall(r"(?m)^(Rss|Pss):\s+(\d+) kB", f.read()):
             out[k] = int(v)
@@ -81,6 +84,14 @@ def memory(pid):
         for k, v in re.findall(r"(?m)^(VmHWM|RssAnon):\s+(\d+) kB",
                                f.read()):
             out[k] = int(v)
+    mapped = False
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                parts = line.split()
+                mapped = len(parts) > 5 and parts[5].startswith("/")
+            elif mapped and line.startswith("Anonymous:"):
+                out["Libs"] += int(line.split()[1])
     return out
 
 
@@ -255,14 +266,15 @@ class RouteMonitor(knlib.Lines):
 
 
 def list_request(api):
-    """(time, query string) of the first list of nodes the daemon made:
-    not a watch, no continue token; None when there was none."""
+    """(time, query string) of the daemon's first request for the nodes:
+    its list, or a watch that streams the list (sendInitialEvents), whose
+    query is then None (curl cannot end a watch); None when none came."""
     for r in api.requests():
         q = {k: v[0] if isinstance(v, list) else v
              for k, v in (r.get("query") or {}).items()}
-        if (r.get("method") == "GET" and r.get("path") == "/api/v1/nodes"
-                and q.get("watch") not in ("1", "true")
-                and "continue" not in q):
+        if r.get("method") == "GET" and r.get("path") == "/api/v1/nodes":
+            if q.get("watch") in ("1", "true"):
+                return r["time"], None
             return r["time"], "&".join("%s=%s" % kv for kv in q.items())
     return None
 
@@ -376,10 +388,13 @@ def report(rows):
             fmt(r["last"]), fmt(r.get("last_l", [])),
             ratio(r.get("last_l", [0])[0] if r.get("last_l") else 0,
                   fl.get("Seconds"))))
-        if r["routes"] < r["nodes"] - 1:
+        if r["mode"] == "vxlan-legacy":
+            print("  (vxlan-legacy: one route for the cluster's range; the "
+                  "peers are forwarding entries, not routes)")
+        elif r["routes"] < r["nodes"] - 1:
             print("  (only %d of %d routes seen)" % (r["routes"],
                                                      r["nodes"] - 1))
-    names = ("parent", "watcher", "executor", "metrics", "arp")
+    names = ("parent", "watcher", "executor", "metrics", "arp-helper")
     print("\nCPU (s) per process for the start, list and install; curl: "
           "the transfer alone")
     print("  %6s %-12s " % ("nodes", "mode") +
@@ -393,8 +408,9 @@ def report(rows):
                                 else "-") for n in names) +
               " %8.2f %8s %7s" % (tot, "%.2f" % fl["CPU"] if fl else "-",
                                   ratio(tot, fl.get("CPU"))))
-    print("\nmemory (KiB) per process: peak RSS (VmHWM) / PSS / anonymous;"
-          " the daemon: summed, and its memory cgroup's peak charge (with"
+    print("\nmemory (KiB) per process: peak RSS (VmHWM) / PSS / anonymous"
+          " (of it in the binary's and libraries' mappings); the daemon:"
+          " summed, and its memory cgroup's peak charge (with"
           " the page cache and kernel memory in it); curl: the transfer"
           " alone's peak RSS")
     for r in rows:
@@ -403,21 +419,22 @@ def report(rows):
         for n in names:
             if n in r["mem"]:
                 m = r["mem"][n]
-                print("    %-9s %7d / %6d / %6d" % (n, m["VmHWM"], m["Pss"],
-                                                   m["RssAnon"]))
+                print("    %-10s %7d / %6d / %6d (%d)" % (
+                    n, m["VmHWM"], m["Pss"], m["RssAnon"], m["Libs"]))
         tot = {k: sum(m[k] for m in r["mem"].values())
-               for k in ("VmHWM", "Pss", "RssAnon")}
-        print("    %-9s %7d / %6d / %6d" % ("daemon", tot["VmHWM"],
-                                             tot["Pss"], tot["RssAnon"]))
+               for k in ("VmHWM", "Pss", "RssAnon", "Libs")}
+        print("    %-10s %7d / %6d / %6d (%d)" % (
+            "daemon", tot["VmHWM"], tot["Pss"], tot["RssAnon"],
+            tot["Libs"]))
         if r["cgroup"] is None:
-            print("    cgroup    not measured (%s)" % r["why"])
+            print("    cgroup     not measured (%s)" % r["why"])
         else:
-            print("    cgroup    peak %d (now %d; page cache %s, kernel "
+            print("    cgroup     peak %d (now %d; page cache %s, kernel "
                   "%s at its peak)" % (r["cgroup"][1], r["cgroup"][0],
                                        r.get("cache", "-"),
                                        r.get("kmem", "-")))
         if fl:
-            print("    curl      %7d peak RSS (anon %d, file %d); daemon's "
+            print("    curl       %7d peak RSS (anon %d, file %d); daemon's "
                   "PSS %s, cgroup peak %s, watcher's peak RSS %s of it" % (
                       fl["VmHWM"], fl["RssAnon"], fl["RssFile"],
                       ratio(tot["Pss"], fl["VmHWM"]),
