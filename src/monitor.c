@@ -156,7 +156,7 @@ monitor_take(struct executor *e, struct nl *mon, nl_msg_cb cb)
 			log_warn("netlink monitor");
 		e->resync = 1;
 	}
-	if (!e->resync) {
+	if (!e->resync && ktab_count(&e->dirty) > 0) {
 		while ((o = ktab_next(&e->dirty, &b, o)) != NULL) {
 			k = o->k;
 			if (ktab_get(&e->want, &k) == NULL &&
@@ -169,9 +169,12 @@ monitor_take(struct executor *e, struct nl *mon, nl_msg_cb cb)
 			    e->batch.n - before);
 			e->st.repairs += e->batch.n - before;
 		}
-		if (e->newtun)
-			executor_deferred_retry(e);
 	}
+	if (!e->resync && e->newtun)
+		executor_deferred_retry(e);
+	/* Walked and made again only when it holds anything. */
+	if (ktab_count(&e->dirty) == 0)
+		return;
 	ktab_free(&e->dirty);
 	if (ktab_init(&e->dirty, e->max) == -1)
 		fatal("table of changed objects");
