@@ -314,7 +314,8 @@ def run(nodes, mode, questions):
         mon = RouteMonitor(node)
         t0 = time.time()
         # As k8s/*.yaml run it: with the metrics process.  The bound
-        # well above the cluster, as the default (65,536) will be.
+        # just above the cluster: where tables are sized by the bound,
+        # not grown, a larger one would measure the bound.
         d = node.start(["--provider", mode, "--max-nodes", str(nodes + 64),
                         "--metrics-address=127.0.0.1:9922"], wrap=cg.wrap())
         i, m = d.wait_for(COMMITTED, timeout=900)
