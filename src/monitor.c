@@ -44,7 +44,7 @@ monitor_tunnel_gone(struct executor *e, uint32_t ifindex)
 static void
 monitor_obj(struct executor *e, const struct kobj *o, int deleted)
 {
-	const struct kobj	*h = ktab_get(&e->have, &o->k);
+	const struct kobj	*h = ktab_get(&e->have, &o->k), *w;
 	int			 gone;
 
 	if (o->k.type == KOBJ_TUNNEL && !deleted && o->v.up && (h == NULL ||
@@ -63,6 +63,17 @@ monitor_obj(struct executor *e, const struct kobj *o, int deleted)
 		(void)ktab_put(&e->gone, o);
 	if (gone)
 		monitor_tunnel_gone(e, o->v.ifindex);
+	/*
+	 * The echo of a change of our own is what is wanted: looking at it
+	 * again would do nothing (executor_reconcile_key returns on the
+	 * same object), and holding every echo of a first install kept a
+	 * third table of every object at the peak.  A later event on the
+	 * key in the same read marks it again.
+	 */
+	w = deleted ? NULL : ktab_get(&e->want, &o->k);
+	if (w != NULL && !w->v.tunnel && w->k.type != KOBJ_TUNNEL &&
+	    kobj_same(w, o))
+		return;
 	if (ktab_put(&e->dirty, o) == -1)
 		e->resync = 1;
 }
@@ -145,7 +156,7 @@ monitor_take(struct executor *e, struct nl *mon, nl_msg_cb cb)
 			log_warn("netlink monitor");
 		e->resync = 1;
 	}
-	if (!e->resync) {
+	if (!e->resync && ktab_count(&e->dirty) > 0) {
 		while ((o = ktab_next(&e->dirty, &b, o)) != NULL) {
 			k = o->k;
 			if (ktab_get(&e->want, &k) == NULL &&
@@ -158,9 +169,12 @@ monitor_take(struct executor *e, struct nl *mon, nl_msg_cb cb)
 			    e->batch.n - before);
 			e->st.repairs += e->batch.n - before;
 		}
-		if (e->newtun)
-			executor_deferred_retry(e);
 	}
+	if (!e->resync && e->newtun)
+		executor_deferred_retry(e);
+	/* Walked and made again only when it holds anything. */
+	if (ktab_count(&e->dirty) == 0)
+		return;
 	ktab_free(&e->dirty);
 	if (ktab_init(&e->dirty, e->max) == -1)
 		fatal("table of changed objects");
