@@ -72,28 +72,35 @@ executor_synced(const struct executor *e)
 	return e->snapped && ipsec_ready(e);
 }
 
-/* h: what the kernel holds for it, NULL if nothing. */
+/*
+ * h: what the kernel holds for it, NULL if nothing.  Both are copied
+ * before the batch takes the request: a full batch is sent first, and
+ * its outcomes may free records of have, o or h among them (a removed
+ * tunnel takes its routes with it).
+ */
 static void
 request(struct executor *e, enum kobj_op op, const struct kobj *o,
     const struct kobj *h)
 {
+	struct pending	 p;
 	struct nlmsghdr	*nlh;
 	unsigned	 idx;
 
+	p.op = op;
+	p.o = *o;
+	/* Another's route made ours in place (see kobj.c's adoptable). */
+	p.adopt = op == KOBJ_REPLACE && h != NULL &&
+	    h->k.type == KOBJ_ROUTE && h->v.proto != o->v.proto ?
+	    h->v.proto : 0;
 	if ((nlh = nl_batch_add(&e->batch, 0, 0, &idx)) == NULL) {
 		log_warn("netlink send");
 		e->resync = 1;
 		return;
 	}
 	e->requests++;
-	e->st.requests[o->k.type - KOBJ_ROUTE][op]++;
-	e->pend[idx].op = op;
-	e->pend[idx].o = *o;
-	/* Another's route made ours in place (see kobj.c's adoptable). */
-	e->pend[idx].adopt = op == KOBJ_REPLACE && h != NULL &&
-	    h->k.type == KOBJ_ROUTE && h->v.proto != o->v.proto ?
-	    h->v.proto : 0;
-	kobj_request(nlh, &e->ctx, op, o);
+	e->st.requests[p.o.k.type - KOBJ_ROUTE][op]++;
+	e->pend[idx] = p;
+	kobj_request(nlh, &e->ctx, op, &e->pend[idx].o);
 }
 
 /*
@@ -308,7 +315,37 @@ gone_prune(struct executor *e)
 	ktab_free(&t);
 }
 
-/* The whole difference: what is missing or wrong, then what is extra. */
+/*
+ * What the kernel holds of ours and no intent asks for goes.  Each
+ * request may send a full batch, whose outcomes link and unlink
+ * records of have (a removed tunnel takes its routes with it) and may
+ * grow it: the keys are taken first, and each is looked up afresh.
+ */
+static void
+remove_extra(struct executor *e)
+{
+	const struct kobj	*o = NULL;
+	struct kobj_key		*k;
+	unsigned		 b = 0, i, n = 0;
+
+	if ((k = calloc(ktab_count(&e->have) + 1, sizeof(*k))) == NULL) {
+		log_warn("removing what no intent asks for");
+		e->resync = 1;
+		return;
+	}
+	while ((o = ktab_next(&e->have, &b, o)) != NULL)
+		if (ktab_get(&e->want, &o->k) == NULL)
+			k[n++] = o->k;
+	for (i = 0; i < n; i++)
+		executor_reconcile_key(e, &k[i]);
+	free(k);
+}
+
+/*
+ * The whole difference: what is missing or wrong, then what is extra.
+ * The walk of want may send batches: their outcomes change have,
+ * deferred, gone and dirty, never want.
+ */
 static void
 reconcile_all(struct executor *e)
 {
@@ -318,20 +355,7 @@ reconcile_all(struct executor *e)
 	while ((o = ktab_next(&e->want, &b, o)) != NULL)
 		executor_reconcile_key(e, &o->k);
 	if (executor_synced(e)) {
-		/*
-		 * The outcomes of the creations queued above link into
-		 * have, which may grow it: sent now, so that the walk of
-		 * have below sees only removals' outcomes, which unlink.
-		 */
-		if (nl_batch_flush(&e->batch) == -1) {
-			log_warn("netlink batch");
-			e->resync = 1;
-		}
-		b = 0;
-		o = NULL;
-		while ((o = ktab_next(&e->have, &b, o)) != NULL)
-			if (ktab_get(&e->want, &o->k) == NULL)
-				executor_reconcile_key(e, &o->k);
+		remove_extra(e);
 		gone_prune(e);
 	}
 	flush(e);

@@ -143,8 +143,8 @@ void
 monitor_take(struct executor *e, struct nl *mon, nl_msg_cb cb)
 {
 	const struct kobj	*o = NULL;
-	struct kobj_key		 k;
-	unsigned		 b = 0, before = e->batch.n;
+	struct ktab		 t;
+	unsigned		 b = 0, before = e->requests;
 
 	if (nl_read(mon, cb, e) == -1) {
 		if (errno == ENOBUFS) {
@@ -156,26 +156,29 @@ monitor_take(struct executor *e, struct nl *mon, nl_msg_cb cb)
 			log_warn("netlink monitor");
 		e->resync = 1;
 	}
-	if (!e->resync && ktab_count(&e->dirty) > 0) {
-		while ((o = ktab_next(&e->dirty, &b, o)) != NULL) {
-			k = o->k;
-			if (ktab_get(&e->want, &k) == NULL &&
+	/*
+	 * Taken whole, and only when it holds anything: a repair may send
+	 * a full batch, whose outcomes mark more keys (a removed tunnel's
+	 * routes), for the next round.
+	 */
+	if (ktab_count(&e->dirty) > 0) {
+		t = e->dirty;
+		if (ktab_init(&e->dirty, e->max) == -1)
+			fatal("table of changed objects");
+		while (!e->resync && (o = ktab_next(&t, &b, o)) != NULL) {
+			if (ktab_get(&e->want, &o->k) == NULL &&
 			    !executor_synced(e))
 				continue;
-			executor_reconcile_key(e, &k);
+			executor_reconcile_key(e, &o->k);
 		}
-		if (e->batch.n > before) {
+		/* Counted, not queued: a full batch went meanwhile. */
+		if (e->requests > before) {
 			log_info("repairing %u objects changed by someone else",
-			    e->batch.n - before);
-			e->st.repairs += e->batch.n - before;
+			    e->requests - before);
+			e->st.repairs += e->requests - before;
 		}
+		ktab_free(&t);
 	}
 	if (!e->resync && e->newtun)
 		executor_deferred_retry(e);
-	/* Walked and made again only when it holds anything. */
-	if (ktab_count(&e->dirty) == 0)
-		return;
-	ktab_free(&e->dirty);
-	if (ktab_init(&e->dirty, e->max) == -1)
-		fatal("table of changed objects");
 }
