@@ -16,6 +16,7 @@ port.
                  [--client-ca CA] [--host 127.0.0.1] [--port 0]
                  [--control-port 0] [--ready-file PATH]
                  [--bookmark-interval SECONDS] [--history N] [--verbose]
+                 [--feature-gates APIResponseCompression=false]
 
 The API side speaks HTTP/1.1 over TLS and authenticates every request
 with a bearer token from --token-file (re-read on every request; each
@@ -31,7 +32,13 @@ the bytes before and after, bounded by --history.  A resourceVersion
 older than the history (or than the last /compact) is "too old", as
 after an etcd compaction.  Any consistent snapshot newer than that is
 rebuilt by undoing history, which is what continue tokens and
-resourceVersionMatch=Exact read.  Python 3 standard library only.
+resourceVersionMatch=Exact read.
+
+A response of more than 128 KiB to a client whose Accept-Encoding
+names gzip goes out compressed, as kube-apiserver's
+APIResponseCompression (on by default since 1.16) does; watch streams
+never are.  --feature-gates APIResponseCompression=false turns it off.
+Python 3 standard library only.
 """
 
 import argparse
@@ -52,6 +59,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+import zlib
 
 sys.dont_write_bytecode = True   # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -80,10 +88,24 @@ TRUE = ("1", "t", "T", "true", "TRUE", "True")   # Go's strconv.ParseBool
 # STREAM_ACTIONS act on a watch stream, an open one or the next one.
 FAULT_MATCHES = ("watch", "list", "get", "patch", "any")
 BODY_ACTIONS = ("status", "stall", "drop_mid_event", "malformed",
-                "trickle")
+                "trickle", "gzip_corrupt", "gzip_bomb", "gzip_false")
 STREAM_ACTIONS = ("stall", "drop_mid_event", "malformed", "error_event",
                   "bookmark_now", "huge_value")
 HUGE_PATH = ["metadata", "annotations", "example.com/huge"]
+
+# Response compression as kube-apiserver does it, in
+# staging/src/k8s.io/apiserver/pkg/endpoints/handlers/responsewriters/
+# writers.go: SerializeObject (every list, get and error Status) takes
+# "gzip" when a comma-separated token of the first Accept-Encoding
+# header is exactly "gzip" (ContentEncodingSupported) and the
+# APIResponseCompression gate is on; deferredResponseWriter then
+# compresses only a body longer than defaultGzipThresholdBytes (128 *
+# 1024), at gzipContentEncodingLevel 1 (BestSpeed, kubernetes#112296),
+# adding "Vary: Accept-Encoding".  Watches (handlers/watch.go,
+# WatchServer.HandleHTTP) write frames straight to the connection:
+# never compressed.
+GZIP_THRESHOLD = 128 * 1024
+GZIP_LEVEL = 1
 
 # Strategic merge patch: the Node fields whose Go struct tags say
 # patchStrategy=merge.  A string names the merge key of a list of
@@ -770,21 +792,47 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache, private")
         self.send_header("Content-Type", ctype)
 
+    def gzip_accepted(self):
+        """The client's first Accept-Encoding header names gzip, and the
+        gate is on: ContentEncodingSupported."""
+        tokens = self.headers.get("Accept-Encoding", "").split(",")
+        return self.server.compression and \
+            any(t.strip() == "gzip" for t in tokens)
+
     def send_json(self, code, body, headers=(), ctype="application/json"):
-        """Sends a whole response, unless a body fault says to break it:
-        malformed sends half the JSON as if it were all of it,
-        drop_mid_event closes the connection halfway through the body,
-        stall sends the headers and then nothing."""
+        """Sends a whole response, compressed as the real server would,
+        unless a body fault says to break it: malformed sends half the
+        JSON as if it were all of it, drop_mid_event closes the
+        connection halfway through the body, stall sends the headers
+        and then nothing; gzip_corrupt, gzip_bomb and gzip_false are a
+        hostile server's gzip, sent whatever the client asked for."""
         action = self.fault["action"] if self.fault and code < 400 else None
         if action == "trickle":
             return self.trickle(code, body, headers, ctype)
+        if action == "gzip_bomb":
+            return self.gzip_bomb(code, body, headers, ctype)
         if action == "malformed":
             body = body[:len(body) // 2]
+        length = len(body)
+        gzipped = self.gzip_accepted() and length > GZIP_THRESHOLD
+        if gzipped or action == "gzip_corrupt":
+            body = gzip_compress(body, GZIP_LEVEL)
+            headers = list(headers) + [("Vary", "Accept-Encoding")]
+        if action == "gzip_corrupt":
+            # BFINAL 1, BTYPE 11 (reserved) in the first deflate byte:
+            # inflate fails before it has given out a single byte.
+            body = body[:10] + b"\xff" + body[11:]
+        if gzipped or action in ("gzip_corrupt", "gzip_false"):
+            headers = list(headers) + [("Content-Encoding", "gzip")]
         self.send_response(code)
         self.common_headers(ctype)
         for k, v in headers:
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
+        if self.entry is not None:
+            self.server.log_update(self.entry, length=length, sent=len(body),
+                                   content_encoding="gzip" if gzipped
+                                   else None)
         self.end_headers()
         if action == "stall":
             return self.stall(self.fault)
@@ -792,6 +840,43 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body[:len(body) // 2])
             return self.drop()
         self.wfile.write(body)
+
+    def gzip_bomb(self, code, body, headers, ctype):
+        """The gzip_bomb fault: the body, gzip-compressed, with a string
+        of "bytes" (300,000,000) bytes of "x" spliced in as an unknown
+        key of the first list item (or of the object itself), made and
+        sent 1 MiB at a time: a few hundred KB on the wire that inflate
+        to hundreds of MB of valid JSON."""
+        f = self.fault
+        head, sep, tail = body.partition(b'"items":[{')
+        if not sep:
+            head, tail = b"", body[1:]
+            sep = b"{"
+        z = zlib.compressobj(9, zlib.DEFLATED, 31)
+        self.send_response(code)
+        self.common_headers(ctype)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        left, fill, sent = f.get("bytes", 300000000), b"x" * (1 << 20), 0
+        try:
+            out = z.compress(head + sep + b'"kopeio.test/bomb":"')
+            while left > 0:
+                out += z.compress(fill[:min(left, len(fill))])
+                left -= len(fill)
+                if out:
+                    self.wfile.write(self.chunk(out))
+                    sent, out = sent + len(out), b""
+            out += z.compress(b'",' + tail) + z.flush()
+            self.wfile.write(self.chunk(out) + b"0\r\n\r\n")
+            sent += len(out)
+        except OSError:
+            self.server.log_update(self.entry, end="client_gone")
+            return self.drop()
+        self.server.log_update(self.entry, sent=sent,
+                               length=len(body) + f.get("bytes", 300000000))
 
     def drop(self):
         """Closes the TCP connection under TLS, with no close_notify:
@@ -1224,6 +1309,7 @@ class ApiServer(http.server.ThreadingHTTPServer):
         self.token_file = args.token_file
         self.bookmark_interval = args.bookmark_interval
         self.verbose = args.verbose
+        self.compression = args.compression
         self.store = store
         self.log_lock = threading.Lock()
         self.requests = []
@@ -1244,6 +1330,8 @@ class ApiServer(http.server.ThreadingHTTPServer):
             "token": auth.partition(" ")[2] if auth else None,
             "client_cert": None, "content_type": h.get("Content-Type"),
             "accept": h.get("Accept"), "user_agent": h.get("User-Agent"),
+            "accept_encoding": h.get("Accept-Encoding"),
+            "content_encoding": None, "length": None, "sent": None,
             "body": body.decode("utf-8", "replace") if body else None,
             "code": None, "fault": None, "events": 0, "end": None,
         }
@@ -1500,6 +1588,25 @@ class ControlServer(http.server.ThreadingHTTPServer):
         self.api = api
 
 
+def gzip_compress(data, level):
+    """A gzip member, as Go's compress/gzip writes one."""
+    z = zlib.compressobj(level, zlib.DEFLATED, 31)
+    return z.compress(data) + z.flush()
+
+
+def feature_gates(text):
+    """APIResponseCompression from --feature-gates ("A=true,B=false"),
+    on unless set false; other gates are refused, as unknown."""
+    on = True
+    for item in filter(None, text.split(",")):
+        name, _, value = item.partition("=")
+        if name.strip() != "APIResponseCompression" or \
+                value.strip() not in ("true", "false"):
+            raise ValueError("unrecognized feature gate: %s" % item)
+        on = value.strip() == "true"
+    return on
+
+
 def enter_netns(name):
     """Serve the API from inside a network namespace (a test cluster's
     underlay) while the control port, bound before, stays on the host's
@@ -1530,9 +1637,15 @@ def main():
     p.add_argument("--verbose", action="store_true")
     p.add_argument("--netns", help="serve the API inside this network "
                    "namespace; the control port stays on the host")
+    p.add_argument("--feature-gates", default="",
+                   help="APIResponseCompression=false: never compress")
     args = p.parse_args()
     if args.history < 1:
         p.error("--history must be at least 1")
+    try:
+        args.compression = feature_gates(args.feature_gates)
+    except ValueError as e:
+        p.error(str(e))
 
     store = Store(args.history)
     ctl = ControlServer(args.control_port, None)
