@@ -17,6 +17,7 @@ port.
                  [--control-port 0] [--ready-file PATH]
                  [--bookmark-interval SECONDS] [--history N] [--verbose]
                  [--feature-gates APIResponseCompression=false]
+                 [--first-resource-version RV] [--generate JSON]
 
 The API side speaks HTTP/1.1 over TLS and authenticates every request
 with a bearer token from --token-file (re-read on every request; each
@@ -407,12 +408,12 @@ class Store:
     """Nodes, their change history and the pending faults, under one
     condition variable that watch streams wait on."""
 
-    def __init__(self, history_max):
+    def __init__(self, history_max, first_rv=FIRST_RV):
         self.cond = threading.Condition()
         self.stopping = threading.Event()
-        self.rv = FIRST_RV
-        self.floor = FIRST_RV     # new requests: older resourceVersions gone
-        self.trimmed = FIRST_RV   # newest event dropped from the history
+        self.rv = first_rv
+        self.floor = first_rv     # new requests: older resourceVersions gone
+        self.trimmed = first_rv   # newest event dropped from the history
         self.items = {}           # name -> compact JSON, no kind/apiVersion
         self.history = []         # Events, oldest first
         self.history_max = history_max
@@ -1491,21 +1492,7 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
             return {"resourceVersion": str(self.store.delete(rest[0]))}
 
     def post_generate(self, rest, q, body):
-        """Makes nodes with nodegen.make_node, each committed on its
-        own so API requests keep being served meanwhile."""
-        body = dict(body or {})
-        count, first = int(body.pop("count", 1)), int(body.pop("start", 0))
-        allowed = ("target_bytes", "dual_stack", "cluster_cidr",
-                   "pod_cidr_mask", "network_unavailable", "external", "seed")
-        extra = set(body) - set(allowed)
-        if extra:
-            raise ValueError("unknown generate options: %s" % sorted(extra))
-        names = []
-        for i in range(first, first + count):
-            node = nodegen.make_node(i, **body)
-            with self.store.cond:
-                rv, _ = self.store.put(node)
-            names.append(node["metadata"]["name"])
+        names = generate(self.store, body)
         with self.store.cond:
             return {"resourceVersion": str(self.store.rv), "names": names}
 
@@ -1542,6 +1529,26 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
 
     def get_requests(self, rest, q, body):
         return {"requests": self.server.api.log_since(int(q.get("since", 0)))}
+
+
+def generate(store, body):
+    """Makes nodes with nodegen.make_node (body: count, start and its
+    options), each committed on its own so API requests keep being
+    served meanwhile; their names."""
+    body = dict(body or {})
+    count, first = int(body.pop("count", 1)), int(body.pop("start", 0))
+    allowed = ("target_bytes", "dual_stack", "cluster_cidr",
+               "pod_cidr_mask", "network_unavailable", "external", "seed")
+    extra = set(body) - set(allowed)
+    if extra:
+        raise ValueError("unknown generate options: %s" % sorted(extra))
+    names = []
+    for i in range(first, first + count):
+        node = nodegen.make_node(i, **body)
+        with store.cond:
+            store.put(node)
+        names.append(node["metadata"]["name"])
+    return names
 
 
 def check_fault(f):
@@ -1639,6 +1646,12 @@ def main():
                    "namespace; the control port stays on the host")
     p.add_argument("--feature-gates", default="",
                    help="APIResponseCompression=false: never compress")
+    p.add_argument("--first-resource-version", type=int, default=FIRST_RV,
+                   help="the empty store's resourceVersion")
+    p.add_argument("--generate", type=json.loads, help="nodes made before "
+                   "the API port opens, as POST /generate takes them, then "
+                   "the history compacted: a restarted server, whose new "
+                   "watch cache answers 410 to a watch from before")
     args = p.parse_args()
     if args.history < 1:
         p.error("--history must be at least 1")
@@ -1647,7 +1660,11 @@ def main():
     except ValueError as e:
         p.error(str(e))
 
-    store = Store(args.history)
+    store = Store(args.history, args.first_resource_version)
+    if args.generate is not None:
+        generate(store, args.generate)
+        with store.cond:
+            store.compact()
     ctl = ControlServer(args.control_port, None)
     if args.netns:
         enter_netns(args.netns)
