@@ -45,6 +45,7 @@ import knlib  # noqa: E402
 COMMITTED = r"^watcher: generation \d+ committed"
 TICK = os.sysconf("SC_CLK_TCK")
 # The link's rate, and tbf's bucket for it when the kernel has no netem.
+POD_CIDR_MASK = 25      # 5,000 pod CIDRs fit 100.96.0.0/12 only as /25s
 LINKS = {"lo": None, "1gbit": ("1gbit", "256kb"),
          "100mbit": ("100mbit", "32kb")}
 
@@ -138,7 +139,7 @@ def restart(c, args):
         argv[argv.index(flag) + 1] = str(value)
     argv += ["--first-resource-version", str(rv + 10000), "--generate",
              json.dumps({"count": args.nodes, "target_bytes":
-                         args.node_bytes})]
+                         args.node_bytes, "pod_cidr_mask": POD_CIDR_MASK})]
     api.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                 stdout=api.log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 180
@@ -173,14 +174,17 @@ def run(link, compression, args):
     """A cluster, its agents started at once, then the server restarted:
     {phase: figures}."""
     import netcluster
-    c = netcluster.Cluster(nodes=args.agents, pods=0)
+    c = netcluster.Cluster(nodes=args.agents, pods=0,
+                           pod_cidr_mask=POD_CIDR_MASK)
     agents = []
     try:
         c.api.control("POST", "/generate", {"count": args.nodes,
-                                            "target_bytes": args.node_bytes})
+                                            "target_bytes": args.node_bytes,
+                                            "pod_cidr_mask": POD_CIDR_MASK})
         run.shaped = shape(c, LINKS[link])
         quiet_server(c.api.proc.pid)
-        flags = ["--provider", "layer2",
+        flags = ["--provider", "layer2", "--max-nodes",
+                 str(max(5000, args.nodes)),
                  "--compression=%s" % ("true" if compression else "false")]
 
         def start_all():
