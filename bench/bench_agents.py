@@ -8,8 +8,9 @@ watch from before, so that every agent lists again.  For each phase:
 the bytes the server sent (its link's transmit counter: TLS, HTTP and
 all), the server's CPU time, the agents' CPU time and the time until
 every agent is converged (its log says a generation committed after
-the phase began: from the start of the agents, and from when the new
-server serves; the agents' backoff after the kill is in it), with
+the phase began: from the start of the agents; after the restart,
+from when each agent's watch was answered 410 Gone, which leaves out
+the random backoff each took while the server was down), with
 --compression on and off, and their ratios.
 Prints numbers, never a verdict.
 
@@ -43,6 +44,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
 import knlib  # noqa: E402
 
 COMMITTED = r"^watcher: generation \d+ committed"
+RELIST = r"^watcher: watch: 410 Gone"
 TICK = os.sysconf("SC_CLK_TCK")
 # The link's rate, and tbf's bucket for it when the kernel has no netem.
 POD_CIDR_MASK = 25      # 5,000 pod CIDRs fit 100.96.0.0/12 only as /25s
@@ -94,10 +96,12 @@ def shape(c, link):
     return "tbf rate %s (no netem in this kernel: no delay)" % rate
 
 
-def converge(agents, marks, t0, timeout):
+def converge(agents, marks, t0, timeout, since=None):
     """Seconds from t0 until every agent logged a commit after its
-    mark (the slowest one); None if one did not within timeout."""
-    last = t0
+    mark (the slowest one); None if one did not within timeout.  since:
+    a pattern that starts each agent's own clock instead, if it logs
+    one before the commit."""
+    slowest = 0.0
     for d, mark in zip(agents, marks):
         left = max(1.0, t0 + timeout - time.time())
         i, m = d.wait_for(COMMITTED, start=mark, timeout=left)
@@ -105,9 +109,13 @@ def converge(agents, marks, t0, timeout):
             print("bench_agents: an agent did not converge:\n" +
                   d.log(mark)[-2000:])
             return None
+        j = None
+        if since is not None:
+            j, _ = d.wait_for(since, start=mark, timeout=0)
         with d.cond:
-            last = max(last, d.times[i])
-    return last - t0
+            begin = d.times[j] if j is not None and j < i else t0
+            slowest = max(slowest, d.times[i] - begin)
+    return slowest
 
 
 def quiet_server(pid, quiet=1.0, timeout=120):
@@ -150,7 +158,7 @@ def restart(c, args):
     return time.time()
 
 
-def phase(c, agents, start, args):
+def phase(c, agents, start, args, since=None):
     """Runs start(), then measures until every agent converged: (bytes
     sent, server CPU s, agents' CPU s, seconds); the server's CPU from
     when start() returns, so a restart's own start-up is left out, and
@@ -162,7 +170,7 @@ def phase(c, agents, start, args):
     t0 = start() or t0
     s0 = cpu_seconds(c.api.proc.pid)
     t = converge(agents, [marks.get(id(d), 0) for d in agents], t0,
-                 args.timeout)
+                 args.timeout, since)
     if t is None:
         return None
     quiet_server(c.api.proc.pid)
@@ -191,7 +199,8 @@ def run(link, compression, args):
             for n in c.nodes:
                 agents.append(n.start(flags))
         out = {"start": phase(c, agents, start_all, args)}
-        out["relist"] = phase(c, agents, lambda: restart(c, args), args)
+        out["relist"] = phase(c, agents, lambda: restart(c, args), args,
+                              RELIST)
         return out
     finally:
         c.close()

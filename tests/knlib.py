@@ -605,6 +605,18 @@ def http_status(ns, url):
     return int(r.stdout.strip() or 0)
 
 
+def metric(ns, port, sample):
+    """The value of sample (a name and its labels, without the
+    kopeio_networking_ prefix) in the metrics a daemon in namespace ns
+    serves on 127.0.0.1:port; 0 when absent."""
+    r = subprocess.run(["ip", "netns", "exec", ns, "curl", "-s", "-m", "10",
+                        "http://127.0.0.1:%d/metrics" % port],
+                       capture_output=True, text=True, timeout=30)
+    m = re.search(r'^kopeio_networking_%s (\d+)$' % re.escape(sample),
+                  r.stdout, re.M)
+    return int(m.group(1)) if m else 0
+
+
 def wait_until(fn, timeout=20, interval=0.2):
     """fn() until it is true or the time is up; its last value."""
     deadline = time.monotonic() + timeout

@@ -9,7 +9,6 @@ or streamed, with the watcher's memory staying flat."""
 
 import os
 import re
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -36,16 +35,6 @@ def routes(api):
     """Our routes in the daemon's namespace."""
     return [x for x in api.own_ns.run("ip", "route", "show", "proto",
                                       "107").splitlines() if x.strip()]
-
-
-def metric(api, sample):
-    r = subprocess.run(["ip", "netns", "exec", api.own_ns.name, "curl", "-s",
-                        "-m", "10", "http://127.0.0.1:%d/metrics" %
-                        METRICS_PORT], capture_output=True, text=True,
-                       timeout=30)
-    m = re.search(r'^kopeio_networking_%s (\d+)$' % re.escape(sample),
-                  r.stdout, re.M)
-    return int(m.group(1)) if m else 0
 
 
 def watcher_status(d, field):
@@ -90,7 +79,8 @@ try:
            ws[0]["content_encoding"] is None,
            "gzip: the watch asks for gzip too; a watch is never compressed",
            ws[:1])
-    patches = [r for r in api.requests() if r["kind"] == "patch"]
+    patches = knlib.wait_until(lambda: [r for r in api.requests()
+                                        if r["kind"] == "patch"], 30)
     tap.ok(patches and patches[0]["accept_encoding"] is None,
            "gzip: the status patch asks for nothing", patches[:1])
 
@@ -165,8 +155,9 @@ def hostile(what, action, persistent):
                    not ls[1]["query"].get("continue"),
                    "%s: a new list from the start, after a backoff" % what,
                    [(r["time"], r["fault"]) for r in ls[:2]])
-            tap.ok(knlib.wait_until(lambda: metric(
-                api, 'api_errors_total{code="none"}') >= 2, 20),
+            tap.ok(knlib.wait_until(lambda: knlib.metric(
+                api.own_ns.name, METRICS_PORT,
+                'api_errors_total{code="none"}') >= 2, 20),
                 '%s: counted in api_errors_total{code="none"}' % what)
             tap.ok(routes(api) == [] and
                    not re.search(r"^watcher: (listed|snapshot)", d.log(),

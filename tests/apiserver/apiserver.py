@@ -815,7 +815,12 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         if action == "malformed":
             body = body[:len(body) // 2]
         length = len(body)
-        gzipped = self.gzip_accepted() and length > GZIP_THRESHOLD
+        gzipped = self.gzip_accepted() and length > GZIP_THRESHOLD and \
+            action != "gzip_false"
+        if gzipped and action is None:
+            return self.send_gzip(code, headers, ctype, GZIP_LEVEL, length,
+                                  (body[i:i + 65536] for i in
+                                   range(0, length, 65536)))
         if gzipped or action == "gzip_corrupt":
             body = gzip_compress(body, GZIP_LEVEL)
             headers = list(headers) + [("Vary", "Accept-Encoding")]
@@ -842,42 +847,53 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             return self.drop()
         self.wfile.write(body)
 
+    def send_gzip(self, code, headers, ctype, level, length, pieces):
+        """A gzip body compressed as it goes out, chunked, as Go's
+        gzip.Writer over the response streams it: pieces of the plain
+        body (length bytes in all) in, each compressed piece a chunk."""
+        z = zlib.compressobj(level, zlib.DEFLATED, 31)
+        self.send_response(code)
+        self.common_headers(ctype)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Vary", "Accept-Encoding")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        sent = 0
+        try:
+            for piece in pieces:
+                out = z.compress(piece)
+                if out:
+                    self.wfile.write(self.chunk(out))
+                    sent += len(out)
+            out = z.flush()
+            self.wfile.write(self.chunk(out) + b"0\r\n\r\n")
+            sent += len(out)
+        except OSError:
+            self.server.log_update(self.entry, end="client_gone")
+            return self.drop()
+        self.server.log_update(self.entry, length=length, sent=sent,
+                               content_encoding="gzip")
+
     def gzip_bomb(self, code, body, headers, ctype):
         """The gzip_bomb fault: the body, gzip-compressed, with a string
         of "bytes" (300,000,000) bytes of "x" spliced in as an unknown
         key of the first list item (or of the object itself), made and
         sent 1 MiB at a time: a few hundred KB on the wire that inflate
         to hundreds of MB of valid JSON."""
-        f = self.fault
+        size = self.fault.get("bytes", 300000000)
         head, sep, tail = body.partition(b'"items":[{')
         if not sep:
-            head, tail = b"", body[1:]
-            sep = b"{"
-        z = zlib.compressobj(9, zlib.DEFLATED, 31)
-        self.send_response(code)
-        self.common_headers(ctype)
-        for k, v in headers:
-            self.send_header(k, v)
-        self.send_header("Content-Encoding", "gzip")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        left, fill, sent = f.get("bytes", 300000000), b"x" * (1 << 20), 0
-        try:
-            out = z.compress(head + sep + b'"kopeio.test/bomb":"')
-            while left > 0:
-                out += z.compress(fill[:min(left, len(fill))])
-                left -= len(fill)
-                if out:
-                    self.wfile.write(self.chunk(out))
-                    sent, out = sent + len(out), b""
-            out += z.compress(b'",' + tail) + z.flush()
-            self.wfile.write(self.chunk(out) + b"0\r\n\r\n")
-            sent += len(out)
-        except OSError:
-            self.server.log_update(self.entry, end="client_gone")
-            return self.drop()
-        self.server.log_update(self.entry, sent=sent,
-                               length=len(body) + f.get("bytes", 300000000))
+            head, sep, tail = b"", b"{", body[1:]
+
+        def pieces():
+            yield head + sep + b'"kopeio.test/bomb":"'
+            fill = b"x" * (1 << 20)
+            for left in range(size, 0, -len(fill)):
+                yield fill[:left]
+            yield b'",' + tail
+        self.send_gzip(code, headers, ctype, 9, len(body) + size, pieces())
 
     def drop(self):
         """Closes the TCP connection under TLS, with no close_notify:
