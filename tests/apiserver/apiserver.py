@@ -664,7 +664,11 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
 
     def handle(self):
         """TLS handshakes run here, in the connection's own thread, so
-        a client that never finishes one blocks nobody else."""
+        a client that never finishes one blocks nobody else.  No Nagle,
+        as Go's net package sets on every TCP connection: a body
+        written in pieces (a compressed one) would otherwise wait for
+        the client's delayed ACK after each piece."""
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             self.connection.do_handshake()
         except (OSError, ValueError) as e:
@@ -819,8 +823,8 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             action != "gzip_false"
         if gzipped and action is None:
             return self.send_gzip(code, headers, ctype, GZIP_LEVEL, length,
-                                  (body[i:i + 65536] for i in
-                                   range(0, length, 65536)))
+                                  (body[i:i + 131072] for i in
+                                   range(0, length, 131072)))
         if gzipped or action == "gzip_corrupt":
             body = gzip_compress(body, GZIP_LEVEL)
             headers = list(headers) + [("Vary", "Accept-Encoding")]
