@@ -9,6 +9,7 @@ or streamed, with the watcher's memory staying flat."""
 
 import os
 import re
+import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -121,6 +122,37 @@ try:
            ls[0]["length"] > 128 * 1024,
            "gate off: a list over 128 KiB asked for gzip, sent plain",
            ls[:1])
+finally:
+    if d is not None:
+        d.stop()
+    api.close()
+
+
+# --compression changes on reload, from the next request.
+api = knlib.ApiServer()
+d = None
+conf = os.path.join(api.dir, "config.yaml")
+try:
+    for i in range(3):
+        api.control("POST", "/nodes", nodegen.make_node(i, target_bytes=3000))
+    with open(conf, "w") as f:
+        f.write("compression: false\n")
+    d = api.daemon(["-v", "-f", conf], LOCAL)
+    tap.ok(converged(d, 3), "reload: the daemon converges", d.log())
+    n, mark = len(api.requests()), d.mark()
+    with open(conf, "w") as f:
+        f.write("compression: true\n")
+    d.signal(signal.SIGHUP)
+    i, m = d.wait_for(r"^parent: configuration reloaded from ", start=mark)
+    tap.ok(m is not None, "reload: SIGHUP reloads", d.log(mark))
+    api.control("POST", "/faults", [{"match": "watch", "action":
+                                     "error_event", "code": 410}])
+    i, m = d.wait_for(r"^watcher: listed 3 nodes", start=mark, timeout=60)
+    ls = lists(api)
+    tap.ok(m is not None and ls[0]["accept_encoding"] is None and
+           lists(api, n) and lists(api, n)[0]["accept_encoding"] == "gzip",
+           "reload: compression: true asks for gzip from the next list",
+           [r["accept_encoding"] for r in ls])
 finally:
     if d is not None:
         d.stop()
