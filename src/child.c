@@ -192,6 +192,8 @@ child_reconfigure(struct child *c, struct msg *m)
 	/* The parent refuses changes that need a restart. */
 	c->conf.verbose = conf.verbose;
 	c->conf.sync_period_ms = conf.sync_period_ms;
+	c->conf.watch_timeout = conf.watch_timeout;
+	c->conf.compression = conf.compression;
 	log_setverbose(conf.verbose);
 }
 

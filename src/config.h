@@ -100,6 +100,7 @@ struct kn_config {
 	uint32_t	address_type;		/* enum k8s_addr_type */
 	uint32_t	max_nodes;
 	uint32_t	watch_timeout;		/* seconds, at least */
+	uint32_t	compression;		/* lists and watches ask for gzip */
 	uint32_t	mtu;			/* 0: underlay less encapsulation */
 	uint32_t	route_protocol;
 	uint32_t	masquerade;		/* egress masquerade on */

@@ -110,6 +110,7 @@ static const struct conf_key conf_keys[] = {
 	{ "", "nodeAddressType", OPT_ADDRESS_TYPE, VALUE_TEXT },
 	{ "", "maxNodes", OPT_MAX_NODES, VALUE_NUMBER },
 	{ "", "watchTimeout", OPT_WATCH_TIMEOUT, VALUE_NUMBER },
+	{ "", "compression", OPT_COMPRESSION, VALUE_TEXT },
 	{ "", "mtu", OPT_MTU, VALUE_NUMBER },
 	{ "", "routeProtocol", OPT_ROUTE_PROTOCOL, VALUE_NUMBER },
 	{ "", "adoptProtocol", OPT_ADOPT_PROTOCOL, VALUE_NUMBER },

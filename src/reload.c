@@ -89,6 +89,7 @@ parent_reload(struct parent *pa, char *text, size_t len)
 	conf->verbose = nc.verbose;
 	conf->sync_period_ms = nc.sync_period_ms;
 	conf->watch_timeout = nc.watch_timeout;
+	conf->compression = nc.compression;
 	conf->ipsec_rotation_ms = nc.ipsec_rotation_ms;
 	log_setverbose(conf->verbose);
 	ipsec_reread(&pa->ipsec, conf, pa->procs[ROLE_EXECUTOR].pid != 0 ?

@@ -372,6 +372,8 @@ stream_new(struct watcher *w, enum req_kind kind, const char *url,
 		return NULL;
 	r->parser = k8s_parser_new(kind == REQ_LIST ? K8S_DOC_LIST :
 	    K8S_DOC_WATCH, w->api.srv.addr_type, cb, w);
+	if (w->c->conf.compression)
+		req_accept_gzip(r);
 	curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_TIME, silent);
 	return r;

@@ -50,6 +50,7 @@ struct req {
 void		 buf_set(struct buf *, const void *, size_t, int append);
 struct req	*req_new(CURLM *, const struct api_access *, struct wconn *,
 		    enum req_kind, const char *url);
+void		 req_accept_gzip(struct req *);
 struct req	*req_start(struct req *);
 void		 req_free(struct req *);
 void		 req_on_status(void *req, const struct k8s_status *);

@@ -443,13 +443,13 @@ class ApiServer:
     CA, a server certificate and a bearer token in its own directory."""
 
     def __init__(self, bookmark_interval=1.0, netns=None, host="127.0.0.1",
-                 client_ca=False):
+                 client_ca=False, extra=()):
         """netns, host: serve the API on host inside that namespace (a
         test cluster's underlay), by default on loopback in a namespace
         of its own, where daemon() starts daemons; the control port
         stays on the host's loopback.  client_ca: client certificates
         signed by the test CA authenticate, as with kube-apiserver's
-        --client-ca-file."""
+        --client-ca-file.  extra: more of the server's options."""
         self.own_ns = None
         if netns is None:
             self.own_ns = Netns()
@@ -472,8 +472,8 @@ class ApiServer:
              "--control-port", "0", "--ready-file", ready,
              "--bookmark-interval", str(bookmark_interval),
              "--host", host, "--netns", netns] +
-            (["--client-ca", self.pki.ca] if client_ca else []),
-            stdin=subprocess.DEVNULL, stdout=self.log,
+            (["--client-ca", self.pki.ca] if client_ca else []) +
+            list(extra), stdin=subprocess.DEVNULL, stdout=self.log,
             stderr=subprocess.STDOUT)
         # Generous: Python and its TLS start slowly in a VM under TCG
         # on a busy machine (over 30 s seen).
@@ -603,6 +603,18 @@ def http_status(ns, url):
         capture_output=True, text=True, timeout=120,
         stdin=subprocess.DEVNULL)
     return int(r.stdout.strip() or 0)
+
+
+def metric(ns, port, sample):
+    """The value of sample (a name and its labels, without the
+    kopeio_networking_ prefix) in the metrics a daemon in namespace ns
+    serves on 127.0.0.1:port; 0 when absent."""
+    r = subprocess.run(["ip", "netns", "exec", ns, "curl", "-s", "-m", "10",
+                        "http://127.0.0.1:%d/metrics" % port],
+                       capture_output=True, text=True, timeout=30)
+    m = re.search(r'^kopeio_networking_%s (\d+)$' % re.escape(sample),
+                  r.stdout, re.M)
+    return int(m.group(1)) if m else 0
 
 
 def wait_until(fn, timeout=20, interval=0.2):

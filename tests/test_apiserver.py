@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 import traceback
+import zlib
 
 sys.dont_write_bytecode = True   # keep the source tree clean
 SRCDIR = os.environ.get("KN_SRCDIR") or os.path.dirname(
@@ -735,6 +736,51 @@ def test_history(tap, srv):
            (len(events), srv.requests()[-1]["end"]))
 
 
+# ---------------------------------------------------------------------
+# compression
+
+
+def test_compression(tap, srv, gate_off):
+    """kube-apiserver's rule (responsewriters/writers.go): gzip for a
+    client whose Accept-Encoding has the token "gzip" and a body over
+    128 KiB; never a watch; never with the gate off."""
+    gz = {"Accept-Encoding": "gzip"}
+    below = above = 0
+    for limit in range(8, 15):
+        path = NODES + "?limit=%d" % limit
+        _, _, plain = srv.api("GET", path)
+        status, headers, body = srv.api("GET", path, headers=gz)
+        big = len(plain) > 128 * 1024
+        below, above = below + (not big), above + big
+        got = headers.get("Content-Encoding")
+        if big:
+            same = got == "gzip" and headers.get("Vary") == \
+                "Accept-Encoding" and zlib.decompress(body, 31) == plain
+        else:
+            same = got is None and body == plain
+        tap.ok(status == 200 and same, "compression: %d bytes %s" % (
+            len(plain), "gzip, with Vary" if big else "plain: not over "
+            "128 KiB"), (status, got, len(body)))
+    tap.ok(below and above, "compression: bodies on both sides of 128 KiB",
+           (below, above))
+    path = NODES + "?limit=500"
+    for ae, want in (("deflate, gzip", "gzip"), ("gzip;q=1.0", None),
+                     ("identity", None)):
+        _, headers, _ = srv.api("GET", path, headers={"Accept-Encoding": ae})
+        tap.eq(headers.get("Content-Encoding"), want,
+               "compression: Accept-Encoding %r: %s" % (ae, want or "plain"))
+    _, _, doc = srv.api("GET", path)
+    rv = json.loads(doc)["metadata"]["resourceVersion"]
+    r = srv.open("GET", NODES + "?watch=1&resourceVersion=%s&timeoutSeconds"
+                 "=1" % rv, headers=gz)
+    r.read()
+    tap.eq(r.headers.get("Content-Encoding"), None,
+           "compression: a watch is never compressed")
+    _, headers, _ = gate_off.api("GET", path, headers=gz)
+    tap.eq(headers.get("Content-Encoding"), None,
+           "compression: none with APIResponseCompression=false")
+
+
 def main():
     tap = Tap()
     if not pki.have_openssl():
@@ -754,15 +800,22 @@ def main():
         os.mkdir(short_dir)
         short = ApiServer(short_dir, history=3)
         servers.append(short)
+        off_dir = os.path.join(work, "off")
+        os.mkdir(off_dir)
+        off = ApiServer(off_dir, feature_gates="APIResponseCompression=false")
+        servers.append(off)
+        off.ctl("POST", "/generate", {"count": 20})
         for group, srv in ((test_kubectl, small), (test_auth, small),
                            (test_objects, small), (test_watch, small),
                            (test_faults, small),
                            (test_slow_and_huge, small),
                            (test_history, short),
-                           (test_scale, big)):
+                           (test_scale, big), (test_compression, big)):
             try:
                 if group is test_kubectl:
                     group(tap, srv, work)
+                elif group is test_compression:
+                    group(tap, srv, off)
                 else:
                     group(tap, srv)
             except Exception:  # noqa: BLE001 - reported, then go on

@@ -129,6 +129,7 @@ test_defaults(void)
 	    "defaults: masquerade on, no --no-masquerade prefixes");
 	is_int(conf.sync_period_ms, 30000, "defaults: sync period 30000 ms");
 	is_int(conf.watch_timeout, 300, "defaults: watch timeout 300 s");
+	is_int(conf.compression, 1, "defaults: compression on");
 	is_int(conf.route_protocol, 107, "defaults: route protocol 107");
 	is_int(conf.mtu, 0, "defaults: MTU from the underlay");
 	is_str(conf.socket, "/run/kopeio-networkd.sock",
@@ -1318,6 +1319,30 @@ print_conf(int fd)
 	config_print(&conf, fd);
 }
 
+/* --compression and its key: a boolean as --masquerade is. */
+static void
+test_compression(void)
+{
+	char	 out[4096];
+
+	ok(LOAD("--compression=false") == 0 && conf.compression == 0,
+	    "compression: --compression=false");
+	ok(LOAD("--compression=false", "--compression") == 0 &&
+	    conf.compression == 1, "compression: --compression alone is true");
+	ok(LOAD("--compression=no") == -1 && strstr(err, "--compression: "
+	    "\"no\" is not true or false") != NULL,
+	    "compression: --compression=no refused: \"%s\"", err);
+	ok(yaml("compression: false\n") == 0 && conf.compression == 0,
+	    "compression: yaml compression: false");
+	ok(yaml("compression: gzip\n") == -1 && strstr(err, "test.yaml:1: "
+	    "compression: \"gzip\" is not true or false") != NULL,
+	    "compression: yaml compression checked: \"%s\"", err);
+	LOAD("--compression=false");
+	capture(print_conf, out, sizeof(out));
+	like(out, "\nwatch-timeout 300s\ncompression false\n",
+	    "compression: printed");
+}
+
 static void
 test_output(void)
 {
@@ -1329,6 +1354,7 @@ test_output(void)
 		"--ipsec-encryption", "--ipsec-authentication",
 		"--ipsec-encapsulation", "--cni-config", "--sync-period",
 		"--v level", "--masquerade[=true|false]", "--no-masquerade",
+		"--compression[=true|false]",
 	};
 	static char	 out[16384];
 	size_t		 i;
@@ -1385,6 +1411,7 @@ main(void)
 	test_yaml();
 	test_yaml_own();
 	test_masquerade();
+	test_compression();
 	test_ipsec_key();
 	test_yaml_errors();
 	test_file();

@@ -390,13 +390,7 @@ def metric(api, sample):
     """The value of sample (a name and its labels, without the
     kopeio_networking_ prefix) in the metrics of the daemon in the API
     server's namespace; 0 when absent."""
-    r = subprocess.run(["ip", "netns", "exec", api.own_ns.name, "curl", "-s",
-                        "-m", "10", "http://127.0.0.1:%d/metrics" %
-                        METRICS_PORT], capture_output=True, text=True,
-                       timeout=30)
-    m = re.search(r'^kopeio_networking_%s (\d+)$' % re.escape(sample),
-                  r.stdout, re.M)
-    return int(m.group(1)) if m else 0
+    return knlib.metric(api.own_ns.name, METRICS_PORT, sample)
 
 
 def api_errors_none(api):

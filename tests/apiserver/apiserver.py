@@ -17,6 +17,8 @@ port.
                  [--control-port 0] [--ready-file PATH]
                  [--bookmark-interval SECONDS] [--history N] [--verbose]
                  [--no-watch-cache] [--no-watch-list]
+                 [--feature-gates APIResponseCompression=false]
+                 [--first-resource-version RV] [--generate JSON]
 
 The API side speaks HTTP/1.1 over TLS and authenticates every request
 with a bearer token from --token-file (re-read on every request; each
@@ -32,7 +34,7 @@ the bytes before and after, bounded by --history.  A resourceVersion
 older than the history (or than the last /compact) is "too old", as
 after an etcd compaction.  Any consistent snapshot newer than that is
 rebuilt by undoing history, which is what continue tokens and
-resourceVersionMatch=Exact read.  Python 3 standard library only.
+resourceVersionMatch=Exact read.
 
 Two settings (flags at start, POST /settings later) make it behave as
 the two kinds of real server a client meets: --no-watch-cache as
@@ -41,6 +43,12 @@ then goes to etcd and honours limit, so it comes in pages), and
 --no-watch-list as a server that cannot stream lists (before 1.27, or
 the WatchList feature gate off): a watch with sendInitialEvents is
 refused with 422 Invalid.
+
+A response of more than 128 KiB to a client whose Accept-Encoding
+names gzip goes out compressed, as kube-apiserver's
+APIResponseCompression (on by default since 1.16) does; watch streams
+never are.  --feature-gates APIResponseCompression=false turns it off.
+Python 3 standard library only.
 """
 
 import argparse
@@ -61,6 +69,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+import zlib
 
 sys.dont_write_bytecode = True   # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -89,10 +98,24 @@ TRUE = ("1", "t", "T", "true", "TRUE", "True")   # Go's strconv.ParseBool
 # STREAM_ACTIONS act on a watch stream, an open one or the next one.
 FAULT_MATCHES = ("watch", "list", "get", "patch", "any")
 BODY_ACTIONS = ("status", "stall", "drop_mid_event", "malformed",
-                "trickle")
+                "trickle", "gzip_corrupt", "gzip_bomb", "gzip_false")
 STREAM_ACTIONS = ("stall", "drop_mid_event", "malformed", "error_event",
                   "bookmark_now", "huge_value")
 HUGE_PATH = ["metadata", "annotations", "example.com/huge"]
+
+# Response compression as kube-apiserver does it, in
+# staging/src/k8s.io/apiserver/pkg/endpoints/handlers/responsewriters/
+# writers.go: SerializeObject (every list, get and error Status) takes
+# "gzip" when a comma-separated token of the first Accept-Encoding
+# header is exactly "gzip" (ContentEncodingSupported) and the
+# APIResponseCompression gate is on; deferredResponseWriter then
+# compresses only a body longer than defaultGzipThresholdBytes (128 *
+# 1024), at gzipContentEncodingLevel 1 (BestSpeed, kubernetes#112296),
+# adding "Vary: Accept-Encoding".  Watches (handlers/watch.go,
+# WatchServer.HandleHTTP) write frames straight to the connection:
+# never compressed.
+GZIP_THRESHOLD = 128 * 1024
+GZIP_LEVEL = 1
 
 # Strategic merge patch: the Node fields whose Go struct tags say
 # patchStrategy=merge.  A string names the merge key of a list of
@@ -394,12 +417,12 @@ class Store:
     """Nodes, their change history and the pending faults, under one
     condition variable that watch streams wait on."""
 
-    def __init__(self, history_max):
+    def __init__(self, history_max, first_rv=FIRST_RV):
         self.cond = threading.Condition()
         self.stopping = threading.Event()
-        self.rv = FIRST_RV
-        self.floor = FIRST_RV     # new requests: older resourceVersions gone
-        self.trimmed = FIRST_RV   # newest event dropped from the history
+        self.rv = first_rv
+        self.floor = first_rv     # new requests: older resourceVersions gone
+        self.trimmed = first_rv   # newest event dropped from the history
         self.items = {}           # name -> compact JSON, no kind/apiVersion
         self.history = []         # Events, oldest first
         self.history_max = history_max
@@ -652,7 +675,11 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
 
     def handle(self):
         """TLS handshakes run here, in the connection's own thread, so
-        a client that never finishes one blocks nobody else."""
+        a client that never finishes one blocks nobody else.  No Nagle,
+        as Go's net package sets on every TCP connection: a body
+        written in pieces (a compressed one) would otherwise wait for
+        the client's delayed ACK after each piece."""
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             self.connection.do_handshake()
         except (OSError, ValueError) as e:
@@ -781,21 +808,52 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache, private")
         self.send_header("Content-Type", ctype)
 
+    def gzip_accepted(self):
+        """The client's first Accept-Encoding header names gzip, and the
+        gate is on: ContentEncodingSupported."""
+        tokens = self.headers.get("Accept-Encoding", "").split(",")
+        return self.server.compression and \
+            any(t.strip() == "gzip" for t in tokens)
+
     def send_json(self, code, body, headers=(), ctype="application/json"):
-        """Sends a whole response, unless a body fault says to break it:
-        malformed sends half the JSON as if it were all of it,
-        drop_mid_event closes the connection halfway through the body,
-        stall sends the headers and then nothing."""
+        """Sends a whole response, compressed as the real server would,
+        unless a body fault says to break it: malformed sends half the
+        JSON as if it were all of it, drop_mid_event closes the
+        connection halfway through the body, stall sends the headers
+        and then nothing; gzip_corrupt, gzip_bomb and gzip_false are a
+        hostile server's gzip, sent whatever the client asked for."""
         action = self.fault["action"] if self.fault and code < 400 else None
         if action == "trickle":
             return self.trickle(code, body, headers, ctype)
+        if action == "gzip_bomb":
+            return self.gzip_bomb(code, body, headers, ctype)
         if action == "malformed":
             body = body[:len(body) // 2]
+        length = len(body)
+        gzipped = self.gzip_accepted() and length > GZIP_THRESHOLD and \
+            action != "gzip_false"
+        if gzipped and action is None:
+            return self.send_gzip(code, headers, ctype, GZIP_LEVEL, length,
+                                  (body[i:i + 131072] for i in
+                                   range(0, length, 131072)))
+        if gzipped or action == "gzip_corrupt":
+            body = gzip_compress(body, GZIP_LEVEL)
+            headers = list(headers) + [("Vary", "Accept-Encoding")]
+        if action == "gzip_corrupt":
+            # BFINAL 1, BTYPE 11 (reserved) in the first deflate byte:
+            # inflate fails before it has given out a single byte.
+            body = body[:10] + b"\xff" + body[11:]
+        if gzipped or action in ("gzip_corrupt", "gzip_false"):
+            headers = list(headers) + [("Content-Encoding", "gzip")]
         self.send_response(code)
         self.common_headers(ctype)
         for k, v in headers:
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
+        if self.entry is not None:
+            self.server.log_update(self.entry, length=length, sent=len(body),
+                                   content_encoding="gzip" if gzipped
+                                   else None)
         self.end_headers()
         if action == "stall":
             return self.stall(self.fault)
@@ -803,6 +861,54 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body[:len(body) // 2])
             return self.drop()
         self.wfile.write(body)
+
+    def send_gzip(self, code, headers, ctype, level, length, pieces):
+        """A gzip body compressed as it goes out, chunked, as Go's
+        gzip.Writer over the response streams it: pieces of the plain
+        body (length bytes in all) in, each compressed piece a chunk."""
+        z = zlib.compressobj(level, zlib.DEFLATED, 31)
+        self.send_response(code)
+        self.common_headers(ctype)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Vary", "Accept-Encoding")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        sent = 0
+        try:
+            for piece in pieces:
+                out = z.compress(piece)
+                if out:
+                    self.wfile.write(self.chunk(out))
+                    sent += len(out)
+            out = z.flush()
+            self.wfile.write(self.chunk(out) + b"0\r\n\r\n")
+            sent += len(out)
+        except OSError:
+            self.server.log_update(self.entry, end="client_gone")
+            return self.drop()
+        self.server.log_update(self.entry, length=length, sent=sent,
+                               content_encoding="gzip")
+
+    def gzip_bomb(self, code, body, headers, ctype):
+        """The gzip_bomb fault: the body, gzip-compressed, with a string
+        of "bytes" (300,000,000) bytes of "x" spliced in as an unknown
+        key of the first list item (or of the object itself), made and
+        sent 1 MiB at a time: a few hundred KB on the wire that inflate
+        to hundreds of MB of valid JSON."""
+        size = self.fault.get("bytes", 300000000)
+        head, sep, tail = body.partition(b'"items":[{')
+        if not sep:
+            head, sep, tail = b"", b"{", body[1:]
+
+        def pieces():
+            yield head + sep + b'"kopeio.test/bomb":"'
+            fill = b"x" * (1 << 20)
+            for left in range(size, 0, -len(fill)):
+                yield fill[:left]
+            yield b'",' + tail
+        self.send_gzip(code, headers, ctype, 9, len(body) + size, pieces())
 
     def drop(self):
         """Closes the TCP connection under TLS, with no close_notify:
@@ -1254,6 +1360,7 @@ class ApiServer(http.server.ThreadingHTTPServer):
         self.token_file = args.token_file
         self.bookmark_interval = args.bookmark_interval
         self.verbose = args.verbose
+        self.compression = args.compression
         self.store = store
         self.log_lock = threading.Lock()
         self.requests = []
@@ -1274,6 +1381,8 @@ class ApiServer(http.server.ThreadingHTTPServer):
             "token": auth.partition(" ")[2] if auth else None,
             "client_cert": None, "content_type": h.get("Content-Type"),
             "accept": h.get("Accept"), "user_agent": h.get("User-Agent"),
+            "accept_encoding": h.get("Accept-Encoding"),
+            "content_encoding": None, "length": None, "sent": None,
             "body": body.decode("utf-8", "replace") if body else None,
             "code": None, "fault": None, "events": 0, "end": None,
         }
@@ -1436,21 +1545,7 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
             return {"resourceVersion": str(self.store.delete(rest[0]))}
 
     def post_generate(self, rest, q, body):
-        """Makes nodes with nodegen.make_node, each committed on its
-        own so API requests keep being served meanwhile."""
-        body = dict(body or {})
-        count, first = int(body.pop("count", 1)), int(body.pop("start", 0))
-        allowed = ("target_bytes", "dual_stack", "cluster_cidr",
-                   "pod_cidr_mask", "network_unavailable", "external", "seed")
-        extra = set(body) - set(allowed)
-        if extra:
-            raise ValueError("unknown generate options: %s" % sorted(extra))
-        names = []
-        for i in range(first, first + count):
-            node = nodegen.make_node(i, **body)
-            with self.store.cond:
-                rv, _ = self.store.put(node)
-            names.append(node["metadata"]["name"])
+        names = generate(self.store, body)
         with self.store.cond:
             return {"resourceVersion": str(self.store.rv), "names": names}
 
@@ -1503,6 +1598,26 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
         return {"requests": self.server.api.log_since(int(q.get("since", 0)))}
 
 
+def generate(store, body):
+    """Makes nodes with nodegen.make_node (body: count, start and its
+    options), each committed on its own so API requests keep being
+    served meanwhile; their names."""
+    body = dict(body or {})
+    count, first = int(body.pop("count", 1)), int(body.pop("start", 0))
+    allowed = ("target_bytes", "dual_stack", "cluster_cidr",
+               "pod_cidr_mask", "network_unavailable", "external", "seed")
+    extra = set(body) - set(allowed)
+    if extra:
+        raise ValueError("unknown generate options: %s" % sorted(extra))
+    names = []
+    for i in range(first, first + count):
+        node = nodegen.make_node(i, **body)
+        with store.cond:
+            store.put(node)
+        names.append(node["metadata"]["name"])
+    return names
+
+
 def check_fault(f):
     """A fault from the control port, completed with defaults; raises
     ValueError for one that could never act as asked."""
@@ -1547,6 +1662,25 @@ class ControlServer(http.server.ThreadingHTTPServer):
         self.api = api
 
 
+def gzip_compress(data, level):
+    """A gzip member, as Go's compress/gzip writes one."""
+    z = zlib.compressobj(level, zlib.DEFLATED, 31)
+    return z.compress(data) + z.flush()
+
+
+def feature_gates(text):
+    """APIResponseCompression from --feature-gates ("A=true,B=false"),
+    on unless set false; other gates are refused, as unknown."""
+    on = True
+    for item in filter(None, text.split(",")):
+        name, _, value = item.partition("=")
+        if name.strip() != "APIResponseCompression" or \
+                value.strip() not in ("true", "false"):
+            raise ValueError("unrecognized feature gate: %s" % item)
+        on = value.strip() == "true"
+    return on
+
+
 def enter_netns(name):
     """Serve the API from inside a network namespace (a test cluster's
     underlay) while the control port, bound before, stays on the host's
@@ -1583,11 +1717,27 @@ def main():
                    "server without the WatchList feature does")
     p.add_argument("--netns", help="serve the API inside this network "
                    "namespace; the control port stays on the host")
+    p.add_argument("--feature-gates", default="",
+                   help="APIResponseCompression=false: never compress")
+    p.add_argument("--first-resource-version", type=int, default=FIRST_RV,
+                   help="the empty store's resourceVersion")
+    p.add_argument("--generate", type=json.loads, help="nodes made before "
+                   "the API port opens, as POST /generate takes them, then "
+                   "the history compacted: a restarted server, whose new "
+                   "watch cache answers 410 to a watch from before")
     args = p.parse_args()
     if args.history < 1:
         p.error("--history must be at least 1")
+    try:
+        args.compression = feature_gates(args.feature_gates)
+    except ValueError as e:
+        p.error(str(e))
 
-    store = Store(args.history)
+    store = Store(args.history, args.first_resource_version)
+    if args.generate is not None:
+        generate(store, args.generate)
+        with store.cond:
+            store.compact()
     store.watch_cache = not args.no_watch_cache
     store.watch_list = not args.no_watch_list
     ctl = ControlServer(args.control_port, None)
