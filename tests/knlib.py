@@ -451,6 +451,7 @@ class ApiServer:
         signed by the test CA authenticate, as with kube-apiserver's
         --client-ca-file.  extra: more of the server's options."""
         self.own_ns = None
+        self.daemons = []
         if netns is None:
             self.own_ns = Netns()
             netns = self.own_ns.name
@@ -515,9 +516,11 @@ class ApiServer:
     def daemon(self, args, node="node-a", api=None, wrap=()):
         """The daemon in this server's own namespace; api: other
         arguments than daemon_args() to reach it."""
-        return Daemon(args, netns=self.own_ns,
-                      api=api if api is not None else self.daemon_args(node),
-                      wrap=wrap)
+        d = Daemon(args, netns=self.own_ns,
+                   api=api if api is not None else self.daemon_args(node),
+                   wrap=wrap)
+        self.daemons.append(d)
+        return d
 
     def control(self, method, path, body=None):
         import http.client
@@ -538,6 +541,16 @@ class ApiServer:
 
     def requests(self):
         return self.control("GET", "/requests")["requests"]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        """A test section's end: every daemon started here is stopped
+        (again: stop() is idempotent), then the server."""
+        for d in self.daemons:
+            d.stop()
+        self.close()
 
     def close(self):
         self.proc.terminate()

@@ -46,22 +46,23 @@ def watcher_status(d, field):
 
 
 def converged(d, count, start=0):
-    """The daemon's snapshot of count nodes, accepted whole."""
-    i, m = d.wait_for(r"^watcher: snapshot \d+: %d nodes, %d intents$" %
+    """The daemon's snapshot of count nodes, accepted whole.  The
+    executor may log its generation before the watcher logs sending
+    it (adds stream during the list): looked for from start."""
+    i, m = d.wait_for(r"^watcher: snapshot (\d+): %d nodes, %d intents$" %
                       (count, count - 1), start=start, timeout=180)
     if m is None:
         return False
-    i, m = d.wait_for(r"^executor: generation \d+: %d intents accepted, "
-                      r"0 refused$" % (count - 1), start=i, timeout=60)
+    i, m = d.wait_for(r"^executor: generation %s: %d intents accepted, "
+                      r"0 refused$" % (m.group(1), count - 1), start=start,
+                      timeout=60)
     return m is not None
 
 
 # Compression on, both sides: 300 nodes of 3 KB are a list page of
 # about 1 MB, over the server's 128 KiB threshold.
 N = 300
-api = knlib.ApiServer()
-d = None
-try:
+with knlib.ApiServer() as api:
     api.control("POST", "/generate", {"count": N, "target_bytes": 3000})
     d = api.daemon(["-v"], LOCAL)
     tap.ok(converged(d, N), "gzip: the daemon converges", d.log()[-3000:])
@@ -87,7 +88,6 @@ try:
 
     # The flag off: no Accept-Encoding, a plain list, the same routes.
     d.stop()
-    d = None
     n = len(api.requests())
     d = api.daemon(["-v", "--compression=false"], LOCAL)
     tap.ok(converged(d, N), "--compression=false: the daemon converges",
@@ -102,16 +102,10 @@ try:
     tap.ok(ls and ls[0]["content_encoding"] is None and
            ls[0]["sent"] == ls[0]["length"],
            "--compression=false: the list comes uncompressed", ls[:1])
-finally:
-    if d is not None:
-        d.stop()
-    api.close()
 
 # A server with the APIResponseCompression gate off: asked, not sent.
-api = knlib.ApiServer(extra=["--feature-gates",
-                             "APIResponseCompression=false"])
-d = None
-try:
+with knlib.ApiServer(extra=["--feature-gates",
+                             "APIResponseCompression=false"]) as api:
     api.control("POST", "/generate", {"count": 100, "target_bytes": 3000})
     d = api.daemon(["-v"], LOCAL)
     tap.ok(converged(d, 100), "gate off: the daemon converges",
@@ -122,17 +116,11 @@ try:
            ls[0]["length"] > 128 * 1024,
            "gate off: a list over 128 KiB asked for gzip, sent plain",
            ls[:1])
-finally:
-    if d is not None:
-        d.stop()
-    api.close()
 
 
 # --compression changes on reload, from the next request.
-api = knlib.ApiServer()
-d = None
-conf = os.path.join(api.dir, "config.yaml")
-try:
+with knlib.ApiServer() as api:
+    conf = os.path.join(api.dir, "config.yaml")
     for i in range(3):
         api.control("POST", "/nodes", nodegen.make_node(i, target_bytes=3000))
     with open(conf, "w") as f:
@@ -153,10 +141,6 @@ try:
            lists(api, n) and lists(api, n)[0]["accept_encoding"] == "gzip",
            "reload: compression: true asks for gzip from the next list",
            [r["accept_encoding"] for r in ls])
-finally:
-    if d is not None:
-        d.stop()
-    api.close()
 
 
 def hostile(what, action, persistent):
@@ -164,9 +148,7 @@ def hostile(what, action, persistent):
     libcurl's reason, counted as an API error with no code, listed
     again after a backoff, nothing of it used; once the server mends,
     the list converges."""
-    api = knlib.ApiServer()
-    d = None
-    try:
+    with knlib.ApiServer() as api:
         for i in range(3):
             api.control("POST", "/nodes", nodegen.make_node(
                 i, target_bytes=3000))
@@ -200,10 +182,6 @@ def hostile(what, action, persistent):
                d.log()[-3000:])
         tap.ok(knlib.wait_until(lambda: len(routes(api)) == 2, 30),
                "%s: with every route" % what, routes(api))
-    finally:
-        if d is not None:
-            d.stop()
-        api.close()
 
 
 hostile("corrupt gzip", "gzip_corrupt", True)
@@ -225,46 +203,44 @@ def small_quarantine():
 # so the watcher's memory stays where it was; the string is skipped
 # as any huge one is, and the list completes within its bounds.
 BOMB = 300000000
-api = knlib.ApiServer()
-d = None
 asan = os.environ.get("ASAN_OPTIONS", "")
-try:
-    for i in range(3):
-        api.control("POST", "/nodes", nodegen.make_node(i, target_bytes=3000))
-    small_quarantine()
-    d = api.daemon(["-v"], LOCAL)
-    os.environ["ASAN_OPTIONS"] = asan
-    tap.ok(converged(d, 3), "gzip bomb: the daemon converges first", d.log())
-    hwm, anon = watcher_status(d, "VmHWM"), watcher_status(d, "RssAnon")
-    n, mark = len(api.requests()), d.mark()
-    # The next list is the bomb; an ERROR 410 on the watch makes one.
-    api.control("POST", "/faults", [
-        {"match": "list", "action": "gzip_bomb", "bytes": BOMB},
-        {"match": "watch", "action": "error_event", "code": 410}])
-    i, m = d.wait_for(r"^watcher: node %s: 1 string longer than 2097152 "
-                      r"bytes skipped$" % re.escape(nodegen.node_name(0)),
-                      start=mark, timeout=300)
-    tap.ok(m is not None, "gzip bomb: the string is skipped, and logged",
-           d.log(mark)[-3000:])
-    i, m = d.wait_for(r"^watcher: listed 3 nodes", start=mark, timeout=60)
-    tap.ok(m is not None, "gzip bomb: the list completes", d.log(mark))
-    bombs = [r for r in api.requests()[n:] if r["fault"] == "gzip_bomb"]
-    tap.ok(bombs and bombs[0]["sent"] is not None and
-           bombs[0]["sent"] < 2 * 1024 * 1024 and
-           bombs[0]["length"] > BOMB,
-           "gzip bomb: under 2 MB sent for over 300 MB inflated",
-           [(r["sent"], r["length"]) for r in bombs])
-    hwm2, anon2 = watcher_status(d, "VmHWM"), watcher_status(d, "RssAnon")
-    print("# gzip bomb: watcher VmHWM %d KiB before, %d after; RssAnon %d "
-          "KiB before, %d after" % (hwm, hwm2, anon, anon2))
-    tap.ok(hwm2 - hwm < 64 * 1024 and anon2 < 128 * 1024,
-           "gzip bomb: the watcher's peak grew by under 64 MiB of 300, "
-           "its anonymous memory under 128 MiB", (hwm, hwm2, anon, anon2))
-    tap.ok(len(routes(api)) == 2, "gzip bomb: the routes stay",
-           routes(api))
-finally:
-    os.environ["ASAN_OPTIONS"] = asan
-    if d is not None:
-        d.stop()
-    api.close()
+with knlib.ApiServer() as api:
+    try:
+        for i in range(3):
+            api.control("POST", "/nodes", nodegen.make_node(
+                i, target_bytes=3000))
+        small_quarantine()
+        d = api.daemon(["-v"], LOCAL)
+        os.environ["ASAN_OPTIONS"] = asan
+        tap.ok(converged(d, 3), "gzip bomb: the daemon converges first",
+               d.log())
+        hwm, anon = watcher_status(d, "VmHWM"), watcher_status(d, "RssAnon")
+        n, mark = len(api.requests()), d.mark()
+        # The next list is the bomb; an ERROR 410 on the watch makes one.
+        api.control("POST", "/faults", [
+            {"match": "list", "action": "gzip_bomb", "bytes": BOMB},
+            {"match": "watch", "action": "error_event", "code": 410}])
+        i, m = d.wait_for(r"^watcher: node %s: 1 string longer than 2097152 "
+                          r"bytes skipped$" % re.escape(nodegen.node_name(0)),
+                          start=mark, timeout=300)
+        tap.ok(m is not None, "gzip bomb: the string is skipped, and logged",
+               d.log(mark)[-3000:])
+        i, m = d.wait_for(r"^watcher: listed 3 nodes", start=mark, timeout=60)
+        tap.ok(m is not None, "gzip bomb: the list completes", d.log(mark))
+        bombs = [r for r in api.requests()[n:] if r["fault"] == "gzip_bomb"]
+        tap.ok(bombs and bombs[0]["sent"] is not None and
+               bombs[0]["sent"] < 2 * 1024 * 1024 and
+               bombs[0]["length"] > BOMB,
+               "gzip bomb: under 2 MB sent for over 300 MB inflated",
+               [(r["sent"], r["length"]) for r in bombs])
+        hwm2, anon2 = watcher_status(d, "VmHWM"), watcher_status(d, "RssAnon")
+        print("# gzip bomb: watcher VmHWM %d KiB before, %d after; RssAnon %d "
+              "KiB before, %d after" % (hwm, hwm2, anon, anon2))
+        tap.ok(hwm2 - hwm < 64 * 1024 and anon2 < 128 * 1024,
+               "gzip bomb: the watcher's peak grew by under 64 MiB of 300, "
+               "its anonymous memory under 128 MiB", (hwm, hwm2, anon, anon2))
+        tap.ok(len(routes(api)) == 2, "gzip bomb: the routes stay",
+               routes(api))
+    finally:
+        os.environ["ASAN_OPTIONS"] = asan
 tap.done()
