@@ -29,7 +29,7 @@ const char	*role_name(enum role);
 int		 role_from_name(const char *, enum role *);
 
 /* Bumped whenever a payload layout or the rule table changes. */
-#define MSG_VERSION	12
+#define MSG_VERSION	13
 /* Hard limit for one message, header included. */
 #define MSG_MAXLEN	16384
 
