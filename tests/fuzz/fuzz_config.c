@@ -53,6 +53,7 @@ check_config(const struct kn_config *c)
 	struct kn_config		 rest;
 	const char			*p;
 	int				 i;
+	unsigned			 j;
 
 	CHECK(c->mode <= MODE_GRE);
 	CHECK(strcmp(mode_name(c->mode), "unknown") != 0);
@@ -118,12 +119,34 @@ check_config(const struct kn_config *c)
 	CHECK(c->route_protocol == 0 ||
 	    (c->route_protocol >= 5 && c->route_protocol <= 254));
 	CHECK_STR(c->metrics_address);
+	CHECK(c->compression <= 1);
+	CHECK(c->masquerade <= 1);
+	CHECK(c->adopt_protocol == 0 || (c->adopt_protocol == 3 ||
+	    (c->adopt_protocol >= 5 && c->adopt_protocol <= 255)));
+	for (i = 0; i < 2; i++) {
+		CHECK(c->nomasq_count[i] <= KN_NOMASQ_MAX);
+		for (j = 0; j < KN_NOMASQ_MAX; j++)
+			if (j < c->nomasq_count[i]) {
+				check_prefix(&c->nomasq[i][j]);
+				CHECK(c->nomasq[i][j].family == (i ?
+				    AF_INET6 : AF_INET));
+				CHECK(c->nomasq[i][j].len > 0);
+			} else
+				CHECK(memcmp(&c->nomasq[i][j],
+				    &zero.nomasq[i][j],
+				    sizeof(c->nomasq[i][j])) == 0);
+	}
 	rest.address_type = 0;
 	rest.max_nodes = 0;
 	rest.watch_timeout = 0;
 	rest.mtu = 0;
 	rest.route_protocol = 0;
 	memset(rest.metrics_address, 0, sizeof(rest.metrics_address));
+	rest.compression = 0;
+	rest.masquerade = 0;
+	rest.adopt_protocol = 0;
+	memset(rest.nomasq_count, 0, sizeof(rest.nomasq_count));
+	memset(rest.nomasq, 0, sizeof(rest.nomasq));
 	CHECK(memcmp(&rest, &zero, sizeof(rest)) == 0);
 }
 
